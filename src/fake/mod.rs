@@ -1,0 +1,21 @@
+//! A fake Notion server that behaves like the real one, so that tests, benchmarks and the demo
+//! run with no Notion account and no network: the same endpoints, envelopes, error objects and
+//! version-dependent shapes, real pagination and limits (page_size ≤ 100, the 25-reference
+//! truncation, the query cap, minute-rounded timestamps), a token bucket answering 429 with
+//! Retry-After, latency and seeded fault injection, and request stats.
+//!
+//! Layout: [`workspace`] (the model), [`render`] (objects as JSON per version), [`query`]
+//! (filters, sorts, cursors), [`server`] (axum routes and the gate), [`demo`] (the built-in demo
+//! workspace), [`synth`] (large synthetic workspaces).
+
+pub mod demo;
+pub mod query;
+pub mod render;
+pub mod server;
+pub mod synth;
+pub mod workspace;
+
+pub use demo::{DemoIds, demo_workspace};
+pub use server::{DEMO_TOKEN, FakeConfig, FakeNotion, FakeStats, FaultConfig, FaultKind};
+pub use synth::{SynthSpec, synthetic_workspace};
+pub use workspace::Workspace;

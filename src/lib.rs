@@ -1,0 +1,21 @@
+//! notionlake turns a Notion workspace into an analytics lake: typed Parquet tables per data
+//! source plus pages, blocks, users and comments, queryable with SQL.
+//!
+//! # Layout
+//! - [`notion`]: the Notion API client — one send path with auth, `Notion-Version`, rate limit,
+//!   retries and typed errors; pagination; the read endpoints for every supported version.
+//! - [`model`]: the internal model that hides version differences (parents, trash flags,
+//!   databases vs data sources).
+//! - [`fake`]: a fake Notion server (axum) that behaves like the real one: envelopes, errors,
+//!   pagination, limits, rate limiting and fault injection; the demo workspace and a generator
+//!   of large synthetic workspaces.
+//! - [`config`]: settings from flags, environment and a TOML file, validated once.
+//! - [`sync`]: orchestration of a run: discovery of what the token can see.
+//! - [`cli`]: the command-line interface (clap types and subcommand dispatch).
+
+pub mod cli;
+pub mod config;
+pub mod fake;
+pub mod model;
+pub mod notion;
+pub mod sync;

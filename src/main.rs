@@ -1,0 +1,33 @@
+//! The `notionlake` binary: parse arguments, set up logging, run the library, map errors to
+//! exit codes (2 bad settings, 3 not available yet, 1 anything else).
+
+use clap::Parser;
+use notionlake::cli::{Cli, LogFormat, run};
+use tracing_subscriber::EnvFilter;
+
+fn init_tracing(format: LogFormat, verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format, cli.verbose);
+    if let Err(e) = run(cli).await {
+        eprintln!("error: {e}");
+        std::process::exit(e.exit_code());
+    }
+}

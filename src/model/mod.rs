@@ -1,0 +1,289 @@
+//! The internal model of the Notion objects the extractor reads, one shape for every
+//! Notion-Version (NOTION_API.md Appendix E): parents, trash flags, databases vs data sources,
+//! block type names. Payloads stay `serde_json::Value` so that nothing unknown is lost; these
+//! helpers only read what differs between versions.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Where an object lives, whatever the version spelled it as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Parent {
+    /// Top level of the workspace.
+    Workspace,
+    /// A page (or a page's content).
+    Page {
+        /// The page id.
+        id: String,
+    },
+    /// A block (nested content, inline databases).
+    Block {
+        /// The block id.
+        id: String,
+    },
+    /// A database: rows under 2022-06-28, data sources and wiki nesting in 2025+.
+    Database {
+        /// The database id.
+        id: String,
+    },
+    /// A data source (rows under 2025-09-03+), with its database.
+    DataSource {
+        /// The data source id.
+        id: String,
+        /// The containing database id, when given.
+        database_id: Option<String>,
+    },
+    /// A parent type this tool does not know (kept raw).
+    Other {
+        /// The raw parent object.
+        raw: Value,
+    },
+}
+
+impl Parent {
+    /// Reads a `parent` object.
+    pub fn from_json(v: &Value) -> Parent {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(normalize_id);
+        match v.get("type").and_then(Value::as_str) {
+            Some("workspace") => Parent::Workspace,
+            Some("page_id") => s("page_id").map_or_else(|| other(v), |id| Parent::Page { id }),
+            Some("block_id") => s("block_id").map_or_else(|| other(v), |id| Parent::Block { id }),
+            Some("database_id") => {
+                s("database_id").map_or_else(|| other(v), |id| Parent::Database { id })
+            }
+            Some("data_source_id") => match s("data_source_id") {
+                Some(id) => Parent::DataSource {
+                    id,
+                    database_id: s("database_id"),
+                },
+                None => other(v),
+            },
+            _ => other(v),
+        }
+    }
+
+    /// The parent's kind as a short string (`workspace`, `page`, `block`, `database`, `data_source`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Parent::Workspace => "workspace",
+            Parent::Page { .. } => "page",
+            Parent::Block { .. } => "block",
+            Parent::Database { .. } => "database",
+            Parent::DataSource { .. } => "data_source",
+            Parent::Other { .. } => "other",
+        }
+    }
+
+    /// The parent's id, if it has one.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Parent::Page { id }
+            | Parent::Block { id }
+            | Parent::Database { id }
+            | Parent::DataSource { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+}
+
+fn other(v: &Value) -> Parent {
+    Parent::Other { raw: v.clone() }
+}
+
+/// Normalises an id to the dashed lowercase UUID form Notion answers with; anything that is not
+/// a 32-hex-digit id is returned trimmed and lowercased.
+pub fn normalize_id(id: &str) -> String {
+    let hex: String = id.chars().filter(|c| *c != '-').collect();
+    if hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        let h = hex.to_ascii_lowercase();
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        )
+    } else {
+        id.trim().to_ascii_lowercase()
+    }
+}
+
+/// Whether an object is in the trash (`in_trash`, or the deprecated `archived` alias).
+pub fn is_trashed(obj: &Value) -> bool {
+    let flag = |k: &str| obj.get(k).and_then(Value::as_bool).unwrap_or(false);
+    flag("in_trash") || flag("archived")
+}
+
+/// The canonical block type: `transcription` (≤ 2025-09-03) is called `meeting_notes`.
+pub fn canonical_block_type(t: &str) -> &str {
+    if t == "transcription" {
+        "meeting_notes"
+    } else {
+        t
+    }
+}
+
+/// A table of rows: a data source (2025+), or a database treated as its own single data source
+/// (2022-06-28).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataSourceRef {
+    /// The id to query rows with (a data source id, or the database id under 2022-06-28).
+    pub id: String,
+    /// The containing database id.
+    pub database_id: Option<String>,
+}
+
+impl DataSourceRef {
+    /// Reads a search result or a retrieve answer: a `data_source` object (2025+) or a `database`
+    /// object (2022-06-28). Returns `None` for other objects.
+    pub fn from_object(obj: &Value) -> Option<DataSourceRef> {
+        let id = obj.get("id").and_then(Value::as_str).map(normalize_id)?;
+        match obj.get("object").and_then(Value::as_str)? {
+            "data_source" => Some(DataSourceRef {
+                id,
+                database_id: obj
+                    .get("parent")
+                    .map(Parent::from_json)
+                    .and_then(|p| match p {
+                        Parent::Database { id } => Some(id),
+                        _ => None,
+                    }),
+            }),
+            "database" => Some(DataSourceRef {
+                database_id: Some(id.clone()),
+                id,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// One property of a data source's schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PropertySchema {
+    /// The stable property id (URL-encoded as Notion returns it).
+    pub id: String,
+    /// The current, user-editable name.
+    pub name: String,
+    /// The property type (`title`, `number`, …; unknown types kept as sent).
+    pub kind: String,
+    /// The type's configuration payload.
+    pub config: Value,
+}
+
+/// A data source's schema, read from a 2025+ data source or a 2022-06-28 database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataSourceSchema {
+    /// Where the rows are queried.
+    pub source: DataSourceRef,
+    /// Title as plain text.
+    pub title: String,
+    /// Properties in the order Notion sent them.
+    pub properties: Vec<PropertySchema>,
+}
+
+impl DataSourceSchema {
+    /// Reads a schema from a data source object (2025+) or a database object (2022-06-28).
+    pub fn from_object(obj: &Value) -> Option<DataSourceSchema> {
+        let source = DataSourceRef::from_object(obj)?;
+        let props = obj.get("properties")?.as_object()?;
+        let properties = props
+            .iter()
+            .map(|(name, p)| {
+                let kind = p
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown")
+                    .to_string();
+                PropertySchema {
+                    id: p
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or(name)
+                        .to_string(),
+                    name: p
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or(name)
+                        .to_string(),
+                    config: p.get(&kind).cloned().unwrap_or(Value::Null),
+                    kind,
+                }
+            })
+            .collect();
+        Some(DataSourceSchema {
+            source,
+            title: plain_text(obj.get("title").unwrap_or(&Value::Null)),
+            properties,
+        })
+    }
+}
+
+/// Concatenates the `plain_text` of a rich-text array (NOTION_API.md §6).
+pub fn plain_text(rich_text: &Value) -> String {
+    rich_text
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.get("plain_text").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parents_of_every_version() {
+        let p = Parent::from_json(
+            &json!({"type":"data_source_id","data_source_id":"846DAB72-0000-0000-0000-000000000001","database_id":"c3d1dacf000000000000000000000002"}),
+        );
+        assert_eq!(
+            p,
+            Parent::DataSource {
+                id: "846dab72-0000-0000-0000-000000000001".into(),
+                database_id: Some("c3d1dacf-0000-0000-0000-000000000002".into())
+            }
+        );
+        assert_eq!(
+            Parent::from_json(&json!({"type":"workspace","workspace":true})),
+            Parent::Workspace
+        );
+        assert_eq!(
+            Parent::from_json(&json!({"type":"agent_id"})).kind(),
+            "other"
+        );
+    }
+
+    #[test]
+    fn trash_flags_and_block_names() {
+        assert!(is_trashed(&json!({"archived": true})));
+        assert!(is_trashed(&json!({"in_trash": true})));
+        assert!(!is_trashed(&json!({})));
+        assert_eq!(canonical_block_type("transcription"), "meeting_notes");
+    }
+
+    #[test]
+    fn schema_from_both_versions() {
+        let db22 = json!({"object":"database","id":"3e6318325efa470281718b8a0e6651ba","title":[{"plain_text":"Tasks"}],
+            "properties":{"Name":{"id":"title","name":"Name","type":"title","title":{}}}});
+        let s = DataSourceSchema::from_object(&db22).unwrap();
+        assert_eq!(s.source.id, "3e631832-5efa-4702-8171-8b8a0e6651ba");
+        assert_eq!(s.title, "Tasks");
+        assert_eq!(s.properties[0].kind, "title");
+        let ds = json!({"object":"data_source","id":"521ced70-4d4b-4236-b7c8-4b4eeec81b24","parent":{"type":"database_id","database_id":"3e631832-5efa-4702-8171-8b8a0e6651ba"},
+            "title":[],"properties":{"Price":{"id":"VZa%3E","name":"Price","type":"number","number":{"format":"dollar"}}}});
+        let s = DataSourceSchema::from_object(&ds).unwrap();
+        assert_eq!(
+            s.source.database_id.as_deref(),
+            Some("3e631832-5efa-4702-8171-8b8a0e6651ba")
+        );
+        assert_eq!(s.properties[0].config, json!({"format":"dollar"}));
+    }
+}

@@ -1,0 +1,84 @@
+//! Token providers: where the bearer token of every request comes from, and what happens on a
+//! 401. A static internal-integration token never refreshes; the OAuth provider (a later issue)
+//! refreshes once and persists the rotated token. Tokens are wrapped in [`SecretString`] so that
+//! they cannot reach a log line through `Debug` or `Display`.
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+use super::error::NotionError;
+
+/// A string that must never be printed: `Debug` and `Display` show `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        SecretString(s.into())
+    }
+
+    /// The secret itself, for the one place that needs it (the Authorization header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString(***)")
+    }
+}
+
+impl fmt::Display for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Supplies bearer tokens to the client's send path.
+#[async_trait]
+pub trait TokenProvider: Send + Sync + fmt::Debug {
+    /// The token to send now.
+    async fn token(&self) -> Result<SecretString, NotionError>;
+
+    /// Called once after Notion answered 401 to `rejected`. Returns `Ok(true)` when a new token is
+    /// available (the request is then retried once), `Ok(false)` when nothing can be done.
+    async fn refresh(&self, rejected: &SecretString) -> Result<bool, NotionError>;
+}
+
+/// An internal-integration token (`NOTION_TOKEN`): never refreshes.
+#[derive(Debug, Clone)]
+pub struct StaticToken(SecretString);
+
+impl StaticToken {
+    /// Wraps a token.
+    pub fn new(token: impl Into<String>) -> Self {
+        StaticToken(SecretString::new(token))
+    }
+}
+
+#[async_trait]
+impl TokenProvider for StaticToken {
+    async fn token(&self) -> Result<SecretString, NotionError> {
+        Ok(self.0.clone())
+    }
+
+    async fn refresh(&self, _rejected: &SecretString) -> Result<bool, NotionError> {
+        Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = SecretString::new("ntn_very_secret");
+        assert!(!format!("{s:?} {s}").contains("very_secret"));
+        let t = StaticToken::new("ntn_very_secret");
+        assert!(!format!("{t:?}").contains("very_secret"));
+    }
+}

@@ -1,0 +1,247 @@
+//! The read endpoints an extractor needs (NOTION_API.md §4), as methods on [`NotionClient`].
+//! Version differences are hidden here: callers ask for "rows of a data source" or "search for
+//! data sources" and get the right path, body and filter value for the selected version.
+
+use futures::stream::BoxStream;
+use serde_json::{Value, json};
+
+use super::client::{ApiRequest, NotionClient};
+use super::error::NotionError;
+use super::pagination::{self, ListPage};
+use crate::model::{DataSourceRef, normalize_id};
+
+/// What a search looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchTarget {
+    /// Pages only.
+    Pages,
+    /// Data sources (2025+) or databases (2022-06-28).
+    DataSources,
+    /// Everything.
+    All,
+}
+
+fn id_path(id: &str) -> String {
+    normalize_id(id)
+}
+
+impl NotionClient {
+    /// `GET /v1/users/me`: the token's bot user, with workspace name and id.
+    pub async fn users_me(&self) -> Result<Value, NotionError> {
+        self.send(&ApiRequest::get("GET /v1/users/me", "/v1/users/me"))
+            .await
+    }
+
+    /// `GET /v1/users/{id}`.
+    pub async fn retrieve_user(&self, id: &str) -> Result<Value, NotionError> {
+        self.send(&ApiRequest::get(
+            "GET /v1/users/{id}",
+            format!("/v1/users/{}", id_path(id)),
+        ))
+        .await
+    }
+
+    /// `GET /v1/users`: every member and bot, page by page.
+    pub fn list_users(&self) -> BoxStream<'static, Result<Value, NotionError>> {
+        pagination::items(self.clone(), ApiRequest::get("GET /v1/users", "/v1/users"))
+    }
+
+    /// `POST /v1/search`, with the filter value this version expects.
+    pub fn search(&self, target: SearchTarget) -> BoxStream<'static, Result<Value, NotionError>> {
+        let mut body = json!({});
+        let value = match target {
+            SearchTarget::Pages => Some("page"),
+            SearchTarget::DataSources => Some(self.version().container_search_value()),
+            SearchTarget::All => None,
+        };
+        if let Some(value) = value {
+            body["filter"] = json!({"property": "object", "value": value});
+        }
+        pagination::items(
+            self.clone(),
+            ApiRequest::post("POST /v1/search", "/v1/search", body),
+        )
+    }
+
+    /// `GET /v1/databases/{id}`.
+    pub async fn retrieve_database(&self, id: &str) -> Result<Value, NotionError> {
+        self.send(&ApiRequest::get(
+            "GET /v1/databases/{id}",
+            format!("/v1/databases/{}", id_path(id)),
+        ))
+        .await
+    }
+
+    /// `GET /v1/data_sources/{id}` (2025-09-03+).
+    pub async fn retrieve_data_source(&self, id: &str) -> Result<Value, NotionError> {
+        self.require_data_sources("GET /v1/data_sources/{id}")?;
+        self.send(&ApiRequest::get(
+            "GET /v1/data_sources/{id}",
+            format!("/v1/data_sources/{}", id_path(id)),
+        ))
+        .await
+    }
+
+    /// The data sources of a database: its `data_sources` list (2025+), or the database itself
+    /// (2022-06-28).
+    pub async fn data_sources_of_database(
+        &self,
+        database_id: &str,
+    ) -> Result<Vec<DataSourceRef>, NotionError> {
+        let db = self.retrieve_database(database_id).await?;
+        if !self.version().has_data_sources() {
+            return Ok(DataSourceRef::from_object(&db).into_iter().collect());
+        }
+        let list = db
+            .get("data_sources")
+            .and_then(Value::as_array)
+            .ok_or_else(|| NotionError::Decode {
+                endpoint: "GET /v1/databases/{id}".into(),
+                detail: "a database object without data_sources".into(),
+            })?;
+        Ok(list
+            .iter()
+            .filter_map(|d| d.get("id").and_then(Value::as_str))
+            .map(|id| DataSourceRef {
+                id: normalize_id(id),
+                database_id: Some(normalize_id(database_id)),
+            })
+            .collect())
+    }
+
+    /// The schema object of a table: the data source (2025+) or the database (2022-06-28).
+    pub async fn retrieve_schema_object(
+        &self,
+        source: &DataSourceRef,
+    ) -> Result<Value, NotionError> {
+        if self.version().has_data_sources() {
+            self.retrieve_data_source(&source.id).await
+        } else {
+            self.retrieve_database(&source.id).await
+        }
+    }
+
+    /// The request that queries a table's rows with `body` (filter, sorts, in_trash), for the
+    /// selected version. Page it with [`pagination::pages`].
+    pub fn query_rows_request(&self, source: &DataSourceRef, body: Value) -> ApiRequest {
+        if self.version().has_data_sources() {
+            ApiRequest::post(
+                "POST /v1/data_sources/{id}/query",
+                format!("/v1/data_sources/{}/query", id_path(&source.id)),
+                body,
+            )
+        } else {
+            ApiRequest::post(
+                "POST /v1/databases/{id}/query",
+                format!("/v1/databases/{}/query", id_path(&source.id)),
+                body,
+            )
+        }
+    }
+
+    /// Rows of a table, page by page (the caller sees `request_status` for the query cap).
+    pub fn query_rows(
+        &self,
+        source: &DataSourceRef,
+        body: Value,
+    ) -> BoxStream<'static, Result<ListPage, NotionError>> {
+        pagination::pages(self.clone(), self.query_rows_request(source, body))
+    }
+
+    /// `GET /v1/pages/{id}`.
+    pub async fn retrieve_page(&self, id: &str) -> Result<Value, NotionError> {
+        self.send(&ApiRequest::get(
+            "GET /v1/pages/{id}",
+            format!("/v1/pages/{}", id_path(id)),
+        ))
+        .await
+    }
+
+    /// `GET /v1/pages/{id}/properties/{property_id}`, every page of it (§4.7). The property id
+    /// is passed verbatim (it is already URL-encoded). Simple types answer one `property_item`
+    /// object, returned as it is; list types (title, rich_text, relation, people, rollup) are
+    /// returned as one list envelope holding every item and the last page's `property_item`.
+    pub async fn page_property(
+        &self,
+        page_id: &str,
+        property_id: &str,
+    ) -> Result<Value, NotionError> {
+        let endpoint = "GET /v1/pages/{id}/properties/{property_id}";
+        let req = ApiRequest::get(
+            endpoint,
+            format!("/v1/pages/{}/properties/{}", id_path(page_id), property_id),
+        );
+        let page_size = self.page_size();
+        let first = self
+            .send(&req.clone().with_query("page_size", page_size.to_string()))
+            .await?;
+        if first.get("object").and_then(Value::as_str) != Some("list") {
+            return Ok(first);
+        }
+        let mut page = ListPage::from_json(endpoint, first)?;
+        let mut results = std::mem::take(&mut page.results);
+        while let (true, Some(cursor)) = (page.has_more, page.next_cursor.clone()) {
+            let next = req
+                .clone()
+                .with_query("page_size", page_size.to_string())
+                .with_query("start_cursor", cursor.clone());
+            page = ListPage::from_json(endpoint, self.send(&next).await?)?;
+            if page.next_cursor.as_deref() == Some(cursor.as_str()) && page.has_more {
+                return Err(NotionError::Decode {
+                    endpoint: endpoint.into(),
+                    detail: "the server returned the same cursor twice".into(),
+                });
+            }
+            results.append(&mut page.results);
+        }
+        Ok(json!({
+            "object": "list",
+            "results": results,
+            "next_cursor": null,
+            "has_more": false,
+            "type": "property_item",
+            "property_item": page.property_item.unwrap_or(Value::Null),
+        }))
+    }
+
+    /// `GET /v1/blocks/{id}`.
+    pub async fn retrieve_block(&self, id: &str) -> Result<Value, NotionError> {
+        self.send(&ApiRequest::get(
+            "GET /v1/blocks/{id}",
+            format!("/v1/blocks/{}", id_path(id)),
+        ))
+        .await
+    }
+
+    /// `GET /v1/blocks/{id}/children`: the first level of children, every page.
+    pub fn block_children(&self, id: &str) -> BoxStream<'static, Result<Value, NotionError>> {
+        pagination::items(
+            self.clone(),
+            ApiRequest::get(
+                "GET /v1/blocks/{id}/children",
+                format!("/v1/blocks/{}/children", id_path(id)),
+            ),
+        )
+    }
+
+    /// `GET /v1/comments?block_id=…`: unresolved comments of a page or block.
+    pub fn list_comments(&self, block_id: &str) -> BoxStream<'static, Result<Value, NotionError>> {
+        pagination::items(
+            self.clone(),
+            ApiRequest::get("GET /v1/comments", "/v1/comments")
+                .with_query("block_id", id_path(block_id)),
+        )
+    }
+
+    fn require_data_sources(&self, endpoint: &str) -> Result<(), NotionError> {
+        if self.version().has_data_sources() {
+            Ok(())
+        } else {
+            Err(NotionError::Unsupported {
+                endpoint: endpoint.to_string(),
+                version: self.version().to_string(),
+                hint: "data sources exist from 2025-09-03: use --notion-version 2025-09-03".into(),
+            })
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! Typed errors of the Notion client. Every error names the endpoint, carries the HTTP status,
+//! Notion's error code, message and request id when there was a response, knows whether it is
+//! temporary (worth retrying), and never contains the token.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Notion's JSON error object, with the endpoint it came from.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("Notion answered {status} {code} on {endpoint}: {message}{}{}", request_id_suffix(.request_id), hint_for(.code))]
+pub struct ApiError {
+    /// The endpoint label, e.g. `GET /v1/pages/{id}`.
+    pub endpoint: String,
+    /// HTTP status.
+    pub status: u16,
+    /// Notion's error `code`, e.g. `object_not_found`.
+    pub code: String,
+    /// Notion's human-readable message.
+    pub message: String,
+    /// The `request_id` of the response (also in `x-notion-request-id`).
+    pub request_id: Option<String>,
+    /// The `Retry-After` delay, for 429 and 529.
+    pub retry_after: Option<Duration>,
+    /// `additional_data`, when present.
+    pub additional_data: Option<Value>,
+}
+
+/// An error talking to Notion.
+#[derive(Debug, thiserror::Error)]
+pub enum NotionError {
+    /// Notion answered with its JSON error object (NOTION_API.md §1.4).
+    #[error(transparent)]
+    Api(Box<ApiError>),
+    /// Notion (or the edge in front of it) answered with a body that is not a Notion error object.
+    #[error("Notion answered {status} on {endpoint} with a body that is not JSON{}: {snippet}", cf_ray.as_ref().map(|r| format!(" (cf-ray {r})")).unwrap_or_default())]
+    NonJson {
+        /// The endpoint label.
+        endpoint: String,
+        /// HTTP status.
+        status: u16,
+        /// The start of the body, for diagnosis.
+        snippet: String,
+        /// Cloudflare's ray id, when present.
+        cf_ray: Option<String>,
+    },
+    /// The request could not be sent or the response could not be read (timeout, reset, DNS).
+    #[error("could not talk to Notion on {endpoint}: {detail}; check the network and --api-base")]
+    Transport {
+        /// The endpoint label.
+        endpoint: String,
+        /// What went wrong, without URLs or headers.
+        detail: String,
+        /// True for timeouts.
+        timeout: bool,
+    },
+    /// A 2xx response whose JSON did not have the expected shape.
+    #[error("unexpected response shape from {endpoint}: {detail}")]
+    Decode {
+        /// The endpoint label.
+        endpoint: String,
+        /// What was expected.
+        detail: String,
+    },
+    /// Temporary failures persisted past the retry budget.
+    #[error("gave up on {endpoint} after {attempts} attempts in {elapsed:.1?}; last error: {last}")]
+    RetriesExhausted {
+        /// The endpoint label.
+        endpoint: String,
+        /// Attempts made.
+        attempts: u32,
+        /// Time spent, sleeping included.
+        elapsed: Duration,
+        /// The last error seen.
+        last: Box<NotionError>,
+    },
+    /// The credentials could not be obtained or refreshed.
+    #[error("authentication failed: {0}")]
+    Auth(String),
+    /// The client was configured wrongly (bad base URL, bad rate).
+    #[error("invalid client configuration: {0}")]
+    Config(String),
+    /// The request is not available in the selected Notion-Version.
+    #[error("{endpoint} is not available with Notion-Version {version}: {hint}")]
+    Unsupported {
+        /// The endpoint label.
+        endpoint: String,
+        /// The selected version.
+        version: String,
+        /// What to do instead.
+        hint: String,
+    },
+}
+
+fn is_temporary_status(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504 | 529)
+}
+
+fn request_id_suffix(id: &Option<String>) -> String {
+    id.as_ref()
+        .map(|id| format!(" (request_id {id})"))
+        .unwrap_or_default()
+}
+
+/// What a user should do about a Notion error code.
+fn hint_for(code: &str) -> &'static str {
+    match code {
+        "unauthorized" => {
+            " — the token is invalid or revoked: check NOTION_TOKEN, or run `notionlake auth login`"
+        }
+        "restricted_resource" => {
+            " — the integration lacks a capability: enable it in the integration's settings"
+        }
+        "object_not_found" => {
+            " — the object does not exist or is not shared with the integration: share it via ••• → Connections"
+        }
+        "missing_version" => " — the Notion-Version header is missing (a client bug)",
+        "invalid_request_url" => {
+            " — the endpoint does not exist for this Notion-Version: check --notion-version"
+        }
+        "rate_limited" => " — rate limited: lower --rps",
+        "invalid_grant" => {
+            " — the OAuth grant is no longer valid: run `notionlake auth login` again"
+        }
+        _ => "",
+    }
+}
+
+impl NotionError {
+    /// True when retrying the same request may succeed (NOTION_API.md §1.4: 429, 5xx, 529,
+    /// timeouts and connection failures). 400/401/403/404 are permanent.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            NotionError::Api(e) => is_temporary_status(e.status),
+            NotionError::NonJson { status, .. } => is_temporary_status(*status),
+            NotionError::Transport { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The HTTP status, when Notion answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            NotionError::Api(e) => Some(e.status),
+            NotionError::NonJson { status, .. } => Some(*status),
+            NotionError::RetriesExhausted { last, .. } => last.status(),
+            _ => None,
+        }
+    }
+
+    /// Notion's error code, when Notion answered with an error object.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            NotionError::Api(e) => Some(&e.code),
+            NotionError::RetriesExhausted { last, .. } => last.code(),
+            _ => None,
+        }
+    }
+
+    /// The delay Notion asked for with `Retry-After`.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            NotionError::Api(e) => e.retry_after,
+            _ => None,
+        }
+    }
+
+    /// True for 404 `object_not_found`: deleted, or not shared with the integration.
+    pub fn is_not_found(&self) -> bool {
+        self.code() == Some("object_not_found")
+    }
+
+    /// True for 403 `restricted_resource`: a capability the integration lacks.
+    pub fn is_restricted(&self) -> bool {
+        self.code() == Some("restricted_resource")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, code: &str) -> NotionError {
+        NotionError::Api(Box::new(ApiError {
+            endpoint: "GET /v1/users".into(),
+            status,
+            code: code.into(),
+            message: "m".into(),
+            request_id: Some("rid".into()),
+            retry_after: None,
+            additional_data: None,
+        }))
+    }
+
+    #[test]
+    fn classification_follows_the_status_table() {
+        for s in [429, 500, 502, 503, 504, 529] {
+            assert!(api(s, "x").is_temporary(), "{s}");
+        }
+        for s in [400, 401, 403, 404, 409] {
+            assert!(!api(s, "x").is_temporary(), "{s}");
+        }
+    }
+
+    #[test]
+    fn display_carries_request_id_and_advice() {
+        let text = api(404, "object_not_found").to_string();
+        assert!(text.contains("request_id rid"), "{text}");
+        assert!(text.contains("shared with the integration"), "{text}");
+    }
+}

@@ -1,0 +1,25 @@
+//! The Notion API client: one send path (auth, version header, rate limit, retries, errors),
+//! cursor pagination, and the read endpoints, hiding the differences between API versions.
+//!
+//! Layout: [`client`] (the send path), [`auth`] (token providers), [`rate_limit`] (governor),
+//! [`retry`] (policy), [`pagination`] (cursor → stream), [`endpoints`] (one method per endpoint),
+//! [`version`] (what differs per `Notion-Version`), [`error`], [`stats`] (per-run counters).
+
+pub mod auth;
+pub mod client;
+pub mod endpoints;
+pub mod error;
+pub mod pagination;
+pub mod rate_limit;
+pub mod retry;
+pub mod stats;
+pub mod version;
+
+pub use auth::{SecretString, StaticToken, TokenProvider};
+pub use client::{ApiRequest, ClientConfig, DEFAULT_API_BASE, NotionClient};
+pub use endpoints::SearchTarget;
+pub use error::{ApiError, NotionError};
+pub use pagination::ListPage;
+pub use retry::RetryConfig;
+pub use stats::StatsSnapshot;
+pub use version::NotionVersion;
