@@ -4,7 +4,7 @@
 
 use std::cmp::Ordering;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde_json::{Value, json};
 
 /// Why a request body was rejected (served as 400 `validation_error`).
@@ -26,6 +26,21 @@ pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
+/// A relative date value of newer API versions (`today`, `one_week_ago`, …).
+fn relative_instant(s: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let today = now.date_naive().and_hms_opt(0, 0, 0)?.and_utc();
+    Some(match s {
+        "today" => today,
+        "tomorrow" => today + Duration::days(1),
+        "yesterday" => today - Duration::days(1),
+        "one_week_ago" => today - Duration::days(7),
+        "one_week_from_now" => today + Duration::days(7),
+        "one_month_ago" => today - Duration::days(30),
+        "one_month_from_now" => today + Duration::days(30),
+        _ => return None,
+    })
+}
+
 fn date_condition(
     actual: Option<DateTime<Utc>>,
     cond: &Value,
@@ -37,13 +52,34 @@ fn date_condition(
         ));
     };
     let (op, arg) = obj.iter().next().expect("one entry");
+    let now = Utc::now();
+    // Range conditions take an empty object and are relative to now.
+    let range = match op.as_str() {
+        "past_week" => Some((now - Duration::days(7), now)),
+        "past_month" => Some((now - Duration::days(30), now)),
+        "past_year" => Some((now - Duration::days(365), now)),
+        "next_week" => Some((now, now + Duration::days(7))),
+        "next_month" => Some((now, now + Duration::days(30))),
+        "next_year" => Some((now, now + Duration::days(365))),
+        "this_week" => {
+            let start = now - Duration::days(i64::from(now.weekday().num_days_from_monday()));
+            Some((start, start + Duration::days(7)))
+        }
+        _ => None,
+    };
+    if let Some((from, to)) = range {
+        return Ok(actual.is_some_and(|t| t >= from && t <= to));
+    }
     if op == "is_empty" {
         return Ok(actual.is_none());
     }
     if op == "is_not_empty" {
         return Ok(actual.is_some());
     }
-    let Some(want) = arg.as_str().and_then(parse_instant) else {
+    let Some(want) = arg
+        .as_str()
+        .and_then(|s| parse_instant(s).or_else(|| relative_instant(s, now)))
+    else {
         return invalid(format!(
             "body.filter.{path}.{op} should be an ISO 8601 date or datetime, instead was `{arg}`."
         ));

@@ -63,29 +63,38 @@ impl<'a> Renderer<'a> {
         obj.insert("in_trash".into(), json!(in_trash));
     }
 
-    /// A user object; the integration's own bot gets its full `bot` payload when `me`.
-    pub fn user(&self, u: &User, me: bool) -> Value {
+    /// A user object. The integration's own bot carries its `bot` payload (owner, workspace);
+    /// other bots an empty one. Recordings of 2025-09-03 show `workspace_id`,
+    /// `workspace_limits` and `person.email_verified`, which the 2022-06-28 recordings lack.
+    pub fn user(&self, u: &User) -> Value {
         let mut o = json!({
             "object": "user",
             "id": u.id,
             "name": u.name,
             "avatar_url": u.avatar_url,
         });
+        let newer = self.v.has_data_sources();
         if u.is_bot {
             o["type"] = json!("bot");
-            o["bot"] = if me {
-                json!({
+            o["bot"] = if u.id == self.ws.bot.id {
+                let mut b = json!({
                     "owner": {"type": "workspace", "workspace": true},
                     "workspace_name": self.ws.name,
-                    "workspace_id": self.ws.id,
-                    "workspace_limits": {"max_file_upload_size_in_bytes": 5242880}
-                })
+                });
+                if newer {
+                    b["workspace_id"] = json!(self.ws.id);
+                    b["workspace_limits"] = json!({"max_file_upload_size_in_bytes": 5242880});
+                }
+                b
             } else {
                 json!({})
             };
         } else {
             o["type"] = json!("person");
             o["person"] = json!({"email": u.email});
+            if newer {
+                o["person"]["email_verified"] = json!(true);
+            }
         }
         o
     }
@@ -94,7 +103,7 @@ impl<'a> Renderer<'a> {
     fn user_full(&self, id: &str) -> Value {
         self.ws
             .user(id)
-            .map(|u| self.user(u, false))
+            .map(|u| self.user(u))
             .unwrap_or_else(|| user_ref(id))
     }
 
@@ -266,8 +275,11 @@ impl<'a> Renderer<'a> {
         ds.properties
             .iter()
             .map(|p| {
-                let mut e =
-                    json!({"id": p.id, "name": p.name, "description": null, "type": p.kind});
+                let mut e = json!({"id": p.id, "name": p.name, "type": p.kind});
+                // Property descriptions are absent from the 2022-06-28 recordings.
+                if self.v.has_data_sources() {
+                    e["description"] = Value::Null;
+                }
                 e[p.kind.as_str()] = p.config.clone();
                 (p.name.clone(), e)
             })
@@ -403,7 +415,18 @@ impl<'a> Renderer<'a> {
         o.insert("has_children".into(), json!(has_children));
         self.trash_flags(&mut o, b.in_trash);
         o.insert("type".into(), json!(kind));
-        o.insert(kind.into(), b.payload.clone());
+        let mut payload = b.payload.clone();
+        if b.kind == "paragraph" {
+            // Paragraphs gained an `icon` key (usually null) in 2025; older recordings lack it.
+            if let Some(p) = payload.as_object_mut() {
+                if self.v.has_data_sources() {
+                    p.entry("icon").or_insert(Value::Null);
+                } else {
+                    p.remove("icon");
+                }
+            }
+        }
+        o.insert(kind.into(), payload);
         Value::Object(o)
     }
 

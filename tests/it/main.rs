@@ -1,1 +1,43 @@
+//! The one integration-test binary (ripgrep's habit): every test talks to the in-process fake
+//! Notion over real HTTP on loopback.
 
+mod cli;
+mod client;
+mod conformance;
+mod fake_server;
+
+use notionlake::fake::{DEMO_TOKEN, DemoIds, FakeConfig, FakeNotion, demo_workspace};
+use notionlake::notion::{ClientConfig, NotionClient, NotionVersion, RetryConfig, StaticToken};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A fake serving the demo workspace with `config`.
+pub async fn demo_fake(config: FakeConfig) -> (FakeNotion, DemoIds) {
+    let (ws, ids) = demo_workspace();
+    (
+        FakeNotion::start(ws, config).await.expect("start fake"),
+        ids,
+    )
+}
+
+/// Client settings for tests: fast, no client-side pacing unless asked.
+pub fn test_config(fake: &FakeNotion, version: NotionVersion) -> ClientConfig {
+    ClientConfig {
+        base_url: url::Url::parse(&fake.url()).unwrap(),
+        version,
+        rps: 1000.0,
+        burst: 100,
+        timeout: Duration::from_secs(10),
+        retry: RetryConfig {
+            min_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(200),
+            ..RetryConfig::default()
+        },
+        page_size: 100,
+    }
+}
+
+/// A client of `fake` with the demo token.
+pub fn client_with(config: ClientConfig) -> NotionClient {
+    NotionClient::new(config, Arc::new(StaticToken::new(DEMO_TOKEN))).expect("client")
+}
