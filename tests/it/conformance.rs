@@ -610,6 +610,10 @@ async fn check_version(dir: &str) {
         "{dir}: only {} kinds checked: {checked:?}",
         checked.len()
     );
+    eprintln!(
+        "{dir}: replayed {replayed} recorded requests; compared {} object kinds: {checked:?}",
+        checked.len()
+    );
     assert!(
         failures.is_empty(),
         "{dir}: the fake differs from real Notion ({} problems):\n{}",
