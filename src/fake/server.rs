@@ -126,6 +126,8 @@ pub struct FakeStats {
     pub total: u64,
     /// Answers by HTTP status.
     pub statuses: BTreeMap<u16, u64>,
+    /// Requests by `Notion-Version` header value (`missing` when absent).
+    pub versions: BTreeMap<String, u64>,
     /// 429s served by the token bucket.
     pub rate_limited: u64,
     /// Faults injected.
@@ -351,6 +353,11 @@ async fn gate(State(state): State<Arc<FakeState>>, mut req: Request, next: Next)
             .map(|m| m.as_str().to_string())
             .unwrap_or_else(|| req.uri().path().to_string())
     );
+    let version_header = req
+        .headers()
+        .get("notion-version")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_else(|| "missing".into());
     let resp = gate_inner(&state, &mut req, &label).await;
     let resp = match resp {
         Ok(()) => next.run(req).await,
@@ -362,6 +369,7 @@ async fn gate(State(state): State<Arc<FakeState>>, mut req: Request, next: Next)
     let mut stats = state.stats_mut();
     *stats.requests.entry(label).or_default() += 1;
     stats.total += 1;
+    *stats.versions.entry(version_header).or_default() += 1;
     *stats.statuses.entry(resp.status().as_u16()).or_default() += 1;
     resp
 }

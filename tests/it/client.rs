@@ -216,6 +216,11 @@ async fn server_errors_and_resets_are_retried_until_success() {
     let (stats, served) = (client.stats(), fake.stats());
     assert!(served.faults >= 3, "the seed injects faults: {served:?}");
     assert_eq!(stats.retries, served.faults, "one retry per injected fault");
+    assert_eq!(
+        served.versions.get("2025-09-03"),
+        Some(&served.total),
+        "retries carry the version too"
+    );
     assert_eq!(stats.total_requests, served.total);
     assert!(stats.transport_errors > 0 || stats.server_errors > 0);
 }
