@@ -9,6 +9,9 @@
 //! - [`fake`]: a fake Notion server (axum) that behaves like the real one: envelopes, errors,
 //!   pagination, limits, rate limiting and fault injection; the demo workspace and a generator
 //!   of large synthetic workspaces.
+//! - [`flatten`]: Notion JSON → Arrow record batches, per the property-type mapping.
+//! - [`sink`]: the lake: local directory or S3 through object_store; atomic Parquet files.
+//! - [`state`]: what the lake remembers under `_notionlake/` (schema registry, runs).
 //! - [`config`]: settings from flags, environment and a TOML file, validated once.
 //! - [`sync`]: orchestration of a run: discovery of what the token can see.
 //! - [`cli`]: the command-line interface (clap types and subcommand dispatch).
@@ -16,6 +19,9 @@
 pub mod cli;
 pub mod config;
 pub mod fake;
+pub mod flatten;
 pub mod model;
 pub mod notion;
+pub mod sink;
+pub mod state;
 pub mod sync;

@@ -15,6 +15,8 @@ use crate::fake::{
     DEMO_TOKEN, FakeConfig, FakeNotion, FaultConfig, SynthSpec, demo_workspace, synthetic_workspace,
 };
 use crate::notion::{ClientConfig, NotionClient, NotionError, StaticToken};
+use crate::sink::Lake;
+use crate::sync::{SyncError, SyncOptions, sync_tables};
 
 /// An error that ends the program, with its exit code.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +27,9 @@ pub enum CliError {
     /// Notion failed (exit 1).
     #[error(transparent)]
     Notion(#[from] NotionError),
+    /// The sync failed (exit 1).
+    #[error(transparent)]
+    Sync(#[from] SyncError),
     /// Local I/O failed (exit 1).
     #[error("{context}: {source}")]
     Io {
@@ -130,6 +135,9 @@ pub enum Command {
         /// Lake location: a directory or s3://bucket/prefix.
         #[arg(long)]
         lake: Option<String>,
+        /// Only list what the token can see (no lake needed, nothing written).
+        #[arg(long)]
+        inventory: bool,
     },
     /// SQL over the lake.
     #[command(
@@ -234,12 +242,19 @@ fn load_file(cli: &Cli) -> Result<FileConfig, CliError> {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let file = load_file(&cli)?;
     match &cli.command {
-        Command::Sync { conn, lake: _ } => {
+        Command::Sync { conn, lake, inventory } => {
             let settings = Settings::resolve(&conn.into(), &file)?;
             let client = settings.client()?;
-            print_inventory(&client).await
+            if *inventory {
+                return print_inventory(&client).await;
+            }
+            let location = lake.clone().or_else(|| file.lake.clone()).ok_or(ConfigError::Invalid {
+                name: "lake",
+                message: "where should the lake go? pass --lake ./lake (or s3://bucket/prefix), or set `lake` in the config file".into(),
+            })?;
+            run_sync(&client, &location).await
         }
-        Command::Demo { lake: _, notion_version } => run_demo(notion_version.clone(), &file).await,
+        Command::Demo { lake, notion_version } => run_demo(lake, notion_version.clone(), &file).await,
         Command::FakeNotion(args) => run_fake(args.clone()).await,
         Command::Auth { action: AuthAction::Status { conn } } => {
             let settings = Settings::resolve(&conn.into(), &file)?;
@@ -305,7 +320,53 @@ async fn print_inventory(client: &NotionClient) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn run_demo(version: Option<String>, file: &FileConfig) -> Result<(), CliError> {
+async fn run_sync(client: &NotionClient, location: &str) -> Result<(), CliError> {
+    let lake = Lake::open(location).map_err(SyncError::from)?;
+    let report = sync_tables(client, &lake, &SyncOptions::default()).await?;
+    let mut out = std::io::stdout().lock();
+    let io = |source| CliError::Io {
+        context: "writing to stdout".into(),
+        source,
+    };
+    writeln!(
+        out,
+        "run {} wrote {} ({:.1} s):",
+        report.run_id,
+        lake.url(),
+        report.duration_secs
+    )
+    .map_err(io)?;
+    for t in &report.tables {
+        let changes = if t.changes.is_empty() {
+            String::new()
+        } else {
+            format!(", {} schema change(s)", t.changes.len())
+        };
+        writeln!(
+            out,
+            "  {:<22} {:>7} rows in {} file(s){changes}",
+            t.table,
+            t.rows,
+            t.files.len()
+        )
+        .map_err(io)?;
+    }
+    let items: usize = report.rich_text_files.iter().map(|f| f.rows).sum();
+    writeln!(out, "  {:<22} {:>7} rows", "rich_text_items", items).map_err(io)?;
+    let r = &report.requests;
+    writeln!(
+        out,
+        "requests: {} ({} retries, {} rate-limited, {} bytes received)",
+        r.total_requests, r.retries, r.rate_limited, r.bytes_received
+    )
+    .map_err(io)?;
+    for w in &report.warnings {
+        writeln!(out, "warning: {w}").map_err(io)?;
+    }
+    Ok(())
+}
+
+async fn run_demo(lake: &str, version: Option<String>, file: &FileConfig) -> Result<(), CliError> {
     let (ws, _) = demo_workspace();
     let fake = FakeNotion::start(
         ws,
@@ -338,7 +399,7 @@ async fn run_demo(version: Option<String>, file: &FileConfig) -> Result<(), CliE
         "demo: the built-in \"Acme Robotics\" workspace served by an in-process fake Notion at {}",
         fake.url()
     );
-    let result = print_inventory(&settings.client()?).await;
+    let result = run_sync(&settings.client()?, lake).await;
     fake.shutdown().await;
     result
 }

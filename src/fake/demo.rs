@@ -479,8 +479,10 @@ fn build_crm(ws: &mut Workspace, ids: &mut DemoIds, root: &str, team: &[String; 
             rt_array("Waiting on legal review.")
         };
         let weighted = amount.map(|a| a * 0.4);
-        let follow_up = close
-            .get("start")
+        // Deal 10 has no close date, so no follow-up either.
+        let follow_up = Some(&close)
+            .filter(|_| i != 9)
+            .and_then(|c| c.get("start"))
             .and_then(Value::as_str)
             .and_then(|s| s.get(0..10))
             .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())

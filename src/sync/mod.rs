@@ -1,12 +1,16 @@
-//! Orchestration of a run against Notion. For now: discovery of what the token can see — the
-//! workspace (`users/me`), users, data sources with their schemas and row counts, and pages found
-//! by search — as an [`Inventory`]. Writing the lake builds on this.
+//! Orchestration of a run against Notion: [`tables`] extracts every data source into typed
+//! Parquet tables; [`inventory`] reports what a token can see (workspace, users, data sources
+//! with row counts, pages found by search) without writing anything.
+
+pub mod tables;
+
+pub use tables::{SyncError, SyncOptions, SyncReport, TableReport, sync_tables};
 
 use futures::TryStreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::model::{DataSourceRef, DataSourceSchema, is_trashed};
+use crate::model::{DataSourceSchema, is_trashed};
 use crate::notion::{NotionClient, NotionError, SearchTarget, StatsSnapshot};
 
 /// One data source found by discovery.
@@ -56,18 +60,7 @@ pub async fn inventory(client: &NotionClient) -> Result<Inventory, NotionError> 
         }
         Err(e) => return Err(e),
     };
-    let mut sources: Vec<DataSourceRef> = Vec::new();
-    let found: Vec<Value> = client
-        .search(SearchTarget::DataSources)
-        .try_collect()
-        .await?;
-    for obj in found.iter().filter(|o| !is_trashed(o)) {
-        if let Some(r) = DataSourceRef::from_object(obj)
-            && !sources.iter().any(|s| s.id == r.id)
-        {
-            sources.push(r);
-        }
-    }
+    let sources = tables::discover_data_sources(client).await?;
     let mut data_sources = Vec::new();
     for source in sources {
         let schema_obj = match client.retrieve_schema_object(&source).await {

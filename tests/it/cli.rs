@@ -16,20 +16,45 @@ fn bin() -> Command {
 }
 
 #[test]
-fn demo_lists_the_demo_workspace() {
-    let out = bin().arg("demo").output().unwrap();
+fn demo_writes_the_demo_lake() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("demo");
+    let out = bin()
+        .args(["demo", "--lake", lake.to_str().unwrap()])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("workspace: Acme Robotics"), "{stdout}");
-    assert!(stdout.contains("data sources: 7"), "{stdout}");
+    assert!(stdout.contains("Acme Robotics"), "{stdout}");
+    let deals_line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("deals "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(deals_line.contains("24 rows"), "{stdout}");
+    assert!(lake.join("_notionlake/registry.json").exists());
+    assert!(lake.join("tables/deals").is_dir());
+}
+
+#[test]
+fn sync_inventory_lists_what_the_token_sees() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (fake, _) = rt.block_on(crate::demo_fake(notionlake::fake::FakeConfig::unlimited()));
+    let out = bin()
+        .args(["sync", "--inventory", "--api-base", &fake.url()])
+        .env("NOTION_TOKEN", DEMO_TOKEN)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
     assert!(
-        stdout.contains("Deals") && stdout.contains("24 rows"),
+        stdout.contains("data sources: 7") && stdout.contains("workspace: Acme Robotics"),
         "{stdout}"
     );
+    drop(fake);
 }
 
 #[tokio::test]
@@ -105,8 +130,16 @@ fn sync_against_a_fake_reports_the_token_error_without_the_token() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (fake, _) = rt.block_on(crate::demo_fake(notionlake::fake::FakeConfig::unlimited()));
     let secret = "ntn_super_secret_value_987";
+    let dir = tempfile::tempdir().unwrap();
     let out = bin()
-        .args(["sync", "-vvv", "--api-base", &fake.url()])
+        .args([
+            "sync",
+            "-vvv",
+            "--api-base",
+            &fake.url(),
+            "--lake",
+            dir.path().to_str().unwrap(),
+        ])
         .env("NOTION_TOKEN", secret)
         .output()
         .unwrap();

@@ -5,6 +5,8 @@ mod cli;
 mod client;
 mod conformance;
 mod fake_server;
+mod lake;
+mod tables;
 
 use notionlake::fake::{DEMO_TOKEN, DemoIds, FakeConfig, FakeNotion, demo_workspace};
 use notionlake::notion::{ClientConfig, NotionClient, NotionVersion, RetryConfig, StaticToken};

@@ -1,0 +1,238 @@
+//! Parsing of the value parts that several property types share: timestamps (fast path for
+//! Notion's fixed format), date objects (date-only vs datetime, offsets, IANA time zones), and
+//! the text rendering of typed values (rollup array items).
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
+use serde_json::Value;
+
+use crate::model::plain_text;
+
+/// Microseconds since the epoch of an RFC 3339 timestamp. Fast path for
+/// `YYYY-MM-DDTHH:MM:SS(.fff)Z`, the form Notion sends for timestamps.
+pub fn parse_ts_micros(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() >= 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && *b.last()? == b'Z'
+    {
+        let num = |r: std::ops::Range<usize>| -> Option<i64> {
+            let mut n = 0i64;
+            for &c in &b[r] {
+                if !c.is_ascii_digit() {
+                    return None;
+                }
+                n = n * 10 + i64::from(c - b'0');
+            }
+            Some(n)
+        };
+        let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        let mut micros = 0i64;
+        if b[19] == b'.' {
+            let frac = &b[20..b.len() - 1];
+            let mut scale = 100_000i64;
+            for &c in frac.iter().take(6) {
+                if !c.is_ascii_digit() {
+                    return None;
+                }
+                micros += i64::from(c - b'0') * scale;
+                scale /= 10;
+            }
+        } else if b.len() != 20 {
+            return fallback(s);
+        }
+        let date = NaiveDate::from_ymd_opt(y as i32, mo as u32, d as u32)?;
+        let days = date
+            .signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1)?)
+            .num_days();
+        if h > 23 || mi > 59 || sec > 60 {
+            return None;
+        }
+        return Some(((days * 86_400 + h * 3_600 + mi * 60 + sec) * 1_000_000) + micros);
+    }
+    fallback(s)
+}
+
+fn fallback(s: &str) -> Option<i64> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp_micros())
+}
+
+/// The parts of a Notion date object (`{start, end, time_zone}`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DateParts {
+    /// Start instant (µs, UTC); dates are midnight UTC.
+    pub start: Option<i64>,
+    /// End instant.
+    pub end: Option<i64>,
+    /// Whether start carries a time of day.
+    pub has_time: bool,
+    /// The IANA zone, when Notion sent one.
+    pub time_zone: Option<String>,
+    /// The original start text.
+    pub start_text: Option<String>,
+    /// The original end text.
+    pub end_text: Option<String>,
+}
+
+/// Parses one date/datetime string: RFC 3339 with offset, `YYYY-MM-DD`, or a naive datetime
+/// interpreted in `tz` (UTC when absent or unknown). Returns (µs, has_time).
+pub fn parse_date_text(s: &str, tz: Option<&str>) -> Option<(i64, bool)> {
+    if s.len() == 10 {
+        let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+        return Some((d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_micros(), false));
+    }
+    if let Some(t) = parse_ts_micros(s) {
+        return Some((t, true));
+    }
+    let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M"))
+        .ok()?;
+    let zone = tz.and_then(|z| z.parse::<chrono_tz::Tz>().ok());
+    let micros = match zone {
+        Some(z) => z.from_local_datetime(&naive).earliest()?.timestamp_micros(),
+        None => naive.and_utc().timestamp_micros(),
+    };
+    Some((micros, true))
+}
+
+/// Reads a date object; `None` for null or a non-object.
+pub fn date_parts(v: &Value) -> Option<DateParts> {
+    let o = v.as_object()?;
+    let tz = o.get("time_zone").and_then(Value::as_str);
+    let start_text = o.get("start").and_then(Value::as_str);
+    let end_text = o.get("end").and_then(Value::as_str);
+    let start = start_text.and_then(|s| parse_date_text(s, tz));
+    let end = end_text.and_then(|s| parse_date_text(s, tz));
+    Some(DateParts {
+        start: start.map(|s| s.0),
+        end: end.map(|e| e.0),
+        has_time: start.is_some_and(|s| s.1),
+        time_zone: tz.map(str::to_string),
+        start_text: start_text.map(str::to_string),
+        end_text: end_text.map(str::to_string),
+    })
+}
+
+/// The text of a typed value `{"type": t, t: payload}` (rollup array items, property items).
+pub fn typed_value_text(item: &Value) -> String {
+    let Some(t) = item.get("type").and_then(Value::as_str) else {
+        return item.to_string();
+    };
+    let payload = item.get(t).unwrap_or(&Value::Null);
+    match t {
+        "title" | "rich_text" => plain_text(payload),
+        "number" => payload.as_f64().map(|n| n.to_string()).unwrap_or_default(),
+        "checkbox" => payload.as_bool().map(|b| b.to_string()).unwrap_or_default(),
+        "select" | "status" => payload
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        "multi_select" => join(payload, |x| {
+            x.get("name").and_then(Value::as_str).map(str::to_string)
+        }),
+        "date" => match (
+            payload.get("start").and_then(Value::as_str),
+            payload.get("end").and_then(Value::as_str),
+        ) {
+            (Some(s), Some(e)) => format!("{s}/{e}"),
+            (Some(s), None) => s.to_string(),
+            _ => String::new(),
+        },
+        "people" => join(payload, |x| {
+            x.get("name")
+                .or_else(|| x.get("id"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }),
+        "relation" => join(payload, |x| {
+            x.get("id").and_then(Value::as_str).map(str::to_string)
+        }),
+        "url" | "email" | "phone_number" | "created_time" | "last_edited_time" => {
+            payload.as_str().unwrap_or("").to_string()
+        }
+        "formula" => payload
+            .get("type")
+            .and_then(Value::as_str)
+            .and_then(|ft| payload.get(ft))
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            .unwrap_or_default(),
+        _ => payload
+            .as_str()
+            .map_or_else(|| payload.to_string(), str::to_string),
+    }
+}
+
+fn join(v: &Value, f: impl Fn(&Value) -> Option<String>) -> String {
+    v.as_array()
+        .map(|a| a.iter().filter_map(&f).collect::<Vec<_>>().join(", "))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn fast_path_agrees_with_chrono() {
+        for s in [
+            "2026-09-01T08:00:00.000Z",
+            "1970-01-01T00:00:00Z",
+            "2024-02-29T23:59:59.123456Z",
+            "2026-07-04T09:09:45.607+00:00",
+            "2024-06-27T17:57:00.000+01:00",
+        ] {
+            assert_eq!(parse_ts_micros(s), fallback(s), "{s}");
+        }
+        assert_eq!(parse_ts_micros("2026-13-01T00:00:00.000Z"), None);
+        assert_eq!(parse_ts_micros("garbage"), None);
+    }
+
+    #[test]
+    fn date_objects_of_every_shape() {
+        let d =
+            date_parts(&json!({"start": "2026-09-05", "end": null, "time_zone": null})).unwrap();
+        assert!(!d.has_time);
+        assert_eq!(d.start, Some(1_788_566_400_000_000));
+        let d = date_parts(&json!({"start": "2026-09-05T14:30:00.000+02:00", "end": "2026-09-06", "time_zone": null})).unwrap();
+        assert!(d.has_time);
+        assert_eq!(
+            d.start,
+            Some(1_788_566_400_000_000 + (12 * 3600 + 1800) * 1_000_000)
+        );
+        assert_eq!(d.end, Some(1_788_652_800_000_000));
+        // A naive time with an IANA zone: 09:00 in Zurich (CET, UTC+1 in November) is 08:00 UTC.
+        let d = date_parts(
+            &json!({"start": "2026-11-02T09:00:00.000", "end": null, "time_zone": "Europe/Zurich"}),
+        )
+        .unwrap();
+        assert_eq!(d.start, parse_ts_micros("2026-11-02T08:00:00.000Z"));
+        assert_eq!(d.time_zone.as_deref(), Some("Europe/Zurich"));
+        assert!(date_parts(&Value::Null).is_none());
+    }
+
+    #[test]
+    fn typed_values_render_as_text() {
+        assert_eq!(
+            typed_value_text(&json!({"type": "title", "title": [{"plain_text": "Contact 01"}]})),
+            "Contact 01"
+        );
+        assert_eq!(
+            typed_value_text(&json!({"type": "number", "number": 42.5})),
+            "42.5"
+        );
+        assert_eq!(
+            typed_value_text(
+                &json!({"type": "date", "date": {"start": "2026-01-01", "end": null}})
+            ),
+            "2026-01-01"
+        );
+    }
+}

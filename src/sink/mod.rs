@@ -1,0 +1,407 @@
+//! The lake: where tables live (a local directory or `s3://bucket/prefix`, through
+//! object_store) and how Parquet files are written there — zstd, bounded row groups, files rolled
+//! at a target size, hive-style partitions (`tables/<table>/sync_date=YYYY-MM-DD/`), and never a
+//! partially written file visible to a reader (local files are staged and renamed; S3 objects
+//! appear when their upload completes).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use bytes::Bytes;
+use object_store::aws::AmazonS3Builder;
+use object_store::buffered::BufWriter;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use parquet::arrow::AsyncArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+/// A storage failure, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The lake location is not usable.
+    #[error("invalid lake location {location:?}: {message}")]
+    Location {
+        /// What was given.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A storage operation failed.
+    #[error("storage error while {action} {path}: {source}{}", storage_hint(.source))]
+    Store {
+        /// What was being done.
+        action: &'static str,
+        /// The object.
+        path: String,
+        /// The error.
+        source: object_store::Error,
+    },
+    /// Parquet encoding failed.
+    #[error("could not write Parquet file {path}: {source}{}", parquet_hint(.source))]
+    Parquet {
+        /// The object.
+        path: String,
+        /// The error.
+        source: parquet::errors::ParquetError,
+    },
+}
+
+fn storage_hint(e: &object_store::Error) -> &'static str {
+    let text = e.to_string();
+    if text.contains("No space left") {
+        " — the disk is full: free space or point --lake elsewhere; files already written are intact"
+    } else if text.contains("ermission denied")
+        || text.contains("AccessDenied")
+        || text.contains("403")
+    {
+        " — check the permissions (or AWS credentials) for the lake location"
+    } else {
+        ""
+    }
+}
+
+fn parquet_hint(e: &parquet::errors::ParquetError) -> &'static str {
+    if e.to_string().contains("No space left") {
+        " — the disk is full: free space or point --lake elsewhere; files already written are intact"
+    } else {
+        ""
+    }
+}
+
+/// A lake location: an object store and the prefix inside it.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    store: Arc<dyn ObjectStore>,
+    root: Path,
+    url: String,
+}
+
+impl Lake {
+    /// Opens `location`: a directory (created if missing) or `s3://bucket/prefix`. S3 settings
+    /// come from the standard AWS environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_REGION`, `AWS_ENDPOINT` for S3-compatible servers, `AWS_ALLOW_HTTP`).
+    pub fn open(location: &str) -> Result<Lake, SinkError> {
+        Self::open_with(location, &[])
+    }
+
+    /// Like [`Lake::open`], with S3 settings given explicitly (`("aws_endpoint", "http://…")`,
+    /// `("aws_allow_http", "true")`, …) on top of the environment's.
+    pub fn open_with(location: &str, s3_options: &[(&str, &str)]) -> Result<Lake, SinkError> {
+        let bad = |message: String| SinkError::Location {
+            location: location.to_string(),
+            message,
+        };
+        if let Some(rest) = location.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(bad("expected s3://bucket/prefix".into()));
+            }
+            let retry = object_store::RetryConfig {
+                max_retries: 5,
+                retry_timeout: Duration::from_secs(60),
+                ..Default::default()
+            };
+            let mut builder = AmazonS3Builder::from_env();
+            for (key, value) in s3_options {
+                let key = key
+                    .parse()
+                    .map_err(|e| bad(format!("unknown S3 setting {key}: {e}")))?;
+                builder = builder.with_config(key, *value);
+            }
+            let store = builder
+                .with_bucket_name(bucket)
+                .with_retry(retry)
+                .build()
+                .map_err(|e| bad(format!("{e}; set AWS_REGION, credentials and (for S3-compatible servers) AWS_ENDPOINT")))?;
+            return Ok(Lake {
+                store: Arc::new(store),
+                root: Path::from(prefix.trim_matches('/')),
+                url: format!("s3://{bucket}"),
+            });
+        }
+        if location.contains("://") && !location.starts_with("file://") {
+            return Err(bad("only local directories and s3:// are supported".into()));
+        }
+        let dir = std::path::PathBuf::from(location.strip_prefix("file://").unwrap_or(location));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| bad(format!("cannot create the directory: {e}")))?;
+        let dir = dir.canonicalize().map_err(|e| bad(e.to_string()))?;
+        let store = LocalFileSystem::new_with_prefix(&dir).map_err(|e| bad(e.to_string()))?;
+        Ok(Lake {
+            store: Arc::new(store),
+            root: Path::from(""),
+            url: format!("file://{}", dir.display()),
+        })
+    }
+
+    /// The object store.
+    pub fn store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
+    }
+
+    /// The lake's URL (`file:///abs/dir` or `s3://bucket`); object paths are relative to it.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The prefix of the lake inside the store.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A path below the lake root.
+    pub fn path(&self, relative: &str) -> Path {
+        let mut p = self.root.clone();
+        for part in relative.split('/').filter(|s| !s.is_empty()) {
+            p = p.clone().join(part);
+        }
+        p
+    }
+
+    /// Reads a small object; `Ok(None)` when it does not exist.
+    pub async fn read(&self, relative: &str) -> Result<Option<Bytes>, SinkError> {
+        let path = self.path(relative);
+        match self.store.get(&path).await {
+            Ok(r) => r
+                .bytes()
+                .await
+                .map(Some)
+                .map_err(|source| SinkError::Store {
+                    action: "reading",
+                    path: path.to_string(),
+                    source,
+                }),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(source) => Err(SinkError::Store {
+                action: "reading",
+                path: path.to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Writes a small object in one put (atomic: readers see the old or the new content).
+    pub async fn write(&self, relative: &str, data: Bytes) -> Result<(), SinkError> {
+        let path = self.path(relative);
+        self.store
+            .put(&path, PutPayload::from(data))
+            .await
+            .map(|_| ())
+            .map_err(|source| SinkError::Store {
+                action: "writing",
+                path: path.to_string(),
+                source,
+            })
+    }
+}
+
+/// Parquet settings of the lake.
+#[derive(Debug, Clone)]
+pub struct ParquetOptions {
+    /// Rows per row group at most.
+    pub row_group_rows: usize,
+    /// Buffered bytes that force a row group out early (bounds memory per open file).
+    pub row_group_bytes: usize,
+    /// Rows after which a file is closed and the next one started.
+    pub file_rows: usize,
+}
+
+impl Default for ParquetOptions {
+    fn default() -> Self {
+        ParquetOptions {
+            row_group_rows: 100_000,
+            row_group_bytes: 64 << 20,
+            file_rows: 1_000_000,
+        }
+    }
+}
+
+impl ParquetOptions {
+    fn writer_properties(&self) -> WriterProperties {
+        WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+            .set_max_row_group_row_count(Some(self.row_group_rows))
+            .set_created_by(concat!("notionlake ", env!("CARGO_PKG_VERSION")).to_string())
+            .build()
+    }
+}
+
+/// A file written to the lake.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WrittenFile {
+    /// Object path.
+    pub path: String,
+    /// Rows.
+    pub rows: usize,
+}
+
+/// Writes one table's batches as a sequence of Parquet files under `dir`, named
+/// `part-<run>-<seq>.parquet`. A file becomes visible only when closed.
+pub struct TableWriter {
+    lake: Lake,
+    dir: String,
+    run_id: String,
+    schema: SchemaRef,
+    options: ParquetOptions,
+    current: Option<(AsyncArrowWriter<BufWriter>, Path, usize)>,
+    seq: usize,
+    files: Vec<WrittenFile>,
+}
+
+impl std::fmt::Debug for TableWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableWriter")
+            .field("dir", &self.dir)
+            .field("files", &self.files)
+            .finish()
+    }
+}
+
+impl TableWriter {
+    /// A writer of files with `schema` under `dir` (relative to the lake root).
+    pub fn new(
+        lake: &Lake,
+        dir: &str,
+        run_id: &str,
+        schema: SchemaRef,
+        options: ParquetOptions,
+    ) -> TableWriter {
+        TableWriter {
+            lake: lake.clone(),
+            dir: dir.to_string(),
+            run_id: run_id.to_string(),
+            schema,
+            options,
+            current: None,
+            seq: 0,
+            files: Vec::new(),
+        }
+    }
+
+    /// Appends a batch (empty batches are ignored).
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if self.current.is_none() {
+            self.open()?;
+        }
+        let Some((writer, path, rows)) = self.current.as_mut() else {
+            return Ok(());
+        };
+        writer
+            .write(batch)
+            .await
+            .map_err(|source| SinkError::Parquet {
+                path: path.to_string(),
+                source,
+            })?;
+        *rows += batch.num_rows();
+        if writer.in_progress_size() >= self.options.row_group_bytes {
+            writer.flush().await.map_err(|source| SinkError::Parquet {
+                path: path.to_string(),
+                source,
+            })?;
+        }
+        if *rows >= self.options.file_rows {
+            self.close_current().await?;
+        }
+        Ok(())
+    }
+
+    fn open(&mut self) -> Result<(), SinkError> {
+        let path = self.lake.path(&format!(
+            "{}/part-{}-{:05}.parquet",
+            self.dir, self.run_id, self.seq
+        ));
+        self.seq += 1;
+        let object = BufWriter::new(self.lake.store(), path.clone());
+        let writer = AsyncArrowWriter::try_new(
+            object,
+            self.schema.clone(),
+            Some(self.options.writer_properties()),
+        )
+        .map_err(|source| SinkError::Parquet {
+            path: path.to_string(),
+            source,
+        })?;
+        self.current = Some((writer, path, 0));
+        Ok(())
+    }
+
+    async fn close_current(&mut self) -> Result<(), SinkError> {
+        if let Some((writer, path, rows)) = self.current.take() {
+            writer.close().await.map_err(|source| SinkError::Parquet {
+                path: path.to_string(),
+                source,
+            })?;
+            self.files.push(WrittenFile {
+                path: path.to_string(),
+                rows,
+            });
+        }
+        Ok(())
+    }
+
+    /// Closes the open file and returns every file written. A table that received no rows still
+    /// gets one empty file, so that its schema is readable.
+    pub async fn finish(mut self) -> Result<Vec<WrittenFile>, SinkError> {
+        if self.files.is_empty() && self.current.is_none() {
+            let empty = RecordBatch::new_empty(self.schema.clone());
+            self.open()?;
+            if let Some((writer, path, _)) = self.current.as_mut() {
+                writer
+                    .write(&empty)
+                    .await
+                    .map_err(|source| SinkError::Parquet {
+                        path: path.to_string(),
+                        source,
+                    })?;
+            }
+        }
+        self.close_current().await?;
+        Ok(self.files)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_unsupported_locations() {
+        assert!(
+            Lake::open("gs://bucket/x")
+                .unwrap_err()
+                .to_string()
+                .contains("only local directories and s3://")
+        );
+        assert!(Lake::open("s3:///x").is_err());
+    }
+
+    #[tokio::test]
+    async fn small_objects_round_trip_and_missing_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+        assert!(
+            lake.read("_notionlake/registry.json")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        lake.write("_notionlake/registry.json", Bytes::from_static(b"{}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            lake.read("_notionlake/registry.json")
+                .await
+                .unwrap()
+                .unwrap(),
+            Bytes::from_static(b"{}")
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! State kept in the lake under `_notionlake/`: the schema registry (property id ↔ column) and
+//! the run log. Written only after the data it describes is durable.
+
+pub mod registry;
+
+pub use registry::{ColumnEntry, Registry, SchemaChange, TableEntry};

@@ -1,0 +1,151 @@
+//! Helpers to sync the demo into a lake and read it back with DataFusion as JSON rows, plus the
+//! external test tools (a moto S3 server, a Python with pyarrow and duckdb) that `.ci/run`
+//! installs into `$HOME/.cache/notionlake-venv`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use notionlake::fake::FakeNotion;
+use notionlake::notion::NotionVersion;
+use notionlake::sink::Lake;
+use notionlake::sync::{SyncOptions, SyncReport, sync_tables};
+use serde_json::Value;
+
+use crate::{client_with, test_config};
+
+/// Syncs the fake's workspace into `lake`.
+pub async fn sync_into(fake: &FakeNotion, lake: &Lake) -> SyncReport {
+    let client = client_with(test_config(fake, NotionVersion::V2025_09_03));
+    sync_tables(&client, lake, &SyncOptions::default())
+        .await
+        .expect("sync")
+}
+
+/// A DataFusion session with `tables` of the lake at `dir` registered (every sync's files).
+pub async fn session(dir: &Path, tables: &[&str]) -> SessionContext {
+    // Plain Utf8 rather than DataFusion's default Utf8View, so that schemas read back are the
+    // files' own types.
+    let config = datafusion::prelude::SessionConfig::new().set_bool(
+        "datafusion.execution.parquet.schema_force_view_types",
+        false,
+    );
+    let ctx = SessionContext::new_with_config(config);
+    for t in tables {
+        let path = if *t == "rich_text_items" {
+            dir.join(t)
+        } else {
+            dir.join("tables").join(t)
+        };
+        ctx.register_parquet(
+            *t,
+            format!("{}/", path.display()),
+            ParquetReadOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("register {t}: {e}"));
+    }
+    ctx
+}
+
+/// Runs SQL and returns the rows as JSON objects.
+pub async fn rows(ctx: &SessionContext, sql: &str) -> Vec<Value> {
+    let batches = ctx
+        .sql(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let mut writer = arrow::json::ArrayWriter::new(Vec::new());
+    for b in &batches {
+        writer.write(b).unwrap();
+    }
+    writer.finish().unwrap();
+    let bytes = writer.into_inner();
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn venv_bin(name: &str) -> PathBuf {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let venv = std::env::var("NOTIONLAKE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(home).join(".cache/notionlake-venv"));
+    let bin = venv.join("bin").join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: the S3 and interop tests need moto, pyarrow and duckdb; run `bash .ci/run` once (it installs them into {}) or set NOTIONLAKE_VENV",
+        bin.display(),
+        venv.display()
+    );
+    bin
+}
+
+/// The venv's Python (with pyarrow and duckdb).
+pub fn python() -> PathBuf {
+    venv_bin("python")
+}
+
+/// A moto S3 server on a free loopback port, stopped on drop.
+pub struct Moto {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// Starts moto and creates `bucket`.
+    pub async fn start(bucket: &str) -> Moto {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(venv_bin("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let mut ready = false;
+        for _ in 0..100 {
+            if http.get(&endpoint).send().await.is_ok() {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(ready, "moto did not start on {endpoint}");
+        let r = http
+            .put(format!("{endpoint}/{bucket}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "create bucket: {}", r.status());
+        Moto { child, endpoint }
+    }
+
+    /// object_store settings for this server.
+    pub fn options(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("aws_endpoint", self.endpoint.clone()),
+            ("aws_allow_http", "true".into()),
+            ("aws_access_key_id", "test".into()),
+            ("aws_secret_access_key", "test".into()),
+            ("aws_region", "us-east-1".into()),
+        ]
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
