@@ -832,6 +832,13 @@ fn run_query(
         .or_else(|| body.get("archived"))
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    // Property values are rendered only when a filter or a property sort reads them, so that a
+    // plain (timestamp-sorted) page of a large table costs O(rows) cheap checks, not renders.
+    let sorts_read_props = body
+        .get("sorts")
+        .and_then(Value::as_array)
+        .is_some_and(|s| s.iter().any(|x| x.get("property").is_some()));
+    let needs_props = body.get("filter").is_some_and(|f| !f.is_null()) || sorts_read_props;
     let mut rows: Vec<PageRow> = Vec::new();
     for id in &ds.rows {
         let Some(page) = ws.page(id) else { continue };
@@ -840,7 +847,11 @@ fn run_query(
         }
         let row = PageRow {
             page,
-            props: r.page_properties(page, None),
+            props: if needs_props {
+                r.page_properties(page, None)
+            } else {
+                serde_json::Map::new()
+            },
         };
         if let Some(f) = body.get("filter").filter(|f| !f.is_null()) {
             match query::matches(f, &row, 0) {

@@ -213,15 +213,16 @@ pub struct ParquetOptions {
 impl Default for ParquetOptions {
     fn default() -> Self {
         ParquetOptions {
-            row_group_rows: 100_000,
-            row_group_bytes: 64 << 20,
+            row_group_rows: 65_536,
+            row_group_bytes: 32 << 20,
             file_rows: 1_000_000,
         }
     }
 }
 
 impl ParquetOptions {
-    fn writer_properties(&self) -> WriterProperties {
+    /// The Parquet writer properties of the lake (zstd, row-group size).
+    pub fn writer_properties(&self) -> WriterProperties {
         WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
             .set_max_row_group_row_count(Some(self.row_group_rows))
