@@ -13,7 +13,7 @@ use notionlake::cli::fake_client;
 use notionlake::fake::{FakeConfig, FakeNotion, SynthSpec, synthetic_workspace};
 use notionlake::notion::ClientConfig;
 use notionlake::sink::Lake;
-use notionlake::sync::{SyncOptions, sync_tables};
+use notionlake::sync::{SyncOptions, sync_workspace};
 
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -60,7 +60,7 @@ async fn sync(url: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let lake = Lake::open(dir.path().to_str().expect("utf-8 path")).expect("lake");
     let start = Instant::now();
-    let report = sync_tables(&client, &lake, &SyncOptions::default())
+    let report = sync_workspace(&client, &lake, &SyncOptions::tables_only())
         .await
         .expect("sync");
     let rows: usize = report.tables.iter().map(|t| t.rows).sum();

@@ -16,7 +16,7 @@ use crate::fake::{
 };
 use crate::notion::{ClientConfig, NotionClient, NotionError, StaticToken};
 use crate::sink::Lake;
-use crate::sync::{SyncError, SyncOptions, sync_tables};
+use crate::sync::{CommentsMode, Selection, SyncError, SyncOptions, sync_workspace};
 
 /// An error that ends the program, with its exit code.
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +138,9 @@ pub enum Command {
         /// Only list what the token can see (no lake needed, nothing written).
         #[arg(long)]
         inventory: bool,
+        /// What to extract.
+        #[command(flatten)]
+        select: SelectFlags,
     },
     /// SQL over the lake.
     #[command(
@@ -173,6 +176,91 @@ pub enum Command {
         #[command(subcommand)]
         action: AuthAction,
     },
+}
+
+/// Which tables and which part of the workspace a sync extracts.
+#[derive(Debug, Clone, Args)]
+pub struct SelectFlags {
+    /// Extract only these table groups (comma-separated): tables, pages, databases, blocks, users, comments.
+    #[arg(long, value_delimiter = ',')]
+    pub include: Vec<TableGroup>,
+    /// Skip these table groups (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<TableGroup>,
+    /// Comments to read: none, pages (one request per page) or all (one more per block).
+    #[arg(long, value_enum, default_value_t = CommentsMode::Pages)]
+    pub comments: CommentsMode,
+    /// Restrict the sync to this page and its subtree (repeatable).
+    #[arg(long = "root")]
+    pub roots: Vec<String>,
+    /// Restrict data sources to this database (repeatable).
+    #[arg(long = "database")]
+    pub databases: Vec<String>,
+    /// Deepest block nesting followed.
+    #[arg(long, default_value_t = 64)]
+    pub max_depth: usize,
+    /// Pages crawled at once (they share the rate limit).
+    #[arg(long, default_value_t = crate::sync::tables::MAX_IN_FLIGHT_PAGES)]
+    pub concurrency: usize,
+}
+
+/// Groups of tables a sync can include or exclude.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableGroup {
+    /// One typed table per data source, and rich_text_items.
+    Tables,
+    /// The pages table.
+    Pages,
+    /// databases, data_sources and properties.
+    Databases,
+    /// The blocks table.
+    Blocks,
+    /// The users table.
+    Users,
+    /// The comments table.
+    Comments,
+}
+
+impl SelectFlags {
+    fn options(&self) -> SyncOptions {
+        let on = |g: TableGroup| {
+            (self.include.is_empty() || self.include.contains(&g)) && !self.exclude.contains(&g)
+        };
+        SyncOptions {
+            selection: Selection {
+                tables: on(TableGroup::Tables),
+                pages: on(TableGroup::Pages),
+                databases: on(TableGroup::Databases),
+                blocks: on(TableGroup::Blocks),
+                users: on(TableGroup::Users),
+                roots: self.roots.clone(),
+                only_databases: self.databases.clone(),
+            },
+            comments: if on(TableGroup::Comments) {
+                self.comments
+            } else {
+                CommentsMode::None
+            },
+            max_depth: self.max_depth.max(1),
+            concurrency: self.concurrency.max(1),
+            progress: true,
+            ..SyncOptions::default()
+        }
+    }
+}
+
+impl Default for SelectFlags {
+    fn default() -> Self {
+        SelectFlags {
+            include: Vec::new(),
+            exclude: Vec::new(),
+            comments: CommentsMode::Pages,
+            roots: Vec::new(),
+            databases: Vec::new(),
+            max_depth: 64,
+            concurrency: crate::sync::tables::MAX_IN_FLIGHT_PAGES,
+        }
+    }
 }
 
 /// Options of `fake-notion`.
@@ -242,7 +330,7 @@ fn load_file(cli: &Cli) -> Result<FileConfig, CliError> {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let file = load_file(&cli)?;
     match &cli.command {
-        Command::Sync { conn, lake, inventory } => {
+        Command::Sync { conn, lake, inventory, select } => {
             let settings = Settings::resolve(&conn.into(), &file)?;
             let client = settings.client()?;
             if *inventory {
@@ -252,7 +340,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 name: "lake",
                 message: "where should the lake go? pass --lake ./lake (or s3://bucket/prefix), or set `lake` in the config file".into(),
             })?;
-            run_sync(&client, &location).await
+            run_sync(&client, &location, &select.options()).await
         }
         Command::Demo { lake, notion_version } => run_demo(lake, notion_version.clone(), &file).await,
         Command::FakeNotion(args) => run_fake(args.clone()).await,
@@ -320,9 +408,13 @@ async fn print_inventory(client: &NotionClient) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn run_sync(client: &NotionClient, location: &str) -> Result<(), CliError> {
+async fn run_sync(
+    client: &NotionClient,
+    location: &str,
+    options: &SyncOptions,
+) -> Result<(), CliError> {
     let lake = Lake::open(location).map_err(SyncError::from)?;
-    let report = sync_tables(client, &lake, &SyncOptions::default()).await?;
+    let report = sync_workspace(client, &lake, options).await?;
     let mut out = std::io::stdout().lock();
     let io = |source| CliError::Io {
         context: "writing to stdout".into(),
@@ -353,6 +445,12 @@ async fn run_sync(client: &NotionClient, location: &str) -> Result<(), CliError>
     }
     let items: usize = report.rich_text_files.iter().map(|f| f.rows).sum();
     writeln!(out, "  {:<22} {:>7} rows", "rich_text_items", items).map_err(io)?;
+    for f in &report.fixed {
+        writeln!(out, "  {:<22} {:>7} rows", f.table, f.rows).map_err(io)?;
+    }
+    for s in &report.skipped {
+        writeln!(out, "  {s:<22} skipped (capability missing)").map_err(io)?;
+    }
     let r = &report.requests;
     writeln!(
         out,
@@ -399,7 +497,7 @@ async fn run_demo(lake: &str, version: Option<String>, file: &FileConfig) -> Res
         "demo: the built-in \"Acme Robotics\" workspace served by an in-process fake Notion at {}",
         fake.url()
     );
-    let result = run_sync(&settings.client()?, lake).await;
+    let result = run_sync(&settings.client()?, lake, &SelectFlags::default().options()).await;
     fake.shutdown().await;
     result
 }

@@ -6,6 +6,7 @@
 
 pub mod batch;
 pub(crate) mod columns;
+pub mod fixed;
 pub mod mapping;
 pub mod names;
 pub mod values;

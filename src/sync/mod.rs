@@ -1,10 +1,15 @@
-//! Orchestration of a run against Notion: [`tables`] extracts every data source into typed
-//! Parquet tables; [`inventory`] reports what a token can see (workspace, users, data sources
-//! with row counts, pages found by search) without writing anything.
+//! Orchestration of a run against Notion: [`run`] syncs the workspace (typed tables per data
+//! source, pages, blocks, users, comments); [`crawl`] walks one page's content; [`tables`] holds
+//! the shared options, reports and helpers; [`inventory`] reports what a token can see without
+//! writing anything.
 
+pub mod crawl;
+pub mod run;
 pub mod tables;
 
-pub use tables::{SyncError, SyncOptions, SyncReport, TableReport, sync_tables};
+pub use crawl::CommentsMode;
+pub use run::sync_workspace;
+pub use tables::{Selection, SyncError, SyncOptions, SyncReport, TableReport};
 
 use futures::TryStreamExt;
 use serde::Serialize;

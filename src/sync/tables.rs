@@ -1,20 +1,16 @@
-//! Extraction of data sources into typed tables: discover every data source the token can see,
-//! bring the schema registry up to date, query the rows page by page, complete values that page
-//! objects truncate at 25 references (only those), flatten in bounded batches and write Parquet.
-//! The registry and the run record are written only after every file is durable.
+//! The pieces of a sync shared by every step: options and selection, reports, errors, the
+//! schema registry's loading, data-source discovery by search, and the completion of values that
+//! page objects truncate at 25 references (only those).
 
 use std::collections::HashSet;
-use std::time::Instant;
 
-use bytes::Bytes;
 use futures::TryStreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::flatten::{RunInfo, TableBuilder, rich_text_schema};
-use crate::model::{DataSourceRef, DataSourceSchema, is_trashed};
+use crate::model::{DataSourceRef, is_trashed};
 use crate::notion::{NotionClient, NotionError, SearchTarget, StatsSnapshot};
-use crate::sink::{Lake, ParquetOptions, SinkError, TableWriter, WrittenFile};
+use crate::sink::{Lake, ParquetOptions, SinkError, WrittenFile};
 use crate::state::{Registry, SchemaChange};
 
 /// Where the registry lives in the lake.
@@ -53,10 +49,97 @@ pub enum SyncError {
 }
 
 /// Options of a sync.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SyncOptions {
     /// Parquet settings.
     pub parquet: ParquetOptions,
+    /// What to extract.
+    pub selection: Selection,
+    /// Which comments to read.
+    pub comments: super::crawl::CommentsMode,
+    /// Deepest block nesting followed.
+    pub max_depth: usize,
+    /// Pages crawled at once (all share the client's rate limiter).
+    pub concurrency: usize,
+    /// Show a progress bar on a terminal.
+    pub progress: bool,
+}
+
+/// Pages crawled at once by default: enough to keep 3 requests/s busy despite latency.
+pub const MAX_IN_FLIGHT_PAGES: usize = 4;
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            parquet: ParquetOptions::default(),
+            selection: Selection::default(),
+            comments: super::crawl::CommentsMode::Pages,
+            max_depth: 64,
+            concurrency: MAX_IN_FLIGHT_PAGES,
+            progress: false,
+        }
+    }
+}
+
+impl SyncOptions {
+    /// Only the data-source tables (no crawl of page content, users or comments).
+    pub fn tables_only() -> Self {
+        SyncOptions {
+            selection: Selection {
+                pages: false,
+                databases: false,
+                blocks: false,
+                users: false,
+                ..Selection::default()
+            },
+            comments: super::crawl::CommentsMode::None,
+            ..SyncOptions::default()
+        }
+    }
+}
+
+/// What a sync extracts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// One typed table per data source (and `rich_text_items`).
+    pub tables: bool,
+    /// The `pages` table.
+    pub pages: bool,
+    /// The `databases`, `data_sources` and `properties` tables.
+    pub databases: bool,
+    /// The `blocks` table (crawls every page's content).
+    pub blocks: bool,
+    /// The `users` table.
+    pub users: bool,
+    /// Restrict the sync to these pages and their subtrees (none: everything shared).
+    pub roots: Vec<String>,
+    /// Restrict data sources to these databases (none: every database found).
+    pub only_databases: Vec<String>,
+}
+
+impl Default for Selection {
+    fn default() -> Self {
+        Selection {
+            tables: true,
+            pages: true,
+            databases: true,
+            blocks: true,
+            users: true,
+            roots: Vec::new(),
+            only_databases: Vec::new(),
+        }
+    }
+}
+
+/// What one fixed table received.
+#[derive(Debug, Clone, Serialize)]
+pub struct FixedReport {
+    /// Table name.
+    pub table: String,
+    /// Rows written.
+    pub rows: usize,
+    /// Files written.
+    pub files: Vec<WrittenFile>,
 }
 
 /// What one table received.
@@ -89,6 +172,10 @@ pub struct SyncReport {
     pub tables: Vec<TableReport>,
     /// Rich-text item files.
     pub rich_text_files: Vec<WrittenFile>,
+    /// The fixed workspace tables (pages, blocks, users, comments…).
+    pub fixed: Vec<FixedReport>,
+    /// Tables skipped because the integration lacks a capability.
+    pub skipped: Vec<String>,
     /// Warnings (unknown types, vanished data sources…).
     pub warnings: Vec<String>,
     /// Requests made.
@@ -206,138 +293,4 @@ pub async fn complete_truncated(
         }
     }
     Ok(truncated.len())
-}
-
-/// Extracts every data source into the lake (a full sync).
-pub async fn sync_tables(
-    client: &NotionClient,
-    lake: &Lake,
-    options: &SyncOptions,
-) -> Result<SyncReport, SyncError> {
-    let started = Instant::now();
-    let now = chrono::Utc::now();
-    let run = RunInfo {
-        run_id: new_run_id(now),
-        synced_at: now.timestamp_micros(),
-    };
-    let partition = format!("sync_date={}", now.format("%Y-%m-%d"));
-    let mut registry = load_registry(lake).await?;
-    let mut warnings = Vec::new();
-    let mut tables = Vec::new();
-    let mut rich_writer = TableWriter::new(
-        lake,
-        &format!("rich_text_items/{partition}"),
-        &run.run_id,
-        rich_text_schema(),
-        options.parquet.clone(),
-    );
-
-    for source in discover_data_sources(client).await? {
-        let schema_obj = match client.retrieve_schema_object(&source).await {
-            Ok(o) => o,
-            Err(e) if e.is_not_found() => {
-                warnings.push(format!(
-                    "data source {} vanished or is no longer shared; skipped",
-                    source.id
-                ));
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let Some(schema) = DataSourceSchema::from_object(&schema_obj) else {
-            warnings.push(format!(
-                "data source {} has no schema in its answer; skipped",
-                source.id
-            ));
-            continue;
-        };
-        let (entry, changes) = registry.plan(&schema, &run.run_id);
-        let entry = entry.clone();
-        let mut builder = TableBuilder::new(&entry, &run);
-        let mut writer = TableWriter::new(
-            lake,
-            &format!("tables/{}/{partition}", entry.table),
-            &run.run_id,
-            builder.schema(),
-            options.parquet.clone(),
-        );
-        let mut rows = 0;
-        let mut completed = 0;
-        let mut pages = client.query_rows(
-            &source,
-            json!({"sorts": [{"timestamp": "created_time", "direction": "ascending"}]}),
-        );
-        let mut capped = false;
-        while let Some(page) = pages.try_next().await? {
-            capped |= page.is_incomplete();
-            for mut row in page.results {
-                if row.get("object").and_then(Value::as_str) != Some("page") {
-                    continue;
-                }
-                completed += complete_truncated(client, &mut row).await?;
-                builder.append_page(&row);
-                rows += 1;
-                if builder.len() >= BATCH_ROWS {
-                    flush(&mut builder, &mut writer, &mut rich_writer, &entry.table).await?;
-                }
-            }
-        }
-        if capped {
-            warnings.push(format!("table {}: Notion's per-query result cap was reached; rows past it are missing until windowed queries land", entry.table));
-        }
-        flush(&mut builder, &mut writer, &mut rich_writer, &entry.table).await?;
-        warnings.extend(builder.take_warnings());
-        let files = writer.finish().await?;
-        tracing::info!(table = %entry.table, rows, files = files.len(), "table written");
-        tables.push(TableReport {
-            table: entry.table.clone(),
-            data_source_id: entry.data_source_id.clone(),
-            rows,
-            completed_values: completed,
-            files,
-            changes,
-        });
-    }
-    let rich_text_files = rich_writer.finish().await?;
-    // Every data file is durable: now the state may move.
-    let registry_json = serde_json::to_vec_pretty(&registry).expect("registry serialises");
-    lake.write(REGISTRY_PATH, Bytes::from(registry_json))
-        .await?;
-    let report = SyncReport {
-        run_id: run.run_id.clone(),
-        started_at: now.to_rfc3339(),
-        duration_secs: started.elapsed().as_secs_f64(),
-        tables,
-        rich_text_files,
-        warnings,
-        requests: client.stats(),
-    };
-    let report_json = serde_json::to_vec_pretty(&report).expect("report serialises");
-    lake.write(
-        &format!("_notionlake/runs/{}.json", run.run_id),
-        Bytes::from(report_json),
-    )
-    .await?;
-    for w in &report.warnings {
-        tracing::warn!("{w}");
-    }
-    Ok(report)
-}
-
-async fn flush(
-    builder: &mut TableBuilder,
-    writer: &mut TableWriter,
-    rich: &mut TableWriter,
-    table: &str,
-) -> Result<(), SyncError> {
-    if builder.is_empty() {
-        return Ok(());
-    }
-    let (batch, rich_batch) = builder.finish().map_err(|source| SyncError::Arrow {
-        table: table.to_string(),
-        source,
-    })?;
-    writer.write(&batch).await?;
-    rich.write(&rich_batch).await?;
-    Ok(())
 }

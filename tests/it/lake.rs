@@ -10,17 +10,20 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use notionlake::fake::FakeNotion;
 use notionlake::notion::NotionVersion;
 use notionlake::sink::Lake;
-use notionlake::sync::{SyncOptions, SyncReport, sync_tables};
+use notionlake::sync::{SyncOptions, SyncReport, sync_workspace};
 use serde_json::Value;
 
 use crate::{client_with, test_config};
 
-/// Syncs the fake's workspace into `lake`.
+/// Syncs the fake's data sources (typed tables only) into `lake`.
 pub async fn sync_into(fake: &FakeNotion, lake: &Lake) -> SyncReport {
+    sync_with(fake, lake, &SyncOptions::tables_only()).await
+}
+
+/// Syncs the fake's workspace into `lake` with `options`.
+pub async fn sync_with(fake: &FakeNotion, lake: &Lake, options: &SyncOptions) -> SyncReport {
     let client = client_with(test_config(fake, NotionVersion::V2025_09_03));
-    sync_tables(&client, lake, &SyncOptions::default())
-        .await
-        .expect("sync")
+    sync_workspace(&client, lake, options).await.expect("sync")
 }
 
 /// A DataFusion session with `tables` of the lake at `dir` registered (every sync's files).

@@ -7,6 +7,7 @@ mod conformance;
 mod fake_server;
 mod lake;
 mod tables;
+mod workspace;
 
 use notionlake::fake::{DEMO_TOKEN, DemoIds, FakeConfig, FakeNotion, demo_workspace};
 use notionlake::notion::{ClientConfig, NotionClient, NotionVersion, RetryConfig, StaticToken};

@@ -180,7 +180,7 @@ async fn title_and_rich_text_are_plain_text_with_items_aside() {
     assert_eq!(items[0]["mention_id"], json!(d.ids.people["grace"]));
     let bold = rows(
         &d.ctx,
-        "SELECT bold FROM rich_text_items WHERE plain_text = 'Initech'",
+        "SELECT bold FROM rich_text_items WHERE plain_text = 'Initech' AND \"table\" = 'deals'",
     )
     .await;
     assert_eq!(bold[0]["bold"], true);
@@ -571,7 +571,7 @@ async fn a_corrupt_registry_stops_the_sync_with_advice_and_writes_nothing() {
         &fake,
         notionlake::notion::NotionVersion::V2025_09_03,
     ));
-    let err = notionlake::sync::sync_tables(&client, &lake, &Default::default())
+    let err = notionlake::sync::sync_workspace(&client, &lake, &Default::default())
         .await
         .unwrap_err()
         .to_string();

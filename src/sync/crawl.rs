@@ -1,0 +1,190 @@
+//! Crawling one page: its block tree (every level, every page of children, with a depth limit
+//! and a cycle guard), the boundaries it contains (child pages and child databases, extracted
+//! as pages and data sources of their own), and its comments. Synced-block copies are recorded
+//! with their `synced_from` and not fetched again: the original's content is read where it lives.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures::TryStreamExt;
+use serde_json::Value;
+
+use crate::flatten::fixed::{block_row, comment_row};
+use crate::model::normalize_id;
+use crate::notion::{NotionClient, NotionError};
+
+/// Which comments to extract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+pub enum CommentsMode {
+    /// None.
+    None,
+    /// Page-level discussions (one request per page).
+    #[default]
+    Pages,
+    /// Page-level and block-level comments (one request per block as well).
+    All,
+}
+
+/// Settings and shared state of a crawl.
+#[derive(Debug)]
+pub struct Crawler {
+    /// The client.
+    pub client: NotionClient,
+    /// Deepest level of nesting followed (page children are depth 1).
+    pub max_depth: usize,
+    /// Which comments to read.
+    pub comments: CommentsMode,
+    visited: Mutex<HashSet<String>>,
+    comments_restricted: AtomicBool,
+    warnings: Mutex<Vec<String>>,
+}
+
+/// What one page held.
+#[derive(Debug, Default)]
+pub struct PageContent {
+    /// The page.
+    pub page_id: String,
+    /// `blocks` rows.
+    pub blocks: Vec<Value>,
+    /// `comments` rows.
+    pub comments: Vec<Value>,
+    /// Sub-pages found through `child_page` blocks.
+    pub child_pages: Vec<String>,
+    /// Databases found through `child_database` blocks.
+    pub child_databases: Vec<String>,
+}
+
+impl Crawler {
+    /// A crawler.
+    pub fn new(client: NotionClient, max_depth: usize, comments: CommentsMode) -> Arc<Crawler> {
+        Arc::new(Crawler {
+            client,
+            max_depth,
+            comments,
+            visited: Mutex::new(HashSet::new()),
+            comments_restricted: AtomicBool::new(false),
+            warnings: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn first_visit(&self, id: &str) -> bool {
+        self.visited
+            .lock()
+            .map(|mut v| v.insert(id.to_string()))
+            .unwrap_or(false)
+    }
+
+    fn warn(&self, w: String) {
+        tracing::warn!("{w}");
+        if let Ok(mut ws) = self.warnings.lock() {
+            ws.push(w);
+        }
+    }
+
+    /// Warnings gathered so far.
+    pub fn take_warnings(&self) -> Vec<String> {
+        self.warnings
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default()
+    }
+
+    /// True once Notion answered 403 to a comments request.
+    pub fn comments_restricted(&self) -> bool {
+        self.comments_restricted.load(Ordering::Relaxed)
+    }
+
+    /// Crawls a page's content and comments. A page that vanished (404) yields nothing.
+    pub async fn crawl_page(&self, page_id: &str) -> Result<PageContent, NotionError> {
+        let page_id = normalize_id(page_id);
+        let mut out = PageContent {
+            page_id: page_id.clone(),
+            ..PageContent::default()
+        };
+        if !self.first_visit(&page_id) {
+            return Ok(out);
+        }
+        // (container id, depth of its children)
+        let mut stack: Vec<(String, usize)> = vec![(page_id.clone(), 1)];
+        let mut commentable: Vec<String> = Vec::new();
+        while let Some((container, depth)) = stack.pop() {
+            let children: Vec<Value> = match self
+                .client
+                .block_children(&container)
+                .try_collect()
+                .await
+            {
+                Ok(c) => c,
+                Err(e) if e.is_not_found() => {
+                    self.warn(format!("block {container} of page {page_id} vanished or is not shared; its content is skipped"));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let mut nested = Vec::new();
+            for (position, block) in children.iter().enumerate() {
+                let row = block_row(block, &page_id, depth, position);
+                let id = row["id"].as_str().unwrap_or_default().to_string();
+                let kind = row["type"].as_str().unwrap_or_default();
+                match kind {
+                    "child_page" => out.child_pages.push(id.clone()),
+                    "child_database" => out.child_databases.push(id.clone()),
+                    _ => {}
+                }
+                let synced_copy = kind == "synced_block" && !row["synced_from"].is_null();
+                let container_kind =
+                    !matches!(kind, "child_page" | "child_database") && !synced_copy;
+                if block
+                    .get("has_children")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+                    && container_kind
+                {
+                    if depth >= self.max_depth {
+                        self.warn(format!("block {id} in page {page_id} is nested deeper than {} levels; its children are skipped (raise --max-depth)", self.max_depth));
+                    } else if self.first_visit(&id) {
+                        nested.push((id.clone(), depth + 1));
+                    } else {
+                        self.warn(format!(
+                            "block {id} was reached twice (a cycle); followed once"
+                        ));
+                    }
+                }
+                if self.comments == CommentsMode::All && kind != "child_page" {
+                    commentable.push(id);
+                }
+                out.blocks.push(row);
+            }
+            // Depth-first, in document order.
+            stack.extend(nested.into_iter().rev());
+        }
+        if self.comments != CommentsMode::None {
+            let mut targets = vec![page_id.clone()];
+            targets.extend(commentable);
+            for target in targets {
+                if self.comments_restricted() {
+                    break;
+                }
+                match self
+                    .client
+                    .list_comments(&target)
+                    .try_collect::<Vec<Value>>()
+                    .await
+                {
+                    Ok(list) => out
+                        .comments
+                        .extend(list.iter().map(|c| comment_row(c, &page_id))),
+                    Err(e) if e.is_restricted() => {
+                        if !self.comments_restricted.swap(true, Ordering::Relaxed) {
+                            self.warn("the integration cannot read comments (403 restricted_resource); the comments table is skipped — enable the \"Read comments\" capability to get it".into());
+                        }
+                    }
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,555 @@
+//! A full sync of the workspace: users; discovery (search for pages and data sources, or the
+//! selected roots and databases); every data source into its typed table; every page's content
+//! and comments crawled with bounded parallelism under the one shared rate limiter, following
+//! child pages and child databases that search missed; the fixed tables written in bounded
+//! batches; and, once every file is durable, the schema registry and the run record.
+
+use std::collections::{HashMap, HashSet};
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use serde_json::{Value, json};
+
+use super::crawl::{Crawler, PageContent};
+use super::tables::{
+    FixedReport, REGISTRY_PATH, SyncError, SyncOptions, SyncReport, TableReport,
+    complete_truncated, discover_data_sources, load_registry, new_run_id,
+};
+use crate::flatten::fixed::{
+    FIXED_TABLES, data_source_row, database_row, fixed_schema, page_row, rows_to_batch, stamp,
+    user_row,
+};
+use crate::flatten::{RunInfo, TableBuilder, rich_text_schema};
+use crate::model::{DataSourceRef, DataSourceSchema, is_trashed, normalize_id};
+use crate::notion::{NotionClient, SearchTarget};
+use crate::sink::{Lake, TableWriter};
+use crate::state::Registry;
+
+/// Rows flattened per batch (memory stays bounded whatever the table size).
+pub const BATCH_ROWS: usize = 2048;
+
+/// A fixed table being written in batches.
+struct FixedTable {
+    name: &'static str,
+    rows: Vec<Value>,
+    written: usize,
+    writer: TableWriter,
+}
+
+impl FixedTable {
+    async fn push(&mut self, row: Value, run: &RunStamp) -> Result<(), SyncError> {
+        self.rows.push(stamp(row, &run.synced_at, &run.run_id));
+        if self.rows.len() >= BATCH_ROWS {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), SyncError> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let batch = rows_to_batch(self.name, &self.rows).map_err(|source| SyncError::Arrow {
+            table: self.name.to_string(),
+            source,
+        })?;
+        self.written += self.rows.len();
+        self.rows.clear();
+        self.writer.write(&batch).await?;
+        Ok(())
+    }
+}
+
+struct RunStamp {
+    run_id: String,
+    synced_at: String,
+}
+
+/// Everything a run accumulates.
+struct Run<'a> {
+    client: &'a NotionClient,
+    lake: &'a Lake,
+    options: &'a SyncOptions,
+    registry: Registry,
+    info: RunInfo,
+    stamp: RunStamp,
+    partition: String,
+    fixed: HashMap<&'static str, FixedTable>,
+    rich: TableWriter,
+    tables: Vec<TableReport>,
+    warnings: Vec<String>,
+    skipped: Vec<String>,
+    pages_seen: HashSet<String>,
+    databases_seen: HashSet<String>,
+    sources_seen: HashSet<String>,
+    crawl_queue: Vec<String>,
+    pending: Vec<DataSourceRef>,
+    progress: indicatif::ProgressBar,
+    counts: (usize, usize),
+}
+
+impl Run<'_> {
+    fn wants(&self, table: &str) -> bool {
+        let s = &self.options.selection;
+        match table {
+            "pages" => s.pages,
+            "databases" | "data_sources" | "properties" => s.databases,
+            "blocks" => s.blocks,
+            "users" => s.users,
+            "comments" => self.options.comments != super::crawl::CommentsMode::None,
+            _ => false,
+        }
+    }
+
+    fn crawls(&self) -> bool {
+        self.wants("blocks") || self.wants("comments")
+    }
+
+    async fn push(&mut self, table: &'static str, row: Value) -> Result<(), SyncError> {
+        if let Some(t) = self.fixed.get_mut(table) {
+            t.push(row, &self.stamp).await?;
+        }
+        Ok(())
+    }
+
+    fn tick(&mut self) {
+        let stats = self.client.stats();
+        self.progress.set_message(format!(
+            "pages {}  blocks {}  requests {}  retries {}",
+            self.counts.0, self.counts.1, stats.total_requests, stats.retries
+        ));
+    }
+
+    /// Records a page object; queues its content for the crawl. Returns false if already seen.
+    async fn add_page(&mut self, page: &Value) -> Result<bool, SyncError> {
+        let Some(id) = page.get("id").and_then(Value::as_str).map(normalize_id) else {
+            return Ok(false);
+        };
+        if !self.pages_seen.insert(id.clone()) {
+            return Ok(false);
+        }
+        self.counts.0 += 1;
+        self.push("pages", page_row(page)).await?;
+        if !is_trashed(page) && self.crawls() {
+            self.crawl_queue.push(id);
+        }
+        Ok(true)
+    }
+
+    /// A database found by a child_database block or a `--database` selection.
+    async fn add_database(&mut self, database_id: &str) -> Result<Vec<DataSourceRef>, SyncError> {
+        let database_id = normalize_id(database_id);
+        if !self.databases_seen.insert(database_id.clone()) {
+            return Ok(Vec::new());
+        }
+        let db = match self.client.retrieve_database(&database_id).await {
+            Ok(db) => db,
+            Err(e) if e.is_not_found() => {
+                self.warnings.push(format!(
+                    "database {database_id} vanished or is not shared; skipped"
+                ));
+                return Ok(Vec::new());
+            }
+            // Notion-Version 2022-06-28 cannot read a database with several data sources.
+            Err(e) if e.code() == Some("validation_error") => {
+                self.warnings.push(format!(
+                    "database {database_id} cannot be read with Notion-Version {}: {e}; skipped",
+                    self.client.version()
+                ));
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let sources: Vec<DataSourceRef> = if self.client.version().has_data_sources() {
+            db.get("data_sources")
+                .and_then(Value::as_array)
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|d| d.get("id").and_then(Value::as_str))
+                        .map(|id| DataSourceRef {
+                            id: normalize_id(id),
+                            database_id: Some(database_id.clone()),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            DataSourceRef::from_object(&db).into_iter().collect()
+        };
+        let ids: Vec<String> = sources.iter().map(|s| s.id.clone()).collect();
+        self.push("databases", database_row(&db, &ids)).await?;
+        Ok(sources)
+    }
+
+    /// Extracts one data source: schema, rows (typed table and `pages`), queued row content.
+    async fn extract_source(&mut self, source: DataSourceRef) -> Result<(), SyncError> {
+        if !self.sources_seen.insert(source.id.clone()) {
+            return Ok(());
+        }
+        let schema_obj = match self.client.retrieve_schema_object(&source).await {
+            Ok(o) => o,
+            Err(e) if e.is_not_found() => {
+                self.warnings.push(format!(
+                    "data source {} vanished or is no longer shared; skipped",
+                    source.id
+                ));
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some(schema) = DataSourceSchema::from_object(&schema_obj) else {
+            self.warnings.push(format!(
+                "data source {} has no schema in its answer; skipped",
+                source.id
+            ));
+            return Ok(());
+        };
+        if let Some(db) = schema.source.database_id.clone() {
+            if !self.client.version().has_data_sources() {
+                // Under 2022-06-28 the schema object is the database itself.
+                if self.databases_seen.insert(normalize_id(&db)) {
+                    self.push(
+                        "databases",
+                        database_row(&schema_obj, std::slice::from_ref(&source.id)),
+                    )
+                    .await?;
+                }
+            } else if self.wants("databases") {
+                let siblings = self.add_database(&db).await?;
+                self.pending.extend(
+                    siblings
+                        .into_iter()
+                        .filter(|s| !self.sources_seen.contains(&s.id)),
+                );
+            }
+        }
+        let (entry, changes) = self.registry.plan(&schema, &self.info.run_id);
+        let entry = entry.clone();
+        self.push(
+            "data_sources",
+            data_source_row(
+                &schema_obj,
+                &entry.data_source_id,
+                entry.database_id.as_deref(),
+                &entry.table,
+                schema.properties.len(),
+            ),
+        )
+        .await?;
+        for p in &schema.properties {
+            let column = entry
+                .columns
+                .iter()
+                .find(|c| c.active && c.property_id == p.id)
+                .map(|c| c.column.clone());
+            self.push("properties", json!({"data_source_id": entry.data_source_id, "table": entry.table, "property_id": p.id, "name": p.name, "type": p.kind, "column": column, "config": p.config.to_string()})).await?;
+        }
+        let tables = self.options.selection.tables;
+        let mut builder = TableBuilder::new(&entry, &self.info);
+        let mut writer = TableWriter::new(
+            self.lake,
+            &format!("tables/{}/{}", entry.table, self.partition),
+            &self.info.run_id,
+            builder.schema(),
+            self.options.parquet.clone(),
+        );
+        let (mut rows, mut completed, mut capped) = (0, 0, false);
+        let mut pages = self.client.query_rows(
+            &source,
+            json!({"sorts": [{"timestamp": "created_time", "direction": "ascending"}]}),
+        );
+        while let Some(page) = pages.try_next().await? {
+            capped |= page.is_incomplete();
+            for mut row in page.results {
+                if row.get("object").and_then(Value::as_str) != Some("page") {
+                    continue;
+                }
+                self.add_page(&row).await?;
+                if !tables {
+                    continue;
+                }
+                completed += complete_truncated(self.client, &mut row).await?;
+                builder.append_page(&row);
+                rows += 1;
+                if builder.len() >= BATCH_ROWS {
+                    flush(&mut builder, &mut writer, &mut self.rich, &entry.table).await?;
+                }
+            }
+            self.tick();
+        }
+        if capped {
+            self.warnings.push(format!("table {}: Notion's per-query result cap was reached; rows past it are missing until windowed queries land", entry.table));
+        }
+        if tables {
+            flush(&mut builder, &mut writer, &mut self.rich, &entry.table).await?;
+            self.warnings.extend(builder.take_warnings());
+            let files = writer.finish().await?;
+            tracing::info!(table = %entry.table, rows, files = files.len(), "table written");
+            self.tables.push(TableReport {
+                table: entry.table.clone(),
+                data_source_id: entry.data_source_id.clone(),
+                rows,
+                completed_values: completed,
+                files,
+                changes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Records what a crawled page held; returns the boundaries it found.
+    async fn absorb(
+        &mut self,
+        content: PageContent,
+    ) -> Result<(Vec<String>, Vec<String>), SyncError> {
+        self.counts.1 += content.blocks.len();
+        if self.wants("blocks") {
+            for b in content.blocks {
+                self.push("blocks", b).await?;
+            }
+        }
+        for c in content.comments {
+            self.push("comments", c).await?;
+        }
+        self.tick();
+        Ok((content.child_pages, content.child_databases))
+    }
+}
+
+async fn flush(
+    builder: &mut TableBuilder,
+    writer: &mut TableWriter,
+    rich: &mut TableWriter,
+    table: &str,
+) -> Result<(), SyncError> {
+    if builder.is_empty() {
+        return Ok(());
+    }
+    let (batch, rich_batch) = builder.finish().map_err(|source| SyncError::Arrow {
+        table: table.to_string(),
+        source,
+    })?;
+    writer.write(&batch).await?;
+    rich.write(&rich_batch).await?;
+    Ok(())
+}
+
+/// Syncs the workspace the client's token can see into the lake.
+pub async fn sync_workspace(
+    client: &NotionClient,
+    lake: &Lake,
+    options: &SyncOptions,
+) -> Result<SyncReport, SyncError> {
+    let started = Instant::now();
+    let now = chrono::Utc::now();
+    let registry = load_registry(lake).await?;
+    let info = RunInfo {
+        run_id: new_run_id(now),
+        synced_at: now.timestamp_micros(),
+    };
+    let partition = format!("sync_date={}", now.format("%Y-%m-%d"));
+    let progress = if options.progress && std::io::stderr().is_terminal() {
+        let p = indicatif::ProgressBar::new_spinner();
+        p.enable_steady_tick(std::time::Duration::from_millis(200));
+        p
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut run = Run {
+        client,
+        lake,
+        options,
+        registry,
+        stamp: RunStamp {
+            run_id: info.run_id.clone(),
+            synced_at: now.to_rfc3339(),
+        },
+        rich: TableWriter::new(
+            lake,
+            &format!("rich_text_items/{partition}"),
+            &info.run_id,
+            rich_text_schema(),
+            options.parquet.clone(),
+        ),
+        fixed: HashMap::new(),
+        info,
+        partition,
+        tables: Vec::new(),
+        warnings: Vec::new(),
+        skipped: Vec::new(),
+        pages_seen: HashSet::new(),
+        databases_seen: HashSet::new(),
+        sources_seen: HashSet::new(),
+        crawl_queue: Vec::new(),
+        pending: Vec::new(),
+        progress,
+        counts: (0, 0),
+    };
+    for name in FIXED_TABLES {
+        if run.wants(name) {
+            let schema = fixed_schema(name).expect("fixed tables have schemas");
+            let writer = TableWriter::new(
+                lake,
+                &format!("{name}/{}", run.partition),
+                &run.info.run_id,
+                schema,
+                options.parquet.clone(),
+            );
+            run.fixed.insert(
+                name,
+                FixedTable {
+                    name,
+                    rows: Vec::new(),
+                    written: 0,
+                    writer,
+                },
+            );
+        }
+    }
+
+    if run.wants("users") {
+        match client.list_users().try_collect::<Vec<Value>>().await {
+            Ok(users) => {
+                for u in &users {
+                    run.push("users", user_row(u)).await?;
+                }
+            }
+            Err(e) if e.is_restricted() => {
+                run.warnings.push("the integration cannot read users (403 restricted_resource); the users table is skipped — enable the \"Read user information\" capability to get it".into());
+                run.skipped.push("users".into());
+                run.fixed.remove("users");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+
+    // Discovery.
+    let selection = &options.selection;
+    if !selection.only_databases.is_empty() {
+        for db in &selection.only_databases {
+            let sources = run.add_database(db).await?;
+            run.pending.extend(sources);
+        }
+    } else if selection.roots.is_empty() {
+        run.pending.extend(discover_data_sources(client).await?);
+        if run.wants("pages") || run.crawls() {
+            let found: Vec<Value> = client.search(SearchTarget::Pages).try_collect().await?;
+            for p in found
+                .iter()
+                .filter(|p| p.get("object").and_then(Value::as_str) == Some("page"))
+            {
+                run.add_page(p).await?;
+            }
+        }
+    }
+    for root in &selection.roots {
+        match client.retrieve_page(root).await {
+            Ok(p) => {
+                run.add_page(&p).await?;
+            }
+            Err(e) if e.is_not_found() => run.warnings.push(format!(
+                "page {root} does not exist or is not shared with the integration; skipped"
+            )),
+            Err(e) => return Err(e.into()),
+        }
+    }
+
+    // Data sources and pages, until neither finds anything new.
+    let crawler = Crawler::new(client.clone(), options.max_depth, options.comments);
+    loop {
+        while let Some(source) = run.pending.pop() {
+            run.extract_source(source).await?;
+        }
+        if run.crawl_queue.is_empty() {
+            break;
+        }
+        let batch = std::mem::take(&mut run.crawl_queue);
+        let mut results = futures::stream::iter(batch)
+            .map(|id| {
+                let c = Arc::clone(&crawler);
+                async move { c.crawl_page(&id).await }
+            })
+            .buffer_unordered(options.concurrency.max(1));
+        let (mut child_pages, mut child_dbs) = (Vec::new(), Vec::new());
+        while let Some(content) = results.next().await {
+            let (pages, dbs) = run.absorb(content?).await?;
+            child_pages.extend(pages);
+            child_dbs.extend(dbs);
+        }
+        drop(results);
+        for id in child_pages {
+            if run.pages_seen.contains(&id) {
+                continue;
+            }
+            match client.retrieve_page(&id).await {
+                Ok(p) => {
+                    run.add_page(&p).await?;
+                }
+                Err(e) if e.is_not_found() => run.warnings.push(format!(
+                    "child page {id} vanished or is not shared; skipped"
+                )),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if selection.only_databases.is_empty() {
+            for db in child_dbs {
+                let sources = run.add_database(&db).await?;
+                run.pending.extend(
+                    sources
+                        .into_iter()
+                        .filter(|s| !run.sources_seen.contains(&s.id)),
+                );
+            }
+        }
+    }
+    run.warnings.extend(crawler.take_warnings());
+    if crawler.comments_restricted() {
+        run.skipped.push("comments".into());
+        run.fixed.remove("comments");
+    }
+
+    // Every data file is closed before the state moves.
+    let mut fixed = Vec::new();
+    let mut names: Vec<&'static str> = run.fixed.keys().copied().collect();
+    names.sort_by_key(|n| FIXED_TABLES.iter().position(|t| t == n));
+    for name in names {
+        if let Some(mut t) = run.fixed.remove(name) {
+            t.flush().await?;
+            let files = t.writer.finish().await?;
+            fixed.push(FixedReport {
+                table: name.to_string(),
+                rows: t.written,
+                files,
+            });
+        }
+    }
+    let rich_text_files = run.rich.finish().await?;
+    let registry_json = serde_json::to_vec_pretty(&run.registry).expect("registry serialises");
+    lake.write(REGISTRY_PATH, Bytes::from(registry_json))
+        .await?;
+    run.progress.finish_and_clear();
+    let report = SyncReport {
+        run_id: run.info.run_id.clone(),
+        started_at: now.to_rfc3339(),
+        duration_secs: started.elapsed().as_secs_f64(),
+        tables: run.tables,
+        rich_text_files,
+        fixed,
+        skipped: run.skipped,
+        warnings: run.warnings,
+        requests: client.stats(),
+    };
+    let report_json = serde_json::to_vec_pretty(&report).expect("report serialises");
+    lake.write(
+        &format!("_notionlake/runs/{}.json", report.run_id),
+        Bytes::from(report_json),
+    )
+    .await?;
+    for w in &report.warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(report)
+}
