@@ -453,6 +453,39 @@ pub fn stamp(mut row: Value, synced_at: &str, run_id: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flatten::mapping::type_name;
+
+    #[test]
+    fn fixed_tables_match_the_doc() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/workspace-tables.md");
+        let text = std::fs::read_to_string(path).expect("schemas/workspace-tables.md exists");
+        for table in FIXED_TABLES {
+            let section = text
+                .split(&format!("\n## {table}\n"))
+                .nth(1)
+                .unwrap_or_else(|| panic!("no section for {table}"));
+            let section = section.split("\n## ").next().unwrap_or_default();
+            let doc: Vec<(String, String)> = section
+                .lines()
+                .filter(|l| l.starts_with("| `"))
+                .map(|l| {
+                    let cells: Vec<&str> = l
+                        .split(" | ")
+                        .map(|c| c.trim_matches(|ch: char| ch == '|' || ch == ' ' || ch == '`'))
+                        .collect();
+                    (cells[0].to_string(), cells[1].to_string())
+                })
+                .collect();
+            let code: Vec<(String, String)> = fixed_schema(table)
+                .unwrap()
+                .fields()
+                .iter()
+                .filter(|f| !f.name().starts_with('_'))
+                .map(|f| (f.name().clone(), type_name(f.data_type())))
+                .collect();
+            assert_eq!(doc, code, "schemas/workspace-tables.md, table {table}");
+        }
+    }
 
     #[test]
     fn rows_decode_into_the_fixed_schemas() {

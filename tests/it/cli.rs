@@ -169,3 +169,45 @@ fn help_has_examples() {
         );
     }
 }
+
+#[test]
+fn json_logs_for_schedulers_and_no_progress_bar_off_a_terminal() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (fake, _) = rt.block_on(crate::demo_fake(notionlake::fake::FakeConfig::unlimited()));
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args([
+            "--log-format",
+            "json",
+            "-v",
+            "sync",
+            "--rps",
+            "1000",
+            "--burst",
+            "100",
+            "--api-base",
+            &fake.url(),
+            "--lake",
+            dir.path().to_str().unwrap(),
+        ])
+        .env("NOTION_TOKEN", DEMO_TOKEN)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines.len() >= 7,
+        "one log line per table at least: {stderr}"
+    );
+    for line in lines {
+        let v: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
+    }
+    drop(fake);
+}
