@@ -91,6 +91,9 @@ pub struct FakeConfig {
     pub query_cap: usize,
     /// Capabilities the integration lacks: `comments`, `users`, `content` → 403.
     pub restricted: HashSet<String>,
+    /// Reject every Nth pagination cursor of queries and block children as stale
+    /// (400 validation_error), as Notion may after long pauses.
+    pub stale_cursor_every: Option<u64>,
 }
 
 impl Default for FakeConfig {
@@ -103,6 +106,7 @@ impl Default for FakeConfig {
             faults: FaultConfig::default(),
             query_cap: 10_000,
             restricted: HashSet::new(),
+            stale_cursor_every: None,
         }
     }
 }
@@ -149,6 +153,7 @@ pub struct FakeState {
     limiter: Option<RateLimiter>,
     rng: Mutex<StdRng>,
     stats: Mutex<FakeStats>,
+    cursors_seen: std::sync::atomic::AtomicU64,
 }
 
 impl FakeState {
@@ -164,11 +169,24 @@ impl FakeState {
             limiter,
             config,
             stats: Mutex::new(FakeStats::default()),
+            cursors_seen: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
     fn ws(&self) -> RwLockReadGuard<'_, Workspace> {
         self.workspace.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// True when this cursor-bearing request should be rejected as stale.
+    fn stale_cursor(&self, cursor: Option<&str>) -> bool {
+        match (cursor, self.config.stale_cursor_every) {
+            (Some(_), Some(n)) if n > 0 => (self
+                .cursors_seen
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1)
+            .is_multiple_of(n),
+            _ => false,
+        }
     }
 
     fn stats_mut(&self) -> std::sync::MutexGuard<'_, FakeStats> {
@@ -880,6 +898,11 @@ fn run_query(
         Ok(s) => s,
         Err(e) => return validation(e),
     };
+    if state.stale_cursor(body.get("start_cursor").and_then(Value::as_str)) {
+        return validation(Invalid(
+            "The start_cursor provided is invalid or has expired.".into(),
+        ));
+    }
     let prefix = format!("s:{}:", &ds.id[..8]);
     let w = match query::window(
         &ids,
@@ -1091,6 +1114,11 @@ async fn block_children(
     } else {
         return not_found("block", &id, &ws);
     };
+    if state.stale_cursor(q(&query, "start_cursor")) {
+        return validation(Invalid(
+            "The start_cursor provided is invalid or has expired.".into(),
+        ));
+    }
     let live: Vec<&str> = children
         .iter()
         .filter(|c| ws.blocks.get(*c).is_some_and(|b| !b.in_trash))

@@ -576,6 +576,29 @@ impl Workspace {
         false
     }
 
+    /// Edits a page now (real time, as Notion stamps edits): applies `change`, then moves its
+    /// `last_edited_time` and `last_edited_by`.
+    pub fn edit_page_now(&mut self, id: &str, user: &str, change: impl FnOnce(&mut Page)) {
+        if let Some(p) = self.page_mut(id) {
+            change(p);
+            p.last_edited_time = Utc::now();
+            p.last_edited_by = user.into();
+        }
+    }
+
+    /// Edits a block now: replaces its payload and moves its own and its page's
+    /// `last_edited_time`.
+    pub fn edit_block_now(&mut self, id: &str, payload: Value, user: &str) {
+        let now = Utc::now();
+        if let Some(b) = self.blocks.get_mut(id) {
+            b.payload = payload;
+            b.last_edited_time = now;
+        }
+        if let Some(page_id) = self.block_root_page(id).map(|p| p.id.clone()) {
+            self.edit_page_now(&page_id, user, |_| {});
+        }
+    }
+
     /// Records an edit of a page at the current clock by `user`.
     pub fn touch_page(&mut self, id: &str, user: &str) {
         let now = self.tick(1);

@@ -133,6 +133,7 @@ pub fn fixed_schema(table: &str) -> Option<SchemaRef> {
             s("display_name"),
             list("attachment_urls"),
         ],
+        "tombstones" => vec![s("table"), s("id"), s("reason")],
         _ => return None,
     };
     fields.push(Field::new("_synced_at", ts_type(), false));

@@ -63,6 +63,19 @@ impl NotionClient {
         )
     }
 
+    /// Pages by most recent edit first (`POST /v1/search` sorted by `last_edited_time`
+    /// descending): an incremental sync stops reading when it reaches pages older than its cursor.
+    pub fn search_pages_recent_first(&self) -> BoxStream<'static, Result<Value, NotionError>> {
+        let body = json!({
+            "filter": {"property": "object", "value": "page"},
+            "sort": {"timestamp": "last_edited_time", "direction": "descending"}
+        });
+        pagination::items(
+            self.clone(),
+            ApiRequest::post("POST /v1/search", "/v1/search", body),
+        )
+    }
+
     /// `GET /v1/databases/{id}`.
     pub async fn retrieve_database(&self, id: &str) -> Result<Value, NotionError> {
         self.send(&ApiRequest::get(

@@ -1,6 +1,8 @@
 //! State kept in the lake under `_notionlake/`: the schema registry (property id ↔ column) and
 //! the run log. Written only after the data it describes is durable.
 
+pub mod lock;
 pub mod registry;
+pub mod sync_state;
 
 pub use registry::{ColumnEntry, Registry, SchemaChange, TableEntry};

@@ -65,7 +65,11 @@ pub async fn inventory(client: &NotionClient) -> Result<Inventory, NotionError> 
         }
         Err(e) => return Err(e),
     };
-    let sources = tables::discover_data_sources(client).await?;
+    let sources: Vec<_> = tables::discover_data_sources(client)
+        .await?
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect();
     let mut data_sources = Vec::new();
     for source in sources {
         let schema_obj = match client.retrieve_schema_object(&source).await {

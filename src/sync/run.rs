@@ -25,8 +25,12 @@ use crate::flatten::fixed::{
 use crate::flatten::{RunInfo, TableBuilder, rich_text_schema};
 use crate::model::{DataSourceRef, DataSourceSchema, is_trashed, normalize_id};
 use crate::notion::{NotionClient, SearchTarget};
-use crate::sink::{Lake, TableWriter};
+use object_store::ObjectStoreExt;
+
+use crate::sink::{Lake, SinkError, TableWriter};
 use crate::state::Registry;
+use crate::state::lock::LakeLock;
+use crate::state::sync_state::{PageMark, RunMark, STATE_PATH, SourceMark, SyncState};
 
 /// Rows flattened per batch (memory stays bounded whatever the table size).
 pub const BATCH_ROWS: usize = 2048;
@@ -89,6 +93,15 @@ struct Run<'a> {
     pending: Vec<DataSourceRef>,
     progress: indicatif::ProgressBar,
     counts: (usize, usize),
+    /// State of the previous run.
+    state: SyncState,
+    /// Marks of the pages seen by this run.
+    marks: HashMap<String, PageMark>,
+    /// Rows edited since this instant are read (incremental runs).
+    cursor: Option<chrono::DateTime<chrono::Utc>>,
+    /// A full refresh (everything read again; vanished ids detected).
+    full: bool,
+    tombstones: usize,
 }
 
 impl Run<'_> {
@@ -100,6 +113,7 @@ impl Run<'_> {
             "blocks" => s.blocks,
             "users" => s.users,
             "comments" => self.options.comments != super::crawl::CommentsMode::None,
+            "tombstones" => true,
             _ => false,
         }
     }
@@ -123,20 +137,61 @@ impl Run<'_> {
         ));
     }
 
-    /// Records a page object; queues its content for the crawl. Returns false if already seen.
-    async fn add_page(&mut self, page: &Value) -> Result<bool, SyncError> {
+    /// Records a page object (a row of `table`, or a standalone page): writes its `pages` row
+    /// and queues its content for the crawl when it changed since the last run, records a
+    /// tombstone when it was moved to the trash. Returns false if already seen by this run.
+    async fn add_page(&mut self, page: &Value, table: Option<&str>) -> Result<bool, SyncError> {
         let Some(id) = page.get("id").and_then(Value::as_str).map(normalize_id) else {
             return Ok(false);
         };
         if !self.pages_seen.insert(id.clone()) {
             return Ok(false);
         }
+        let edited = page
+            .get("last_edited_time")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let trashed = is_trashed(page);
+        let previous = self.state.pages.get(&id).cloned();
+        let table = table
+            .map(str::to_string)
+            .or_else(|| previous.as_ref().and_then(|m| m.table.clone()));
+        let changed = self.full
+            || self.state.page_changed(&id, &edited, self.cursor)
+            || previous.as_ref().is_some_and(|m| m.trashed != trashed);
+        self.marks.insert(
+            id.clone(),
+            PageMark {
+                last_edited_time: edited,
+                table: table.clone(),
+                trashed,
+            },
+        );
+        if trashed
+            && previous.as_ref().is_some_and(|m| !m.trashed)
+            && let Some(t) = &table
+        {
+            self.tombstone(t, &id, "trashed").await?;
+        }
+        if !changed {
+            return Ok(true);
+        }
         self.counts.0 += 1;
         self.push("pages", page_row(page)).await?;
-        if !is_trashed(page) && self.crawls() {
+        if !trashed && self.crawls() {
             self.crawl_queue.push(id);
         }
         Ok(true)
+    }
+
+    async fn tombstone(&mut self, table: &str, id: &str, reason: &str) -> Result<(), SyncError> {
+        self.tombstones += 1;
+        self.push(
+            "tombstones",
+            json!({"table": table, "id": id, "reason": reason}),
+        )
+        .await
     }
 
     /// A database found by a child_database block or a `--database` selection.
@@ -185,20 +240,28 @@ impl Run<'_> {
     }
 
     /// Extracts one data source: schema, rows (typed table and `pages`), queued row content.
-    async fn extract_source(&mut self, source: DataSourceRef) -> Result<(), SyncError> {
+    /// `found` is the object search returned for it, whose schema is used when it carries one.
+    async fn extract_source(
+        &mut self,
+        source: DataSourceRef,
+        found: Option<Value>,
+    ) -> Result<(), SyncError> {
         if !self.sources_seen.insert(source.id.clone()) {
             return Ok(());
         }
-        let schema_obj = match self.client.retrieve_schema_object(&source).await {
-            Ok(o) => o,
-            Err(e) if e.is_not_found() => {
-                self.warnings.push(format!(
-                    "data source {} vanished or is no longer shared; skipped",
-                    source.id
-                ));
-                return Ok(());
-            }
-            Err(e) => return Err(e.into()),
+        let schema_obj = match found.filter(|o| o.get("properties").is_some()) {
+            Some(o) => o,
+            None => match self.client.retrieve_schema_object(&source).await {
+                Ok(o) => o,
+                Err(e) if e.is_not_found() => {
+                    self.warnings.push(format!(
+                        "data source {} vanished or is no longer shared; skipped",
+                        source.id
+                    ));
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            },
         };
         let Some(schema) = DataSourceSchema::from_object(&schema_obj) else {
             self.warnings.push(format!(
@@ -207,7 +270,29 @@ impl Run<'_> {
             ));
             return Ok(());
         };
-        if let Some(db) = schema.source.database_id.clone() {
+        let edited = schema_obj
+            .get("last_edited_time")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let known = self
+            .state
+            .data_sources
+            .get(&source.id)
+            .is_some_and(|m| m.last_edited_time == edited);
+        self.state.data_sources.insert(
+            source.id.clone(),
+            SourceMark {
+                last_edited_time: edited,
+                database_id: schema.source.database_id.clone(),
+            },
+        );
+        let metadata_changed = self.full || !known;
+        if let Some(db) = schema
+            .source
+            .database_id
+            .clone()
+            .filter(|_| metadata_changed)
+        {
             if !self.client.version().has_data_sources() {
                 // Under 2022-06-28 the schema object is the database itself.
                 if self.databases_seen.insert(normalize_id(&db)) {
@@ -228,10 +313,23 @@ impl Run<'_> {
         }
         let (entry, changes) = self.registry.plan(&schema, &self.info.run_id);
         let entry = entry.clone();
+        if metadata_changed {
+            self.record_source_metadata(&schema_obj, &schema, &entry)
+                .await?;
+        }
+        self.extract_rows(&source, &entry, changes).await
+    }
+
+    async fn record_source_metadata(
+        &mut self,
+        schema_obj: &Value,
+        schema: &DataSourceSchema,
+        entry: &crate::state::TableEntry,
+    ) -> Result<(), SyncError> {
         self.push(
             "data_sources",
             data_source_row(
-                &schema_obj,
+                schema_obj,
                 &entry.data_source_id,
                 entry.database_id.as_deref(),
                 &entry.table,
@@ -247,8 +345,20 @@ impl Run<'_> {
                 .map(|c| c.column.clone());
             self.push("properties", json!({"data_source_id": entry.data_source_id, "table": entry.table, "property_id": p.id, "name": p.name, "type": p.kind, "column": column, "config": p.config.to_string()})).await?;
         }
+        Ok(())
+    }
+
+    /// The rows of a data source: all of them (full), or those edited since the cursor; in
+    /// `created_time` windows past Notion's per-query cap; a listing whose cursor is rejected is
+    /// restarted, rows already read being skipped.
+    async fn extract_rows(
+        &mut self,
+        source: &DataSourceRef,
+        entry: &crate::state::TableEntry,
+        changes: Vec<crate::state::SchemaChange>,
+    ) -> Result<(), SyncError> {
         let tables = self.options.selection.tables;
-        let mut builder = TableBuilder::new(&entry, &self.info);
+        let mut builder = TableBuilder::new(entry, &self.info);
         let mut writer = TableWriter::new(
             self.lake,
             &format!("tables/{}/{}", entry.table, self.partition),
@@ -256,32 +366,81 @@ impl Run<'_> {
             builder.schema(),
             self.options.parquet.clone(),
         );
-        let (mut rows, mut completed, mut capped) = (0, 0, false);
-        let mut pages = self.client.query_rows(
-            &source,
-            json!({"sorts": [{"timestamp": "created_time", "direction": "ascending"}]}),
-        );
-        while let Some(page) = pages.try_next().await? {
-            capped |= page.is_incomplete();
-            for mut row in page.results {
-                if row.get("object").and_then(Value::as_str) != Some("page") {
-                    continue;
-                }
-                self.add_page(&row).await?;
-                if !tables {
-                    continue;
-                }
-                completed += complete_truncated(self.client, &mut row).await?;
-                builder.append_page(&row);
-                rows += 1;
-                if builder.len() >= BATCH_ROWS {
-                    flush(&mut builder, &mut writer, &mut self.rich, &entry.table).await?;
-                }
+        let (mut rows, mut completed) = (0, 0);
+        let edited_filter = self.cursor.map(|c| json!({"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": c.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)}}));
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut window_start: Option<String> = None;
+        let mut restarts = 0;
+        'windows: loop {
+            let window = window_start
+                .as_ref()
+                .map(|t| json!({"timestamp": "created_time", "created_time": {"on_or_after": t}}));
+            let filter = match (&edited_filter, window) {
+                (Some(e), Some(w)) => Some(json!({"and": [e, w]})),
+                (Some(e), None) => Some(e.clone()),
+                (None, w) => w,
+            };
+            let mut body =
+                json!({"sorts": [{"timestamp": "created_time", "direction": "ascending"}]});
+            if let Some(f) = filter {
+                body["filter"] = f;
             }
-            self.tick();
-        }
-        if capped {
-            self.warnings.push(format!("table {}: Notion's per-query result cap was reached; rows past it are missing until windowed queries land", entry.table));
+            let mut pages = self.client.query_rows(source, body);
+            let (mut capped, mut new_rows, mut last_created) = (false, 0usize, None);
+            loop {
+                let page = match pages.try_next().await {
+                    Ok(Some(p)) => p,
+                    Ok(None) => break,
+                    Err(e)
+                        if e.code() == Some("validation_error")
+                            && restarts < 3
+                            && !seen.is_empty() =>
+                    {
+                        restarts += 1;
+                        self.warnings.push(format!("table {}: Notion rejected a pagination cursor ({e}); the listing was restarted", entry.table));
+                        continue 'windows;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                capped |= page.is_incomplete();
+                for mut row in page.results {
+                    if row.get("object").and_then(Value::as_str) != Some("page") {
+                        continue;
+                    }
+                    last_created = row
+                        .get("created_time")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .or(last_created);
+                    let Some(id) = row.get("id").and_then(Value::as_str).map(normalize_id) else {
+                        continue;
+                    };
+                    if !seen.insert(id) {
+                        continue;
+                    }
+                    new_rows += 1;
+                    self.add_page(&row, Some(&entry.table)).await?;
+                    if !tables {
+                        continue;
+                    }
+                    completed += complete_truncated(self.client, &mut row).await?;
+                    builder.append_page(&row);
+                    rows += 1;
+                    if builder.len() >= BATCH_ROWS {
+                        flush(&mut builder, &mut writer, &mut self.rich, &entry.table).await?;
+                    }
+                }
+                self.tick();
+            }
+            if !capped {
+                break;
+            }
+            if new_rows == 0 || last_created.is_none() || last_created == window_start {
+                self.warnings.push(format!("table {}: more rows share one created_time than Notion returns per query; some may be missing", entry.table));
+                break;
+            }
+            // Past the per-query cap: a new window from the last row's creation time.
+            window_start = last_created;
         }
         if tables {
             flush(&mut builder, &mut writer, &mut self.rich, &entry.table).await?;
@@ -337,17 +496,123 @@ async fn flush(
     Ok(())
 }
 
-/// Syncs the workspace the client's token can see into the lake.
+/// Syncs the workspace the client's token can see into the lake: a full refresh the first
+/// time (and when asked, or every `full_every` runs), incrementally otherwise. Holds the lake
+/// lock for the whole run.
 pub async fn sync_workspace(
     client: &NotionClient,
     lake: &Lake,
     options: &SyncOptions,
 ) -> Result<SyncReport, SyncError> {
-    let started = Instant::now();
     let now = chrono::Utc::now();
+    let run_id = new_run_id(now);
+    let lock = LakeLock::acquire(lake, &run_id, options.lock_ttl).await?;
+    let result = run_locked(client, lake, options, now, run_id).await;
+    // The lock goes whatever happened; an error of the run wins over one of the release.
+    let released = lock.release().await;
+    let report = result?;
+    released?;
+    Ok(report)
+}
+
+/// Deletes data files of runs that never committed (a crash or kill mid-run): their rows are
+/// read again by this run. Returns how many files were removed.
+pub async fn remove_uncommitted(lake: &Lake) -> Result<usize, SinkError> {
+    let store = lake.store();
+    let runs_dir = lake.path("_notionlake/runs");
+    let committed: HashSet<String> = store
+        .list(Some(&runs_dir))
+        .map_ok(|m| {
+            m.location
+                .filename()
+                .unwrap_or_default()
+                .trim_end_matches(".json")
+                .to_string()
+        })
+        .try_collect()
+        .await
+        .map_err(|source| SinkError::Store {
+            action: "listing",
+            path: runs_dir.to_string(),
+            source,
+        })?;
+    let files: Vec<object_store::ObjectMeta> = store
+        .list(Some(lake.root()))
+        .try_collect()
+        .await
+        .map_err(|source| SinkError::Store {
+            action: "listing",
+            path: lake.root().to_string(),
+            source,
+        })?;
+    let mut removed = 0;
+    for f in files {
+        let name = f.location.filename().unwrap_or_default();
+        let Some(run) = name
+            .strip_prefix("part-")
+            .and_then(|n| n.strip_suffix(".parquet"))
+            .and_then(|n| n.rsplit_once('-'))
+            .map(|(r, _)| r)
+        else {
+            continue;
+        };
+        if !committed.contains(run) {
+            store
+                .delete(&f.location)
+                .await
+                .map_err(|source| SinkError::Store {
+                    action: "removing",
+                    path: f.location.to_string(),
+                    source,
+                })?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+async fn load_state(lake: &Lake) -> Result<SyncState, SyncError> {
+    match lake.read(STATE_PATH).await? {
+        None => Ok(SyncState {
+            format: 1,
+            ..SyncState::default()
+        }),
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| SyncError::CorruptRegistry {
+            path: STATE_PATH.into(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+async fn run_locked(
+    client: &NotionClient,
+    lake: &Lake,
+    options: &SyncOptions,
+    now: chrono::DateTime<chrono::Utc>,
+    run_id: String,
+) -> Result<SyncReport, SyncError> {
+    let started = Instant::now();
     let registry = load_registry(lake).await?;
+    let state = load_state(lake).await?;
+    let orphans = remove_uncommitted(lake).await?;
+    if orphans > 0 {
+        tracing::warn!(
+            files = orphans,
+            "removed data files of an interrupted run; this run reads their rows again"
+        );
+    }
+    let selection = &options.selection;
+    let restricted = !selection.roots.is_empty() || !selection.only_databases.is_empty();
+    let full = options.full_refresh
+        || state.last_run.is_none()
+        || (options.full_every > 0 && state.runs_since_full + 1 >= options.full_every);
+    let cursor = if full {
+        None
+    } else {
+        state.cursor(options.safety_margin)
+    };
     let info = RunInfo {
-        run_id: new_run_id(now),
+        run_id,
         synced_at: now.timestamp_micros(),
     };
     let partition = format!("sync_date={}", now.format("%Y-%m-%d"));
@@ -387,6 +652,11 @@ pub async fn sync_workspace(
         pending: Vec::new(),
         progress,
         counts: (0, 0),
+        state,
+        marks: HashMap::new(),
+        cursor,
+        full,
+        tombstones: 0,
     };
     for name in FIXED_TABLES {
         if run.wants(name) {
@@ -427,28 +697,49 @@ pub async fn sync_workspace(
     }
 
     // Discovery.
-    let selection = &options.selection;
+    let mut found_sources: HashMap<String, Value> = HashMap::new();
     if !selection.only_databases.is_empty() {
         for db in &selection.only_databases {
             let sources = run.add_database(db).await?;
             run.pending.extend(sources);
         }
     } else if selection.roots.is_empty() {
-        run.pending.extend(discover_data_sources(client).await?);
+        for (source, obj) in discover_data_sources(client).await? {
+            found_sources.insert(source.id.clone(), obj);
+            run.pending.push(source);
+        }
         if run.wants("pages") || run.crawls() {
-            let found: Vec<Value> = client.search(SearchTarget::Pages).try_collect().await?;
+            let found: Vec<Value> = match cursor {
+                // Most recent first: stop at the first page older than the cursor.
+                Some(c) => {
+                    let mut recent = Vec::new();
+                    let mut stream = client.search_pages_recent_first();
+                    while let Some(p) = stream.try_next().await? {
+                        let edited = p
+                            .get("last_edited_time")
+                            .and_then(Value::as_str)
+                            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+                        if edited.is_some_and(|t| t.with_timezone(&chrono::Utc) < c) {
+                            break;
+                        }
+                        recent.push(p);
+                    }
+                    recent
+                }
+                None => client.search(SearchTarget::Pages).try_collect().await?,
+            };
             for p in found
                 .iter()
                 .filter(|p| p.get("object").and_then(Value::as_str) == Some("page"))
             {
-                run.add_page(p).await?;
+                run.add_page(p, None).await?;
             }
         }
     }
     for root in &selection.roots {
         match client.retrieve_page(root).await {
             Ok(p) => {
-                run.add_page(&p).await?;
+                run.add_page(&p, None).await?;
             }
             Err(e) if e.is_not_found() => run.warnings.push(format!(
                 "page {root} does not exist or is not shared with the integration; skipped"
@@ -461,7 +752,8 @@ pub async fn sync_workspace(
     let crawler = Crawler::new(client.clone(), options.max_depth, options.comments);
     loop {
         while let Some(source) = run.pending.pop() {
-            run.extract_source(source).await?;
+            let found = found_sources.remove(&source.id);
+            run.extract_source(source, found).await?;
         }
         if run.crawl_queue.is_empty() {
             break;
@@ -486,7 +778,7 @@ pub async fn sync_workspace(
             }
             match client.retrieve_page(&id).await {
                 Ok(p) => {
-                    run.add_page(&p).await?;
+                    run.add_page(&p, None).await?;
                 }
                 Err(e) if e.is_not_found() => run.warnings.push(format!(
                     "child page {id} vanished or is not shared; skipped"
@@ -511,7 +803,28 @@ pub async fn sync_workspace(
         run.fixed.remove("comments");
     }
 
-    // Every data file is closed before the state moves.
+    // Deletions a full refresh can see: known pages it no longer found.
+    let mut state = std::mem::take(&mut run.state);
+    if full && !restricted {
+        let vanished: Vec<(String, Option<String>)> = state
+            .pages
+            .iter()
+            .filter(|(id, m)| !run.pages_seen.contains(*id) && !m.trashed)
+            .map(|(id, m)| (id.clone(), m.table.clone()))
+            .collect();
+        for (id, table) in vanished {
+            run.tombstone(table.as_deref().unwrap_or("pages"), &id, "vanished")
+                .await?;
+            state.pages.remove(&id);
+        }
+    }
+    state.pages.extend(run.marks.drain());
+    state.data_sources = std::mem::take(&mut run.state.data_sources)
+        .into_iter()
+        .chain(state.data_sources.clone())
+        .collect();
+
+    // Commit: data files, then the run record (what marks them committed), then the state.
     let mut fixed = Vec::new();
     let mut names: Vec<&'static str> = run.fixed.keys().copied().collect();
     names.sort_by_key(|n| FIXED_TABLES.iter().position(|t| t == n));
@@ -527,17 +840,20 @@ pub async fn sync_workspace(
         }
     }
     let rich_text_files = run.rich.finish().await?;
-    let registry_json = serde_json::to_vec_pretty(&run.registry).expect("registry serialises");
-    lake.write(REGISTRY_PATH, Bytes::from(registry_json))
-        .await?;
     run.progress.finish_and_clear();
     let report = SyncReport {
         run_id: run.info.run_id.clone(),
+        mode: if full {
+            "full".into()
+        } else {
+            "incremental".into()
+        },
         started_at: now.to_rfc3339(),
         duration_secs: started.elapsed().as_secs_f64(),
         tables: run.tables,
         rich_text_files,
         fixed,
+        tombstones: run.tombstones,
         skipped: run.skipped,
         warnings: run.warnings,
         requests: client.stats(),
@@ -546,6 +862,22 @@ pub async fn sync_workspace(
     lake.write(
         &format!("_notionlake/runs/{}.json", report.run_id),
         Bytes::from(report_json),
+    )
+    .await?;
+    let registry_json = serde_json::to_vec_pretty(&run.registry).expect("registry serialises");
+    lake.write(REGISTRY_PATH, Bytes::from(registry_json))
+        .await?;
+    if !restricted {
+        state.last_run = Some(RunMark {
+            run_id: report.run_id.clone(),
+            started_at: now,
+            full,
+        });
+        state.runs_since_full = if full { 0 } else { state.runs_since_full + 1 };
+    }
+    lake.write(
+        STATE_PATH,
+        Bytes::from(serde_json::to_vec(&state).expect("state serialises")),
     )
     .await?;
     for w in &report.warnings {

@@ -36,6 +36,9 @@ pub enum SyncError {
         /// Error.
         source: arrow::error::ArrowError,
     },
+    /// Another sync holds the lake.
+    #[error(transparent)]
+    Locked(#[from] crate::state::lock::LockError),
     /// The lake's state is unreadable.
     #[error(
         "the lake's schema registry ({path}) is not valid JSON: {message}; restore it from a backup, or delete it to rebuild column names from scratch"
@@ -63,6 +66,14 @@ pub struct SyncOptions {
     pub concurrency: usize,
     /// Show a progress bar on a terminal.
     pub progress: bool,
+    /// Read everything again (and detect vanished pages) even if an earlier run exists.
+    pub full_refresh: bool,
+    /// Make every Nth run a full refresh (0: only when asked).
+    pub full_every: u32,
+    /// How far before the previous run's start incremental reads begin (clock skew, index lag).
+    pub safety_margin: chrono::Duration,
+    /// Validity of the lake lock between refreshes.
+    pub lock_ttl: std::time::Duration,
 }
 
 /// Pages crawled at once by default: enough to keep 3 requests/s busy despite latency.
@@ -77,6 +88,10 @@ impl Default for SyncOptions {
             max_depth: 64,
             concurrency: MAX_IN_FLIGHT_PAGES,
             progress: false,
+            full_refresh: false,
+            full_every: 24,
+            safety_margin: chrono::Duration::minutes(2),
+            lock_ttl: std::time::Duration::from_secs(300),
         }
     }
 }
@@ -164,6 +179,8 @@ pub struct TableReport {
 pub struct SyncReport {
     /// Run id.
     pub run_id: String,
+    /// `full` or `incremental`.
+    pub mode: String,
     /// Start (RFC 3339).
     pub started_at: String,
     /// Seconds taken.
@@ -176,6 +193,8 @@ pub struct SyncReport {
     pub fixed: Vec<FixedReport>,
     /// Tables skipped because the integration lacks a capability.
     pub skipped: Vec<String>,
+    /// Deletions recorded.
+    pub tombstones: usize,
     /// Warnings (unknown types, vanished data sources…).
     pub warnings: Vec<String>,
     /// Requests made.
@@ -205,20 +224,21 @@ pub async fn load_registry(lake: &Lake) -> Result<Registry, SyncError> {
     }
 }
 
-/// Finds every data source the token can see (search, deduped, trashed ones skipped).
+/// Finds every data source the token can see (search, deduped, trashed ones skipped), with the
+/// object search returned (it carries the schema).
 pub async fn discover_data_sources(
     client: &NotionClient,
-) -> Result<Vec<DataSourceRef>, NotionError> {
+) -> Result<Vec<(DataSourceRef, Value)>, NotionError> {
     let mut seen = HashSet::new();
     let found: Vec<Value> = client
         .search(SearchTarget::DataSources)
         .try_collect()
         .await?;
     Ok(found
-        .iter()
+        .into_iter()
         .filter(|o| !is_trashed(o))
-        .filter_map(DataSourceRef::from_object)
-        .filter(|r| seen.insert(r.id.clone()))
+        .filter_map(|o| DataSourceRef::from_object(&o).map(|r| (r, o)))
+        .filter(|(r, _)| seen.insert(r.id.clone()))
         .collect())
 }
 

@@ -480,11 +480,13 @@ async fn only_truncated_values_cost_extra_requests() {
         1
     );
     let sources = fake.workspace().data_sources.len() as u64;
+    // Search returns each data source with its schema: one query page per source, no retrieve.
     assert_eq!(
         stats.total,
-        1 + 2 * sources + 1,
-        "search + (schema + one query page) per source + one completion"
+        1 + sources + 1,
+        "search + one query page per source + one completion"
     );
+    assert_eq!(stats.count("GET /v1/data_sources/{id}"), 0);
 }
 
 #[tokio::test]
@@ -510,13 +512,13 @@ async fn renamed_added_and_retyped_properties_between_syncs() {
         let pri = ds.properties.iter_mut().find(|p| p.id == "dPri").unwrap();
         pri.kind = "rich_text".into();
         let rows_ids = ds.rows.clone();
+        let editor = ws.bot.id.clone();
         for id in rows_ids {
-            let p = ws.page_mut(&id).unwrap();
-            p.properties.insert(
-                "dReg".into(),
-                json!({"id": "r-emea", "name": "EMEA", "color": "blue"}),
-            );
-            p.properties.insert("dPri".into(), json!([{"type": "text", "text": {"content": "urgent", "link": null}, "annotations": {"bold": false, "italic": false, "strikethrough": false, "underline": false, "code": false, "color": "default"}, "plain_text": "urgent", "href": null}]));
+            // Setting values edits the rows: their last_edited_time moves, as in Notion.
+            ws.edit_page_now(&id, &editor, |p| {
+                p.properties.insert("dReg".into(), json!({"id": "r-emea", "name": "EMEA", "color": "blue"}));
+                p.properties.insert("dPri".into(), json!([{"type": "text", "text": {"content": "urgent", "link": null}, "annotations": {"bold": false, "italic": false, "strikethrough": false, "underline": false, "code": false, "color": "default"}, "plain_text": "urgent", "href": null}]));
+            });
         }
     }
     let report = sync_into(&fake, &lake).await;
