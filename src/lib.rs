@@ -12,6 +12,7 @@
 //! - [`flatten`]: Notion JSON → Arrow record batches, per the property-type mapping.
 //! - [`sink`]: the lake: local directory or S3 through object_store; atomic Parquet files.
 //! - [`state`]: what the lake remembers under `_notionlake/` (schema registry, runs).
+//! - [`shell`]: SQL over the lake (DataFusion): history tables and latest views.
 //! - [`config`]: settings from flags, environment and a TOML file, validated once.
 //! - [`sync`]: orchestration of a run: discovery of what the token can see.
 //! - [`cli`]: the command-line interface (clap types and subcommand dispatch).
@@ -22,6 +23,7 @@ pub mod fake;
 pub mod flatten;
 pub mod model;
 pub mod notion;
+pub mod shell;
 pub mod sink;
 pub mod state;
 pub mod sync;

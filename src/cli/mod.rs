@@ -202,6 +202,34 @@ pub struct SelectFlags {
     /// Pages crawled at once (they share the rate limit).
     #[arg(long, default_value_t = crate::sync::tables::MAX_IN_FLIGHT_PAGES)]
     pub concurrency: usize,
+    /// Read everything again and detect deleted pages (instead of only what changed).
+    #[arg(long)]
+    pub full_refresh: bool,
+    /// Make every Nth run a full refresh (0: only with --full-refresh).
+    #[arg(long, default_value_t = 24)]
+    pub full_every: u32,
+    /// Keep syncing at this interval (e.g. 30s, 5m, 1h) until ctrl-c.
+    #[arg(long, value_parser = parse_interval)]
+    pub watch: Option<Duration>,
+}
+
+/// Parses `30s`, `5m`, `2h` or plain seconds.
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not an interval like 30s, 5m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("{s:?}: use s, m or h")),
+    };
+    if secs == 0 {
+        return Err("the interval must be at least 1s".into());
+    }
+    Ok(Duration::from_secs(secs))
 }
 
 /// Groups of tables a sync can include or exclude.
@@ -244,6 +272,8 @@ impl SelectFlags {
             max_depth: self.max_depth.max(1),
             concurrency: self.concurrency.max(1),
             progress: true,
+            full_refresh: self.full_refresh,
+            full_every: self.full_every,
             ..SyncOptions::default()
         }
     }
@@ -259,6 +289,9 @@ impl Default for SelectFlags {
             databases: Vec::new(),
             max_depth: 64,
             concurrency: crate::sync::tables::MAX_IN_FLIGHT_PAGES,
+            full_refresh: false,
+            full_every: 24,
+            watch: None,
         }
     }
 }
@@ -340,7 +373,26 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 name: "lake",
                 message: "where should the lake go? pass --lake ./lake (or s3://bucket/prefix), or set `lake` in the config file".into(),
             })?;
-            run_sync(&client, &location, &select.options()).await
+            let Some(every) = select.watch else {
+                return run_sync(&client, &location, &select.options()).await;
+            };
+            // Poll until ctrl-c; a run in progress is interrupted at once (it commits nothing,
+            // and the next run reads its changes again).
+            let options = select.options();
+            loop {
+                tokio::select! {
+                    r = run_sync(&client, &location, &options) => {
+                        if let Err(e) = r {
+                            eprintln!("error: {e} (retrying at the next interval)");
+                        }
+                    }
+                    _ = tokio::signal::ctrl_c() => return Ok(()),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = tokio::signal::ctrl_c() => return Ok(()),
+                }
+            }
         }
         Command::Demo { lake, notion_version } => run_demo(lake, notion_version.clone(), &file).await,
         Command::FakeNotion(args) => run_fake(args.clone()).await,

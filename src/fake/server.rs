@@ -154,6 +154,7 @@ pub struct FakeState {
     rng: Mutex<StdRng>,
     stats: Mutex<FakeStats>,
     cursors_seen: std::sync::atomic::AtomicU64,
+    rejected_cursors: Mutex<HashSet<String>>,
 }
 
 impl FakeState {
@@ -170,6 +171,7 @@ impl FakeState {
             config,
             stats: Mutex::new(FakeStats::default()),
             cursors_seen: std::sync::atomic::AtomicU64::new(0),
+            rejected_cursors: Mutex::new(HashSet::new()),
         }))
     }
 
@@ -177,14 +179,22 @@ impl FakeState {
         self.workspace.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// True when this cursor-bearing request should be rejected as stale.
+    /// True when this cursor-bearing request should be rejected as stale: every Nth one, each
+    /// cursor at most once (a listing restarted from scratch gets through).
     fn stale_cursor(&self, cursor: Option<&str>) -> bool {
         match (cursor, self.config.stale_cursor_every) {
-            (Some(_), Some(n)) if n > 0 => (self
-                .cursors_seen
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                + 1)
-            .is_multiple_of(n),
+            (Some(c), Some(n)) if n > 0 => {
+                let k = self
+                    .cursors_seen
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    + 1;
+                k.is_multiple_of(n)
+                    && self
+                        .rejected_cursors
+                        .lock()
+                        .map(|mut r| r.insert(c.to_string()))
+                        .unwrap_or(false)
+            }
             _ => false,
         }
     }

@@ -599,6 +599,22 @@ impl Workspace {
         }
     }
 
+    /// Deletes a page for good (emptied from the trash): it vanishes from every listing and
+    /// answers 404.
+    pub fn delete_page(&mut self, id: &str) {
+        let Some(i) = self.page_index.remove(id) else {
+            return;
+        };
+        self.pages.remove(i);
+        for (k, p) in self.pages.iter().enumerate().skip(i) {
+            self.page_index.insert(p.id.clone(), k);
+        }
+        for ds in self.data_sources.values_mut() {
+            ds.rows.retain(|r| r != id);
+        }
+        self.blocks.remove(id);
+    }
+
     /// Records an edit of a page at the current clock by `user`.
     pub fn touch_page(&mut self, id: &str, user: &str) {
         let now = self.tick(1);
@@ -644,5 +660,21 @@ mod tests {
         assert!(ws.is_visible(&para));
         assert!(!ws.is_visible(&hidden));
         assert!(!ws.is_visible("nope"));
+    }
+}
+
+#[cfg(test)]
+mod delete_tests {
+
+    #[test]
+    fn deleted_pages_are_gone() {
+        let (mut ws, ids) = crate::fake::demo::demo_workspace();
+        let rows = ws.data_sources[&ids.data_sources["Contacts"]].rows.clone();
+        let before = ws.pages.len();
+        ws.delete_page(&rows[1]);
+        assert_eq!(ws.pages.len(), before - 1);
+        assert!(ws.page(&rows[1]).is_none());
+        assert!(ws.pages.iter().all(|p| p.id != rows[1]));
+        assert!(ws.page(&rows[2]).is_some_and(|p| p.id == rows[2]));
     }
 }

@@ -22,6 +22,7 @@ pub const FIXED_TABLES: &[&str] = &[
     "blocks",
     "users",
     "comments",
+    "tombstones",
 ];
 
 fn s(name: &str) -> Field {

@@ -109,12 +109,22 @@ impl Crawler {
         let mut stack: Vec<(String, usize)> = vec![(page_id.clone(), 1)];
         let mut commentable: Vec<String> = Vec::new();
         while let Some((container, depth)) = stack.pop() {
-            let children: Vec<Value> = match self
+            let mut listing = self
                 .client
                 .block_children(&container)
-                .try_collect()
-                .await
-            {
+                .try_collect::<Vec<Value>>()
+                .await;
+            // A rejected (stale) cursor: list the children again from the start.
+            for _ in 0..3 {
+                match &listing {
+                    Err(e) if e.code() == Some("validation_error") => {
+                        self.warn(format!("Notion rejected a pagination cursor while listing the children of {container}; the listing was restarted"));
+                        listing = self.client.block_children(&container).try_collect().await;
+                    }
+                    _ => break,
+                }
+            }
+            let children: Vec<Value> = match listing {
                 Ok(c) => c,
                 Err(e) if e.is_not_found() => {
                     self.warn(format!("block {container} of page {page_id} vanished or is not shared; its content is skipped"));

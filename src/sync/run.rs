@@ -144,9 +144,21 @@ impl Run<'_> {
         let Some(id) = page.get("id").and_then(Value::as_str).map(normalize_id) else {
             return Ok(false);
         };
+        // A row's table: given by the caller, or found from its data source in the registry.
+        let from_parent = match page.get("parent").map(crate::model::Parent::from_json) {
+            Some(
+                crate::model::Parent::DataSource { id, .. } | crate::model::Parent::Database { id },
+            ) => self.registry.table(&id).map(|t| t.table.clone()),
+            _ => None,
+        };
+        let table = table.map(str::to_string).or(from_parent);
         if !self.pages_seen.insert(id.clone()) {
+            if let (Some(t), Some(mark)) = (table, self.marks.get_mut(&id)) {
+                mark.table.get_or_insert(t);
+            }
             return Ok(false);
         }
+        let table = table.as_deref();
         let edited = page
             .get("last_edited_time")
             .and_then(Value::as_str)

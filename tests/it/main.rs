@@ -5,6 +5,7 @@ mod cli;
 mod client;
 mod conformance;
 mod fake_server;
+mod incremental;
 mod lake;
 mod tables;
 mod workspace;

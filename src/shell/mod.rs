@@ -1,0 +1,178 @@
+//! SQL over the lake with DataFusion. [`register_lake`] registers every table of a lake twice:
+//! `<table>_history` (every version every run wrote, with the `sync_date` partition column) and
+//! `<table>` (the latest state, a view). The rule for "latest" is documented in
+//! `schemas/latest-and-history.md` so that other engines can apply it too:
+//! - data-source tables and `pages`: per id, the version with the greatest last edit time (then
+//!   the greatest `_synced_at`), unless a tombstone at least as recent says it was deleted;
+//! - `blocks`, `comments`, `rich_text_items`: per page, the rows of its most recent crawl;
+//! - `users`: the most recent listing; `databases`, `data_sources`: per id, the most recent row;
+//!   `properties`: per data source, the most recent schema; `tombstones`: all of them.
+
+use std::sync::Arc;
+
+use arrow::datatypes::DataType;
+use datafusion::error::DataFusionError;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use object_store::ObjectStore;
+
+use crate::flatten::fixed::FIXED_TABLES;
+use crate::sink::Lake;
+
+/// A table registered from the lake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredTable {
+    /// The latest view's name.
+    pub name: String,
+    /// The history table's name.
+    pub history: String,
+    /// Whether it is a data-source table (else a fixed one).
+    pub data_source: bool,
+}
+
+fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+async fn dirs(
+    store: &Arc<dyn ObjectStore>,
+    prefix: &object_store::path::Path,
+) -> Result<Vec<String>, DataFusionError> {
+    let listing = store
+        .list_with_delimiter(Some(prefix))
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    Ok(listing
+        .common_prefixes
+        .iter()
+        .filter_map(|p| p.filename().map(str::to_string))
+        .collect())
+}
+
+/// The SQL of a latest view over `history` for a table of `kind` (`table`, or a fixed table
+/// name). `columns` are the history table's columns; `tombstones` says whether a tombstones
+/// table exists.
+pub fn latest_view_sql(
+    name: &str,
+    kind: &str,
+    history: &str,
+    columns: &[String],
+    tombstones: bool,
+) -> String {
+    let cols = columns
+        .iter()
+        .map(|c| format!("h.{}", quote(c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let h = quote(history);
+    let by_version = |id: &str, edited: &str, tomb_table: &str| {
+        let gone = if tombstones {
+            format!(
+                " LEFT JOIN (SELECT id AS __tid, max(_synced_at) AS __gone FROM tombstones_history WHERE \"table\" = '{}' GROUP BY id) g ON h.{id} = g.__tid WHERE h.__n = 1 AND (g.__gone IS NULL OR g.__gone < h._synced_at)",
+                tomb_table.replace('\'', "''")
+            )
+        } else {
+            " WHERE h.__n = 1".to_string()
+        };
+        format!(
+            "SELECT {cols} FROM (SELECT *, row_number() OVER (PARTITION BY {id} ORDER BY {edited} DESC NULLS LAST, _synced_at DESC) AS __n FROM {h}) h{gone}"
+        )
+    };
+    let newest_per = |key: &str| {
+        format!(
+            "SELECT {cols} FROM (SELECT *, max(_synced_at) OVER (PARTITION BY {key}) AS __m FROM {h}) h WHERE h._synced_at = h.__m"
+        )
+    };
+    match kind {
+        "table" => by_version("_id", "_last_edited_time", name),
+        "pages" => by_version("id", "last_edited_time", "pages"),
+        "blocks" | "comments" | "rich_text_items" => newest_per("page_id"),
+        "databases" | "data_sources" => newest_per("id"),
+        "properties" => newest_per("data_source_id"),
+        "users" => format!(
+            "SELECT {cols} FROM {h} h WHERE h._synced_at = (SELECT max(_synced_at) FROM {h})"
+        ),
+        _ => format!("SELECT {cols} FROM {h} h"),
+    }
+}
+
+/// Registers every table of the lake in `ctx`: `<name>_history` tables and `<name>` views.
+pub async fn register_lake(
+    ctx: &SessionContext,
+    lake: &Lake,
+) -> Result<Vec<RegisteredTable>, DataFusionError> {
+    let store = lake.store();
+    // Local lakes are read through DataFusion's own file store (our store is rooted at the lake
+    // directory, so it cannot serve absolute file:// URLs); remote lakes through ours.
+    if let Ok(url) = url::Url::parse(lake.url())
+        .map_err(|_| ())
+        .and_then(|u| if u.scheme() == "file" { Err(()) } else { Ok(u) })
+    {
+        ctx.register_object_store(&url, store.clone());
+    }
+    let base = format!("{}/", lake.url().trim_end_matches('/'));
+    let location = |rel: &str| {
+        let p = lake.path(rel).to_string();
+        format!("{base}{p}/")
+    };
+    let options = || {
+        ParquetReadOptions::default()
+            .table_partition_cols(vec![("sync_date".to_string(), DataType::Utf8)])
+    };
+    let mut found: Vec<(String, String, bool)> = Vec::new();
+    let top = dirs(&store, lake.root()).await?;
+    for t in dirs(&store, &lake.path("tables")).await? {
+        found.push((t.clone(), format!("tables/{t}"), true));
+    }
+    for t in FIXED_TABLES.iter().chain(["rich_text_items"].iter()) {
+        if top.iter().any(|d| d == t) {
+            found.push((t.to_string(), t.to_string(), false));
+        }
+    }
+    let tombstones = found.iter().any(|(n, _, ds)| n == "tombstones" && !ds);
+    let mut out = Vec::new();
+    // History tables first: the views refer to them (and to tombstones_history).
+    for (name, rel, _) in &found {
+        ctx.register_parquet(format!("{name}_history").as_str(), location(rel), options())
+            .await?;
+    }
+    for (name, _, is_ds) in found {
+        let history = format!("{name}_history");
+        let schema = ctx
+            .table(history.as_str())
+            .await?
+            .schema()
+            .as_arrow()
+            .clone();
+        let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let kind = if is_ds { "table" } else { name.as_str() };
+        let sql = latest_view_sql(&name, kind, &history, &columns, tombstones);
+        ctx.sql(&format!("CREATE VIEW {} AS {sql}", quote(&name)))
+            .await?
+            .collect()
+            .await?;
+        out.push(RegisteredTable {
+            name,
+            history,
+            data_source: is_ds,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latest_sql_per_kind() {
+        let cols = vec!["_id".to_string(), "name".to_string()];
+        let sql = latest_view_sql("deals", "table", "deals_history", &cols, true);
+        assert!(
+            sql.contains("PARTITION BY _id ORDER BY _last_edited_time DESC"),
+            "{sql}"
+        );
+        assert!(sql.contains("\"table\" = 'deals'"), "{sql}");
+        let sql = latest_view_sql("blocks", "blocks", "blocks_history", &cols, false);
+        assert!(sql.contains("PARTITION BY page_id"), "{sql}");
+    }
+}

@@ -1,0 +1,429 @@
+//! Incremental sync: request counts of a quiet and of an edited workspace, same-minute edits,
+//! deletions, the lock, stale cursors, the query cap, injected faults, and SIGKILL at any point.
+
+use std::collections::BTreeMap;
+
+use notionlake::fake::{FakeConfig, FakeNotion, FaultConfig, FaultKind};
+use notionlake::notion::NotionVersion;
+use notionlake::shell::register_lake;
+use notionlake::sink::Lake;
+use notionlake::sync::{SyncOptions, SyncReport, sync_workspace};
+use serde_json::{Value, json};
+
+use crate::lake::rows;
+use crate::{client_with, demo_fake, test_config};
+
+async fn sync(fake: &FakeNotion, lake: &Lake) -> SyncReport {
+    let client = client_with(test_config(fake, NotionVersion::V2025_09_03));
+    sync_workspace(&client, lake, &SyncOptions::default())
+        .await
+        .expect("sync")
+}
+
+async fn latest(lake: &Lake, sql: &str) -> Vec<Value> {
+    let ctx = datafusion::prelude::SessionContext::new();
+    register_lake(&ctx, lake).await.unwrap();
+    rows(&ctx, sql).await
+}
+
+fn new_lake() -> (tempfile::TempDir, Lake) {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    (dir, lake)
+}
+
+#[tokio::test]
+async fn a_quiet_workspace_costs_one_request_per_data_source_plus_three() {
+    let (fake, _) = demo_fake(FakeConfig::unlimited()).await;
+    let (_dir, lake) = new_lake();
+    let first = sync(&fake, &lake).await;
+    assert_eq!(first.mode, "full");
+    fake.reset_stats();
+    let second = sync(&fake, &lake).await;
+    assert_eq!(second.mode, "incremental");
+    let sources = fake.workspace().data_sources.len() as u64;
+    let stats = fake.stats();
+    assert!(
+        stats.total <= sources + 3,
+        "{} requests: {:#?}",
+        stats.total,
+        stats.requests
+    );
+    assert_eq!(stats.count("POST /v1/data_sources/{id}/query"), sources);
+    // The latest views still show everything.
+    let n = latest(&lake, "SELECT (SELECT count(*) FROM deals) AS deals, (SELECT count(*) FROM blocks) AS blocks, (SELECT count(*) FROM deals_history) AS history").await;
+    assert_eq!(n[0]["deals"], 24);
+    assert_eq!(n[0]["history"], 24, "nothing changed: nothing appended");
+    assert!(n[0]["blocks"].as_i64().unwrap() > 200);
+}
+
+#[tokio::test]
+async fn only_edited_pages_are_read_again() {
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let (_dir, lake) = new_lake();
+    sync(&fake, &lake).await;
+    let (edited_rows, block_page) = {
+        let mut ws = fake.workspace_mut();
+        let ada = ids.people["ada"].clone();
+        let tasks: Vec<String> = ws.data_sources[&ids.data_sources["Tasks"]]
+            .rows
+            .iter()
+            .take(3)
+            .cloned()
+            .collect();
+        for (k, id) in tasks.iter().enumerate() {
+            ws.edit_page_now(id, &ada, |p| {
+                p.properties.insert("tEst".into(), json!(100.0 + k as f64));
+            });
+        }
+        let page = ids.meeting_pages[1].clone();
+        let todo = ws
+            .page(&page)
+            .unwrap()
+            .children
+            .iter()
+            .find(|b| ws.blocks[*b].kind == "to_do")
+            .unwrap()
+            .clone();
+        ws.edit_block_now(&todo, json!({"rich_text": notionlake::fake::workspace::rt_array("Book the big demo room"), "checked": true, "color": "default"}), &ada);
+        (tasks, page)
+    };
+    fake.reset_stats();
+    let report = sync(&fake, &lake).await;
+    let stats = fake.stats();
+    let ws = fake.workspace().clone();
+    let sources = ws.data_sources.len() as u64;
+    // users + data-source search + page search + one query per source; then, for the 4 edited
+    // pages only: their content (the meeting page has no nested containers; rows have none)
+    // and their comments.
+    let expected = 3 + sources + 4 + 4;
+    assert_eq!(stats.total, expected, "{:#?}", stats.requests);
+    assert_eq!(stats.count("GET /v1/blocks/{id}/children"), 4);
+    assert_eq!(stats.count("GET /v1/comments"), 4);
+    assert_eq!(
+        report
+            .tables
+            .iter()
+            .find(|t| t.table == "tasks")
+            .unwrap()
+            .rows,
+        3
+    );
+    let got = latest(
+        &lake,
+        "SELECT estimate_h AS e FROM tasks WHERE estimate_h >= 100 ORDER BY e",
+    )
+    .await;
+    assert_eq!(
+        got,
+        vec![
+            json!({"e": 100.0}),
+            json!({"e": 101.0}),
+            json!({"e": 102.0})
+        ]
+    );
+    let todo = latest(&lake, &format!("SELECT plain_text, checked FROM blocks WHERE page_id = '{block_page}' AND type = 'to_do' ORDER BY position LIMIT 1")).await;
+    assert_eq!(
+        todo[0],
+        json!({"plain_text": "Book the big demo room", "checked": true})
+    );
+    let history = latest(&lake, "SELECT count(*) AS n FROM tasks_history").await;
+    assert_eq!(history[0]["n"], 36 + 3);
+    let _ = edited_rows;
+}
+
+#[tokio::test]
+async fn a_second_edit_in_the_cursors_minute_is_not_missed() {
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let (_dir, lake) = new_lake();
+    let task = fake.workspace().data_sources[&ids.data_sources["Tasks"]].rows[0].clone();
+    let ada = ids.people["ada"].clone();
+    fake.workspace_mut().edit_page_now(&task, &ada, |p| {
+        p.properties.insert("tEst".into(), json!(1.0));
+    });
+    sync(&fake, &lake).await;
+    // Edited again within the same minute: Notion keeps the same (minute-rounded) timestamp.
+    {
+        let mut ws = fake.workspace_mut();
+        let before = ws.page(&task).unwrap().last_edited_time;
+        ws.edit_page_now(&task, &ada, |p| {
+            p.properties.insert("tEst".into(), json!(2.0));
+        });
+        ws.page_mut(&task).unwrap().last_edited_time = before;
+    }
+    sync(&fake, &lake).await;
+    let got = latest(
+        &lake,
+        &format!("SELECT estimate_h FROM tasks WHERE _id = '{task}'"),
+    )
+    .await;
+    assert_eq!(got, vec![json!({"estimate_h": 2.0})]);
+}
+
+#[tokio::test]
+async fn trashed_and_vanished_rows_leave_the_latest_views() {
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let (_dir, lake) = new_lake();
+    sync(&fake, &lake).await;
+    let (trashed, vanished) = {
+        let mut ws = fake.workspace_mut();
+        let rows = ws.data_sources[&ids.data_sources["Contacts"]].rows.clone();
+        let ada = ids.people["ada"].clone();
+        ws.edit_page_now(&rows[0], &ada, |p| p.in_trash = true);
+        // Deleted for good: gone from every listing, no trace in any answer.
+        ws.delete_page(&rows[1]);
+        (rows[0].clone(), rows[1].clone())
+    };
+    let incremental = sync(&fake, &lake).await;
+    assert_eq!(incremental.tombstones, 1, "the trashed row");
+    let client = client_with(test_config(&fake, NotionVersion::V2025_09_03));
+    let full = sync_workspace(
+        &client,
+        &lake,
+        &SyncOptions {
+            full_refresh: true,
+            ..SyncOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(full.tombstones >= 1, "the vanished row: {full:?}");
+    let n = latest(&lake, "SELECT count(*) AS n FROM contacts").await;
+    let debug = latest(
+        &lake,
+        "SELECT \"table\", id, reason, _synced_at FROM tombstones",
+    )
+    .await;
+    assert_eq!(n[0]["n"], 38, "{debug:?}");
+    for id in [&trashed, &vanished] {
+        assert!(
+            latest(
+                &lake,
+                &format!("SELECT _id FROM contacts WHERE _id = '{id}'")
+            )
+            .await
+            .is_empty()
+        );
+    }
+    let reasons: BTreeMap<String, String> = latest(
+        &lake,
+        "SELECT id, reason FROM tombstones WHERE \"table\" = 'contacts'",
+    )
+    .await
+    .into_iter()
+    .map(|r| {
+        (
+            r["id"].as_str().unwrap().to_string(),
+            r["reason"].as_str().unwrap().to_string(),
+        )
+    })
+    .collect();
+    assert_eq!(reasons.get(&trashed).map(String::as_str), Some("trashed"));
+    assert_eq!(reasons.get(&vanished).map(String::as_str), Some("vanished"));
+}
+
+#[tokio::test]
+async fn a_second_sync_on_a_locked_lake_refuses() {
+    let (fake, _) = demo_fake(FakeConfig::unlimited()).await;
+    let (_dir, lake) = new_lake();
+    let held = notionlake::state::lock::LakeLock::acquire(
+        &lake,
+        "other-run",
+        std::time::Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    let client = client_with(test_config(&fake, NotionVersion::V2025_09_03));
+    let err = sync_workspace(&client, &lake, &SyncOptions::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("another sync is running") && err.contains("other-run"),
+        "{err}"
+    );
+    assert_eq!(fake.stats().total, 0);
+    held.release().await.unwrap();
+    sync(&fake, &lake).await;
+}
+
+#[tokio::test]
+async fn past_the_query_cap_and_through_stale_cursors_nothing_is_lost() {
+    let config = FakeConfig {
+        query_cap: 30,
+        stale_cursor_every: Some(3),
+        ..FakeConfig::unlimited()
+    };
+    let (fake, _) = demo_fake(config).await;
+    let (_dir, lake) = new_lake();
+    let client = client_with(notionlake::notion::ClientConfig {
+        page_size: 25,
+        ..test_config(&fake, NotionVersion::V2025_09_03)
+    });
+    let report = sync_workspace(&client, &lake, &SyncOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        report.warnings.iter().any(|w| w.contains("restarted")),
+        "{:?}",
+        report.warnings
+    );
+    let n = latest(&lake, "SELECT (SELECT count(*) FROM contacts) AS c, (SELECT count(DISTINCT _id) FROM contacts_history) AS d, (SELECT count(*) FROM tasks) AS t, (SELECT count(*) FROM blocks WHERE parent_id IN (SELECT id FROM blocks WHERE plain_text = 'All 150 checklist items')) AS wide").await;
+    assert_eq!(n[0], json!({"c": 40, "d": 40, "t": 36, "wide": 150}));
+}
+
+/// The latest content of every table, without run-specific columns, for comparisons.
+async fn snapshot(lake: &Lake) -> BTreeMap<String, Vec<Value>> {
+    let ctx = datafusion::prelude::SessionContext::new();
+    let tables = register_lake(&ctx, lake).await.unwrap();
+    let mut out = BTreeMap::new();
+    for t in tables {
+        let mut r = rows(&ctx, &format!("SELECT * FROM \"{}\"", t.name)).await;
+        for row in &mut r {
+            let o = row.as_object_mut().unwrap();
+            o.retain(|k, _| {
+                !k.starts_with("_synced") && !k.starts_with("_run") && k != "sync_date"
+            });
+        }
+        let mut keyed: Vec<(String, Value)> = r.into_iter().map(|v| (v.to_string(), v)).collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        out.insert(t.name, keyed.into_iter().map(|(_, v)| v).collect());
+    }
+    out
+}
+
+#[tokio::test]
+async fn injected_faults_change_nothing() {
+    let faults = FaultConfig {
+        rate: 0.1,
+        seed: 3,
+        kinds: vec![
+            FaultKind::Status(429),
+            FaultKind::Status(500),
+            FaultKind::Status(502),
+            FaultKind::Status(503),
+            FaultKind::Reset,
+        ],
+        ..FaultConfig::default()
+    };
+    let (faulty, _) = demo_fake(FakeConfig {
+        faults,
+        ..FakeConfig::unlimited()
+    })
+    .await;
+    let (clean, _) = demo_fake(FakeConfig::unlimited()).await;
+    let (_d1, a) = new_lake();
+    let (_d2, b) = new_lake();
+    let report = sync(&faulty, &a).await;
+    sync(&clean, &b).await;
+    assert!(faulty.stats().faults > 10, "{:?}", faulty.stats());
+    assert_eq!(report.requests.retries, faulty.stats().faults);
+    assert_eq!(snapshot(&a).await, snapshot(&b).await);
+}
+
+fn parquet_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            parquet_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "parquet") {
+            out.push(p);
+        }
+    }
+}
+
+#[tokio::test]
+async fn killed_at_any_point_the_next_run_gives_the_same_latest_tables() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let bin = env!("CARGO_BIN_EXE_notionlake");
+    // The fake runs in its own process so that it outlives the killed syncs; latency stretches
+    // each sync over a few seconds.
+    let mut server = Command::new(bin)
+        .args([
+            "fake-notion",
+            "--port",
+            "0",
+            "--no-rate-limit",
+            "--latency-ms",
+            "10",
+        ])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(server.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    let sync_cmd = |lake: &std::path::Path| {
+        let mut c = Command::new(bin);
+        c.args([
+            "sync",
+            "--full-refresh",
+            "--rps",
+            "1000",
+            "--burst",
+            "100",
+            "--api-base",
+            &url,
+            "--lake",
+            lake.to_str().unwrap(),
+        ])
+        .env("NOTION_TOKEN", notionlake::fake::DEMO_TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        c
+    };
+    let killed = tempfile::tempdir().unwrap();
+    let mut interrupted = 0;
+    for i in 0..10u64 {
+        let mut child = sync_cmd(killed.path()).spawn().unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(100 + i * 200)).await;
+        if child.try_wait().unwrap().is_none() {
+            interrupted += 1;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        // Whatever instant it died at, every visible Parquet file is complete.
+        let mut files = Vec::new();
+        if killed.path().exists() {
+            parquet_files(killed.path(), &mut files);
+        }
+        for f in files {
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                std::fs::File::open(&f).unwrap(),
+            )
+            .unwrap_or_else(|e| {
+                panic!(
+                    "after kill {i}: {} is not a complete Parquet file: {e}",
+                    f.display()
+                )
+            });
+        }
+    }
+    assert!(
+        interrupted >= 5,
+        "only {interrupted} of 10 syncs were killed mid-run"
+    );
+    let status = sync_cmd(killed.path()).status().unwrap();
+    assert!(status.success());
+    let clean = tempfile::tempdir().unwrap();
+    assert!(sync_cmd(clean.path()).status().unwrap().success());
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let (a, b) = (
+        Lake::open(killed.path().to_str().unwrap()).unwrap(),
+        Lake::open(clean.path().to_str().unwrap()).unwrap(),
+    );
+    let (sa, sb) = (snapshot(&a).await, snapshot(&b).await);
+    assert_eq!(sa.keys().collect::<Vec<_>>(), sb.keys().collect::<Vec<_>>());
+    for (table, rows) in &sb {
+        assert_eq!(&sa[table], rows, "table {table} differs after the kills");
+    }
+    assert!(sb["deals"].len() == 24 && sb["blocks"].len() > 200);
+}
