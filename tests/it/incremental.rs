@@ -427,3 +427,40 @@ async fn killed_at_any_point_the_next_run_gives_the_same_latest_tables() {
     }
     assert!(sb["deals"].len() == 24 && sb["blocks"].len() > 200);
 }
+
+#[tokio::test]
+async fn lock_state_and_incremental_runs_work_on_s3() {
+    let moto = crate::lake::Moto::start("inc").await;
+    let opts = moto.options();
+    let refs: Vec<(&str, &str)> = opts.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let lake = Lake::open_with("s3://inc/lake", &refs).unwrap();
+    let (fake, _) = demo_fake(FakeConfig::unlimited()).await;
+    let held = notionlake::state::lock::LakeLock::acquire(
+        &lake,
+        "holder",
+        std::time::Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    let err = notionlake::state::lock::LakeLock::acquire(
+        &lake,
+        "second",
+        std::time::Duration::from_secs(60),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("holder"), "{err}");
+    held.release().await.unwrap();
+    assert_eq!(sync(&fake, &lake).await.mode, "full");
+    fake.reset_stats();
+    assert_eq!(sync(&fake, &lake).await.mode, "incremental");
+    assert!(fake.stats().total <= fake.workspace().data_sources.len() as u64 + 3);
+    assert!(lake.read("_notionlake/state.json").await.unwrap().is_some());
+    assert!(
+        lake.read("_notionlake/lock.json").await.unwrap().is_none(),
+        "released"
+    );
+    let n = latest(&lake, "SELECT count(*) AS n FROM deals").await;
+    assert_eq!(n[0]["n"], 24);
+}
