@@ -414,13 +414,17 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+fn stdout_error(source: std::io::Error) -> CliError {
+    CliError::Io {
+        context: "writing to stdout".into(),
+        source,
+    }
+}
+
 async fn print_inventory(client: &NotionClient) -> Result<(), CliError> {
     let inv = crate::sync::inventory(client).await?;
     let mut out = std::io::stdout().lock();
-    let io = |source| CliError::Io {
-        context: "writing to stdout".into(),
-        source,
-    };
+    let io = stdout_error;
     writeln!(
         out,
         "workspace: {}",
@@ -468,10 +472,7 @@ async fn run_sync(
     let lake = Lake::open(location).map_err(SyncError::from)?;
     let report = sync_workspace(client, &lake, options).await?;
     let mut out = std::io::stdout().lock();
-    let io = |source| CliError::Io {
-        context: "writing to stdout".into(),
-        source,
-    };
+    let io = stdout_error;
     writeln!(
         out,
         "run {} wrote {} ({:.1} s):",

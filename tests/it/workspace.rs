@@ -14,15 +14,7 @@ use tempfile::TempDir;
 use crate::demo_fake;
 use crate::lake::{rows, sync_with};
 
-const FIXED: [&str; 7] = [
-    "pages",
-    "databases",
-    "data_sources",
-    "properties",
-    "blocks",
-    "users",
-    "comments",
-];
+use notionlake::flatten::fixed::FIXED_TABLES as FIXED;
 
 async fn sync_demo(
     config: FakeConfig,
@@ -43,7 +35,7 @@ async fn sync_demo(
     )
     .await;
     let ctx = datafusion::prelude::SessionContext::new();
-    for t in FIXED {
+    for &t in FIXED {
         if dir.path().join(t).exists() {
             ctx.register_parquet(
                 t,
