@@ -38,6 +38,9 @@ pub enum CliError {
         /// The error.
         source: std::io::Error,
     },
+    /// A SQL statement or shell command failed (exit 1).
+    #[error("{0}")]
+    Shell(String),
     /// The command exists but its capability is not built yet (exit 3).
     #[error("{0}")]
     NotAvailable(String),
@@ -142,17 +145,26 @@ pub enum Command {
         #[command(flatten)]
         select: SelectFlags,
     },
-    /// SQL over the lake.
+    /// SQL over the lake (DataFusion): an interactive shell, or statements from -c, -f or stdin.
     #[command(
-        after_help = "Examples:\n  notionlake sql --lake ./lake\n  notionlake sql --lake ./lake -c 'SELECT count(*) FROM deals'"
+        after_help = "Examples:\n  notionlake sql --lake ./notionlake-demo\n  notionlake sql --lake ./lake -c 'SELECT stage, count(*) FROM deals GROUP BY stage'\n  notionlake sql --lake s3://bucket/lake --query pipeline_by_stage --format csv\n  echo 'SELECT count(*) FROM pages;' | notionlake sql --lake ./lake"
     )]
     Sql {
-        /// Lake location.
+        /// Lake location: a directory or s3://bucket/prefix.
         #[arg(long)]
         lake: Option<String>,
         /// A statement to run (repeatable).
         #[arg(short = 'c', long = "command")]
         commands: Vec<String>,
+        /// A file of statements to run.
+        #[arg(short = 'f', long = "file")]
+        file: Option<PathBuf>,
+        /// Run a bundled query (see queries/, or \\queries in the shell).
+        #[arg(long)]
+        query: Option<String>,
+        /// Output format (default: table on a terminal, csv otherwise).
+        #[arg(long, value_enum)]
+        format: Option<crate::shell::repl::OutputFormat>,
     },
     /// Run against the built-in demo workspace (no Notion account needed).
     #[command(after_help = "Examples:\n  notionlake demo\n  notionlake demo --lake /tmp/demo-lake")]
@@ -408,9 +420,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Auth { action: AuthAction::Login | AuthAction::Logout } => Err(CliError::NotAvailable(
             "OAuth login/logout is not available yet; use an internal integration token in NOTION_TOKEN".into(),
         )),
-        Command::Sql { .. } => Err(CliError::NotAvailable(
-            "the SQL shell is not available yet; read the lake's Parquet files with DuckDB or DataFusion meanwhile".into(),
-        )),
+        Command::Sql { lake, commands, file: script, query, format } => {
+            let location = lake.clone().or_else(|| file.lake.clone()).ok_or(ConfigError::Invalid {
+                name: "lake",
+                message: "which lake? pass --lake ./lake (or s3://bucket/prefix), or set `lake` in the config file".into(),
+            })?;
+            run_sql(&location, commands, script.as_deref(), query.as_deref(), *format).await
+        }
     }
 }
 
@@ -517,6 +533,78 @@ async fn run_sync(
     Ok(())
 }
 
+async fn run_sql(
+    location: &str,
+    commands: &[String],
+    script: Option<&std::path::Path>,
+    query: Option<&str>,
+    format: Option<crate::shell::repl::OutputFormat>,
+) -> Result<(), CliError> {
+    use crate::shell::repl::{OutputFormat, QUERIES, Shell, stdin_is_terminal};
+    let terminal_out = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let format = format.unwrap_or(if terminal_out {
+        OutputFormat::Table
+    } else {
+        OutputFormat::Csv
+    });
+    let lake = Lake::open(location).map_err(SyncError::from)?;
+    let shell = Shell::open(&lake, format)
+        .await
+        .map_err(|e| CliError::Shell(e.to_string()))?;
+    let mut text = String::new();
+    if let Some(name) = query {
+        let sql = QUERIES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, sql)| *sql)
+            .ok_or_else(|| {
+                CliError::Shell(format!(
+                    "no bundled query {name:?}; available: {}",
+                    QUERIES
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+        text.push_str(sql);
+    }
+    for c in commands {
+        text.push_str(c);
+        text.push_str(if c.trim_end().ends_with(';') {
+            "\n"
+        } else {
+            ";\n"
+        });
+    }
+    if let Some(path) = script {
+        text.push_str(
+            &std::fs::read_to_string(path).map_err(|source| CliError::Io {
+                context: format!("reading {}", path.display()),
+                source,
+            })?,
+        );
+    }
+    if text.is_empty() {
+        if stdin_is_terminal() {
+            return shell
+                .run_interactive()
+                .await
+                .map_err(|e| CliError::Shell(e.to_string()));
+        }
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|source| {
+            CliError::Io {
+                context: "reading statements from stdin".into(),
+                source,
+            }
+        })?;
+    }
+    match shell.run_script(&text).await {
+        0 => Ok(()),
+        n => Err(CliError::Shell(format!("{n} statement(s) failed"))),
+    }
+}
+
 async fn run_demo(lake: &str, version: Option<String>, file: &FileConfig) -> Result<(), CliError> {
     let (ws, _) = demo_workspace();
     let fake = FakeNotion::start(
@@ -552,7 +640,29 @@ async fn run_demo(lake: &str, version: Option<String>, file: &FileConfig) -> Res
     );
     let result = run_sync(&settings.client()?, lake, &SelectFlags::default().options()).await;
     fake.shutdown().await;
-    result
+    result?;
+    println!("\nThe lake is queryable with SQL. The bundled query pipeline_by_stage:\n");
+    let shell_lake = Lake::open(lake).map_err(SyncError::from)?;
+    let shell =
+        crate::shell::repl::Shell::open(&shell_lake, crate::shell::repl::OutputFormat::Table)
+            .await
+            .map_err(|e| CliError::Shell(e.to_string()))?;
+    let sql = crate::shell::repl::QUERIES
+        .iter()
+        .find(|(n, _)| *n == "pipeline_by_stage")
+        .map(|(_, s)| *s)
+        .unwrap_or("SELECT 1");
+    print!(
+        "{}",
+        shell
+            .execute(sql)
+            .await
+            .map_err(|e| CliError::Shell(e.to_string()))?
+    );
+    println!(
+        "\nExplore it: notionlake sql --lake {lake}   (\\d lists the tables, \\queries the bundled queries)"
+    );
+    Ok(())
 }
 
 async fn run_fake(args: FakeNotionArgs) -> Result<(), CliError> {

@@ -859,7 +859,17 @@ fn build_meetings(ws: &mut Workspace, ids: &mut DemoIds, root: &str, team: &[Str
         .iter()
         .enumerate()
         {
-            let rich_text = json!([rt(text), rt(" — "), mention_user(who, "owner")]);
+            let rich_text = json!([
+                rt(text),
+                rt(" — "),
+                mention_user(
+                    who,
+                    ws.user(who)
+                        .map(|u| u.name.clone())
+                        .unwrap_or_default()
+                        .as_str()
+                )
+            ]);
             todos.push(ws.add_block(
                 &page,
                 "to_do",

@@ -1,4 +1,4 @@
-//! SQL over the lake with DataFusion. [`register_lake`] registers every table of a lake twice:
+//! SQL over the lake with DataFusion ([`repl`]: the shell, output formats, bundled queries). [`register_lake`] registers every table of a lake twice:
 //! `<table>_history` (every version every run wrote, with the `sync_date` partition column) and
 //! `<table>` (the latest state, a view). The rule for "latest" is documented in
 //! `schemas/latest-and-history.md` so that other engines can apply it too:
@@ -7,6 +7,8 @@
 //! - `blocks`, `comments`, `rich_text_items`: per page, the rows of its most recent crawl;
 //! - `users`: the most recent listing; `databases`, `data_sources`: per id, the most recent row;
 //!   `properties`: per data source, the most recent schema; `tombstones`: all of them.
+
+pub mod repl;
 
 use std::sync::Arc;
 

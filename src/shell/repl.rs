@@ -1,0 +1,435 @@
+//! The SQL shell in the manner of datafusion-cli and the duckdb CLI: statements end with `;`
+//! and may span lines; backslash commands (`\d`, `\d name`, `\queries`, `\q`); an interactive
+//! loop with history where ctrl-c cancels the running query, not the shell; scripts from `-c`,
+//! `-f` or stdin where a failing statement prints its error and the next one runs.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+
+use arrow::array::RecordBatch;
+use datafusion::prelude::SessionContext;
+
+use super::{RegisteredTable, register_lake};
+use crate::flatten::mapping::type_name;
+use crate::sink::Lake;
+use crate::state::Registry;
+
+/// The bundled queries of `queries/`, by name.
+pub const QUERIES: &[(&str, &str)] = &[
+    (
+        "deals_per_owner",
+        include_str!("../../queries/deals_per_owner.sql"),
+    ),
+    (
+        "deals_with_companies",
+        include_str!("../../queries/deals_with_companies.sql"),
+    ),
+    (
+        "most_discussed_pages",
+        include_str!("../../queries/most_discussed_pages.sql"),
+    ),
+    (
+        "open_action_items",
+        include_str!("../../queries/open_action_items.sql"),
+    ),
+    (
+        "overdue_tasks_by_assignee",
+        include_str!("../../queries/overdue_tasks_by_assignee.sql"),
+    ),
+    (
+        "pages_edited_per_person_per_week",
+        include_str!("../../queries/pages_edited_per_person_per_week.sql"),
+    ),
+    (
+        "pipeline_by_stage",
+        include_str!("../../queries/pipeline_by_stage.sql"),
+    ),
+    (
+        "tasks_completed_per_week",
+        include_str!("../../queries/tasks_completed_per_week.sql"),
+    ),
+    (
+        "win_rate_by_month",
+        include_str!("../../queries/win_rate_by_month.sql"),
+    ),
+];
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// An aligned text table.
+    Table,
+    /// CSV with a header.
+    Csv,
+    /// One JSON array of objects.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+/// A shell error: SQL, or output.
+#[derive(Debug, thiserror::Error)]
+pub enum ShellError {
+    /// DataFusion rejected or failed the statement.
+    #[error("{0}")]
+    Sql(#[from] datafusion::error::DataFusionError),
+    /// Printing failed.
+    #[error("cannot print the result: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// A backslash command was wrong.
+    #[error("{0}")]
+    Command(String),
+}
+
+/// Renders batches in a format.
+pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String, ShellError> {
+    let mut out = Vec::new();
+    match format {
+        OutputFormat::Table => {
+            return Ok(format!(
+                "{}\n",
+                arrow::util::pretty::pretty_format_batches(batches)?
+            ));
+        }
+        OutputFormat::Csv => {
+            let mut w = arrow::csv::Writer::new(&mut out);
+            for b in batches {
+                w.write(b)?;
+            }
+        }
+        OutputFormat::Json => {
+            let mut w = arrow::json::ArrayWriter::new(&mut out);
+            for b in batches {
+                w.write(b)?;
+            }
+            w.finish()?;
+            if out.is_empty() {
+                out.extend_from_slice(b"[]");
+            }
+            out.push(b'\n');
+        }
+        OutputFormat::Ndjson => {
+            let mut w = arrow::json::LineDelimitedWriter::new(&mut out);
+            for b in batches {
+                w.write(b)?;
+            }
+            w.finish()?;
+        }
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Splits a script into statements at `;` outside quotes and `--` comments.
+pub fn split_statements(script: &str) -> (Vec<String>, String) {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let (mut single, mut double, mut comment) = (false, false, false);
+    let mut chars = script.chars().peekable();
+    while let Some(c) = chars.next() {
+        if comment {
+            cur.push(c);
+            if c == '\n' {
+                comment = false;
+            }
+            continue;
+        }
+        match c {
+            '\'' if !double => single = !single,
+            '"' if !single => double = !double,
+            '-' if !single && !double && chars.peek() == Some(&'-') => comment = true,
+            ';' if !single && !double => {
+                if has_sql(&cur) {
+                    out.push(cur.trim().to_string());
+                }
+                cur.clear();
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    (out, cur)
+}
+
+fn has_sql(s: &str) -> bool {
+    s.lines().any(|l| {
+        let t = l.trim();
+        !t.is_empty() && !t.starts_with("--")
+    })
+}
+
+/// A session over one lake.
+pub struct Shell {
+    ctx: SessionContext,
+    tables: Vec<RegisteredTable>,
+    registry: Registry,
+    /// Output format.
+    pub format: OutputFormat,
+}
+
+impl std::fmt::Debug for Shell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shell")
+            .field("tables", &self.tables)
+            .finish()
+    }
+}
+
+impl Shell {
+    /// Opens a shell on a lake: every table registered, the schema registry loaded.
+    pub async fn open(lake: &Lake, format: OutputFormat) -> Result<Shell, ShellError> {
+        let ctx = SessionContext::new();
+        let tables = register_lake(&ctx, lake).await?;
+        let registry = crate::sync::tables::load_registry(lake)
+            .await
+            .unwrap_or_default();
+        Ok(Shell {
+            ctx,
+            tables,
+            registry,
+            format,
+        })
+    }
+
+    /// The DataFusion session.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Runs one statement and renders its result.
+    pub async fn execute(&self, sql: &str) -> Result<String, ShellError> {
+        let batches = self.ctx.sql(sql).await?.collect().await?;
+        render(&batches, self.format)
+    }
+
+    /// Runs a backslash command.
+    pub async fn command(&self, line: &str) -> Result<String, ShellError> {
+        let mut parts = line.split_whitespace();
+        match (parts.next(), parts.next()) {
+            (Some("\\d"), None) => Ok(self.list_tables()),
+            (Some("\\d"), Some(name)) => self.describe(name.trim_end_matches(';')).await,
+            (Some("\\queries"), _) => Ok(QUERIES
+                .iter()
+                .map(|(n, sql)| format!("{n:<34} {}\n", first_comment(sql)))
+                .collect()),
+            (Some("\\?") | Some("\\help"), _) => Ok(HELP.to_string()),
+            _ => Err(ShellError::Command(format!(
+                "unknown command {line:?}; \\? lists the commands"
+            ))),
+        }
+    }
+
+    fn list_tables(&self) -> String {
+        let mut out = String::from("table                          kind         history table\n");
+        for t in &self.tables {
+            let kind = if t.data_source {
+                "data source"
+            } else {
+                "workspace"
+            };
+            out.push_str(&format!("{:<30} {:<12} {}\n", t.name, kind, t.history));
+        }
+        out
+    }
+
+    async fn describe(&self, name: &str) -> Result<String, ShellError> {
+        let entry = self.registry.tables.values().find(|t| t.table == name);
+        let notion: HashMap<&str, (&str, &str)> = entry
+            .map(|e| {
+                e.columns
+                    .iter()
+                    .filter(|c| c.active)
+                    .map(|c| (c.column.as_str(), (c.name.as_str(), c.notion_type.as_str())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let table = self
+            .tables
+            .iter()
+            .find(|t| t.name == name || t.history == name)
+            .ok_or_else(|| {
+                ShellError::Command(format!("no table {name:?}; \\d lists the tables"))
+            })?;
+        let provider = self.ctx.table(table.history.as_str()).await?;
+        let schema = provider.schema().as_arrow().clone();
+        let mut out = format!(
+            "{:<28} {:<40} {:<24} {}\n",
+            "column", "type", "Notion property", "Notion type"
+        );
+        for f in schema.fields() {
+            let (pname, ptype) = notion.get(f.name().as_str()).copied().unwrap_or(("", ""));
+            out.push_str(&format!(
+                "{:<28} {:<40} {:<24} {}\n",
+                f.name(),
+                type_name(f.data_type()),
+                pname,
+                ptype
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Runs a script (statements and backslash commands); prints results to stdout and errors
+    /// to stderr, going on after a failure. Returns the number of failed statements.
+    pub async fn run_script(&self, script: &str) -> usize {
+        let mut failures = 0;
+        let mut sql_buffer = String::new();
+        for line in script.lines() {
+            if sql_buffer.trim().is_empty() && line.trim_start().starts_with('\\') {
+                if line.trim() == "\\q" {
+                    break;
+                }
+                match self.command(line.trim()).await {
+                    Ok(text) => print!("{text}"),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        failures += 1;
+                    }
+                }
+                continue;
+            }
+            sql_buffer.push_str(line);
+            sql_buffer.push('\n');
+            let (statements, rest) = split_statements(&sql_buffer);
+            for s in statements {
+                failures += usize::from(!self.run_one(&s).await);
+            }
+            sql_buffer = rest;
+        }
+        if has_sql(&sql_buffer) {
+            failures += usize::from(!self.run_one(sql_buffer.trim()).await);
+        }
+        failures
+    }
+
+    async fn run_one(&self, sql: &str) -> bool {
+        match self.execute(sql).await {
+            Ok(text) => {
+                print!("{text}");
+                true
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                false
+            }
+        }
+    }
+
+    /// The interactive loop: history in the user's data directory, multi-line statements, ctrl-c
+    /// cancels the running query (or clears the line), ctrl-d or `\q` quits.
+    pub async fn run_interactive(&self) -> Result<(), ShellError> {
+        let mut rl =
+            rustyline::DefaultEditor::new().map_err(|e| ShellError::Command(e.to_string()))?;
+        let history = dirs::data_dir().map(|d| d.join("notionlake").join("sql_history"));
+        if let Some(h) = &history {
+            let _ = std::fs::create_dir_all(h.parent().unwrap_or(h));
+            let _ = rl.load_history(h);
+        }
+        println!(
+            "notionlake SQL shell: {} tables. End statements with ';'. \\? for help, \\q to quit.",
+            self.tables.len()
+        );
+        let mut buffer = String::new();
+        loop {
+            let prompt = if buffer.is_empty() {
+                "notionlake> "
+            } else {
+                "        ...> "
+            };
+            let line = match tokio::task::block_in_place(|| rl.readline(prompt)) {
+                Ok(l) => l,
+                Err(rustyline::error::ReadlineError::Interrupted) => {
+                    buffer.clear();
+                    continue;
+                }
+                Err(rustyline::error::ReadlineError::Eof) => break,
+                Err(e) => return Err(ShellError::Command(e.to_string())),
+            };
+            if buffer.is_empty() && line.trim_start().starts_with('\\') {
+                let _ = rl.add_history_entry(line.as_str());
+                if line.trim() == "\\q" {
+                    break;
+                }
+                match self.command(line.trim()).await {
+                    Ok(t) => print!("{t}"),
+                    Err(e) => eprintln!("error: {e}"),
+                }
+                continue;
+            }
+            buffer.push_str(&line);
+            buffer.push('\n');
+            let (statements, rest) = split_statements(&buffer);
+            if statements.is_empty() {
+                continue;
+            }
+            let _ = rl.add_history_entry(buffer.trim());
+            buffer = rest;
+            for s in statements {
+                let started = std::time::Instant::now();
+                tokio::select! {
+                    result = self.execute(&s) => match result {
+                        Ok(text) => println!("{text}({:.3} s)", started.elapsed().as_secs_f64()),
+                        Err(e) => eprintln!("error: {e}"),
+                    },
+                    _ = tokio::signal::ctrl_c() => eprintln!("query cancelled"),
+                }
+            }
+        }
+        if let Some(h) = &history {
+            let _ = rl.save_history(h);
+        }
+        Ok(())
+    }
+}
+
+fn first_comment(sql: &str) -> &str {
+    sql.lines()
+        .next()
+        .map(|l| l.trim_start_matches("--").trim())
+        .unwrap_or("")
+}
+
+const HELP: &str =
+    "\\d              list tables (<name> = latest state, <name>_history = every version)
+\\d <table>      describe a table: columns, types, Notion property names and types
+\\queries        list the bundled queries (run one with `notionlake sql --query <name>`)
+\\q              quit (or ctrl-d)
+Statements end with ';'. ctrl-c cancels a running query.
+";
+
+/// Whether stdin is a terminal (then the shell is interactive).
+pub fn stdin_is_terminal() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_split_outside_quotes_and_comments() {
+        let (s, rest) =
+            split_statements("SELECT 'a;b'; -- note; here\nSELECT \"x;\" FROM t;\nSELECT 3");
+        assert_eq!(
+            s,
+            vec![
+                "SELECT 'a;b'".to_string(),
+                "-- note; here\nSELECT \"x;\" FROM t".to_string()
+            ]
+        );
+        assert_eq!(rest.trim(), "SELECT 3");
+        let (s, _) = split_statements("-- only a comment;\n;");
+        assert!(s.is_empty(), "{s:?}");
+    }
+
+    #[test]
+    fn every_bundled_query_is_documented() {
+        assert!(QUERIES.len() >= 8);
+        for (name, sql) in QUERIES {
+            assert!(
+                sql.starts_with("--"),
+                "{name} starts with a comment saying what it answers"
+            );
+        }
+    }
+}
