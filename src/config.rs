@@ -43,7 +43,7 @@ pub enum ConfigError {
     },
     /// No token was given.
     #[error(
-        "no Notion token: set NOTION_TOKEN to an internal integration token (https://www.notion.so/my-integrations), or run `notionlake demo` to try the tool without an account"
+        "no Notion token: set NOTION_TOKEN to an internal integration token (https://www.notion.so/my-integrations), sign in with `notionlake auth login`, or run `notionlake demo` to try the tool without an account"
     )]
     MissingToken,
 }
@@ -99,6 +99,8 @@ pub struct ConnectionArgs {
     pub burst: Option<u32>,
     /// Timeout in seconds.
     pub timeout_secs: Option<f64>,
+    /// OAuth credential file.
+    pub credentials: Option<std::path::PathBuf>,
 }
 
 /// Validated connection settings.
@@ -108,6 +110,8 @@ pub struct Settings {
     pub token: Option<StaticToken>,
     /// Client configuration.
     pub client: ClientConfig,
+    /// The OAuth credential file to use when no token is given (it exists).
+    pub credentials: Option<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -178,7 +182,13 @@ impl Settings {
             }
             retry.max_attempts = n;
         }
+        let credentials = args
+            .credentials
+            .clone()
+            .or_else(|| Some(crate::notion::oauth::default_credentials_path()))
+            .filter(|p| p.exists());
         Ok(Settings {
+            credentials,
             token: args
                 .token
                 .as_deref()
@@ -198,8 +208,12 @@ impl Settings {
 
     /// A client with these settings, or [`ConfigError::MissingToken`].
     pub fn client(&self) -> Result<NotionClient, crate::cli::CliError> {
-        let token = self.token.clone().ok_or(ConfigError::MissingToken)?;
-        Ok(NotionClient::new(self.client.clone(), Arc::new(token))?)
+        if let Some(token) = self.token.clone() {
+            return Ok(NotionClient::new(self.client.clone(), Arc::new(token))?);
+        }
+        let path = self.credentials.as_ref().ok_or(ConfigError::MissingToken)?;
+        let provider = crate::notion::oauth::OAuthProvider::from_file(path)?;
+        Ok(NotionClient::new(self.client.clone(), provider)?)
     }
 }
 

@@ -109,6 +109,9 @@ pub struct ConnectionFlags {
     /// Per-request timeout in seconds (default 60).
     #[arg(long)]
     pub timeout_secs: Option<f64>,
+    /// OAuth credential file (from `notionlake auth login`), used when no token is given.
+    #[arg(long, env = "NOTIONLAKE_CREDENTIALS")]
+    pub credentials: Option<PathBuf>,
 }
 
 impl From<&ConnectionFlags> for ConnectionArgs {
@@ -120,6 +123,7 @@ impl From<&ConnectionFlags> for ConnectionArgs {
             rps: f.rps,
             burst: f.burst,
             timeout_secs: f.timeout_secs,
+            credentials: f.credentials.clone(),
         }
     }
 }
@@ -352,16 +356,43 @@ pub struct FakeNotionArgs {
 /// `auth` actions.
 #[derive(Debug, Subcommand)]
 pub enum AuthAction {
-    /// Sign in with OAuth (public integrations).
-    Login,
-    /// Show the workspace and bot of the current token.
+    /// Sign in with OAuth (public integrations): opens the authorize URL, listens on
+    /// 127.0.0.1 for the redirect, stores the tokens (mode 0600).
+    #[command(
+        after_help = "Examples:\n  notionlake auth login --client-id … --client-secret … --redirect-port 8765\n  notionlake auth login --manual   # on a machine without a browser: paste the redirect URL"
+    )]
+    Login {
+        /// OAuth client id of the public integration.
+        #[arg(long, env = "NOTION_CLIENT_ID")]
+        client_id: String,
+        /// OAuth client secret.
+        #[arg(long, env = "NOTION_CLIENT_SECRET", hide_env_values = true)]
+        client_secret: String,
+        /// Base URL of the Notion API.
+        #[arg(long, env = "NOTION_API_BASE", default_value = crate::notion::DEFAULT_API_BASE)]
+        api_base: String,
+        /// Port of the loopback redirect (http://127.0.0.1:PORT/callback, as registered in the integration).
+        #[arg(long, default_value_t = 8765)]
+        redirect_port: u16,
+        /// Print the URL and read the redirect URL (or the code) from stdin instead of listening.
+        #[arg(long)]
+        manual: bool,
+        /// Where to store the credentials.
+        #[arg(long, env = "NOTIONLAKE_CREDENTIALS")]
+        credentials: Option<PathBuf>,
+    },
+    /// Show the workspace and bot of the current token, and whether it is valid.
     Status {
         /// Connection settings.
         #[command(flatten)]
         conn: ConnectionFlags,
     },
-    /// Revoke and forget stored OAuth credentials.
-    Logout,
+    /// Revoke the stored OAuth tokens and delete the credential file.
+    Logout {
+        /// The credential file.
+        #[arg(long, env = "NOTIONLAKE_CREDENTIALS")]
+        credentials: Option<PathBuf>,
+    },
 }
 
 fn load_file(cli: &Cli) -> Result<FileConfig, CliError> {
@@ -375,7 +406,12 @@ fn load_file(cli: &Cli) -> Result<FileConfig, CliError> {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let file = load_file(&cli)?;
     match &cli.command {
-        Command::Sync { conn, lake, inventory, select } => {
+        Command::Sync {
+            conn,
+            lake,
+            inventory,
+            select,
+        } => {
             let settings = Settings::resolve(&conn.into(), &file)?;
             let client = settings.client()?;
             if *inventory {
@@ -406,26 +442,31 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 }
             }
         }
-        Command::Demo { lake, notion_version } => run_demo(lake, notion_version.clone(), &file).await,
+        Command::Demo {
+            lake,
+            notion_version,
+        } => run_demo(lake, notion_version.clone(), &file).await,
         Command::FakeNotion(args) => run_fake(args.clone()).await,
-        Command::Auth { action: AuthAction::Status { conn } } => {
-            let settings = Settings::resolve(&conn.into(), &file)?;
-            let me = settings.client()?.users_me().await?;
-            let field = |p: &str| me.pointer(p).and_then(|v| v.as_str()).unwrap_or("?").to_string();
-            println!("workspace: {} ({})", field("/bot/workspace_name"), field("/bot/workspace_id"));
-            println!("bot:       {} ({})", field("/name"), field("/id"));
-            println!("token:     valid (internal integration token)");
-            Ok(())
-        }
-        Command::Auth { action: AuthAction::Login | AuthAction::Logout } => Err(CliError::NotAvailable(
-            "OAuth login/logout is not available yet; use an internal integration token in NOTION_TOKEN".into(),
-        )),
-        Command::Sql { lake, commands, file: script, query, format } => {
+        Command::Auth { action } => run_auth(action, &file).await,
+        Command::Sql {
+            lake,
+            commands,
+            file: script,
+            query,
+            format,
+        } => {
             let location = lake.clone().or_else(|| file.lake.clone()).ok_or(ConfigError::Invalid {
                 name: "lake",
                 message: "which lake? pass --lake ./lake (or s3://bucket/prefix), or set `lake` in the config file".into(),
             })?;
-            run_sql(&location, commands, script.as_deref(), query.as_deref(), *format).await
+            run_sql(
+                &location,
+                commands,
+                script.as_deref(),
+                query.as_deref(),
+                *format,
+            )
+            .await
         }
     }
 }
@@ -531,6 +572,132 @@ async fn run_sync(
         writeln!(out, "warning: {w}").map_err(io)?;
     }
     Ok(())
+}
+
+async fn run_auth(action: &AuthAction, file: &FileConfig) -> Result<(), CliError> {
+    use crate::notion::oauth::{
+        Credentials, OAuthApp, check_redirect, default_credentials_path, load_credentials,
+        save_credentials,
+    };
+    match action {
+        AuthAction::Login {
+            client_id,
+            client_secret,
+            api_base,
+            redirect_port,
+            manual,
+            credentials,
+        } => {
+            let app = OAuthApp {
+                client_id: client_id.clone(),
+                client_secret: crate::notion::SecretString::new(client_secret.clone()),
+                api_base: url::Url::parse(api_base).map_err(|e| ConfigError::Invalid {
+                    name: "api_base",
+                    message: e.to_string(),
+                })?,
+            };
+            let (access, refresh) = if *manual {
+                let redirect_uri = format!("http://127.0.0.1:{redirect_port}/callback");
+                let (url, state) = app.authorize_url(&redirect_uri)?;
+                eprintln!(
+                    "Open this URL in a browser, approve, then paste the address you are redirected to (or just the code):\n{url}"
+                );
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|source| CliError::Io {
+                        context: "reading the redirect URL".into(),
+                        source,
+                    })?;
+                let line = line.trim();
+                let code = match url::Url::parse(line) {
+                    Ok(u) => check_redirect(
+                        &u.query_pairs().into_owned().collect::<Vec<_>>(),
+                        state.secret(),
+                    )?,
+                    Err(_) => line.to_string(),
+                };
+                app.exchange_code(&code, &redirect_uri).await?
+            } else {
+                app.login_loopback(*redirect_port, |url| {
+                    eprintln!("Open this URL in your browser to authorize notionlake:\n{url}")
+                })
+                .await?
+            };
+            let client = NotionClient::new(
+                ClientConfig {
+                    base_url: app.api_base.clone(),
+                    ..ClientConfig::default()
+                },
+                Arc::new(StaticToken::new(access.clone())),
+            )?;
+            let me = client.users_me().await?;
+            let field = |p: &str| me.pointer(p).and_then(|v| v.as_str()).map(str::to_string);
+            let creds = Credentials {
+                access_token: access,
+                refresh_token: refresh,
+                client_id: client_id.clone(),
+                client_secret: client_secret.clone(),
+                api_base: api_base.clone(),
+                workspace_id: field("/bot/workspace_id"),
+                workspace_name: field("/bot/workspace_name"),
+                bot_id: field("/id"),
+            };
+            let path = credentials.clone().unwrap_or_else(default_credentials_path);
+            save_credentials(&path, &creds)?;
+            println!(
+                "logged in to workspace {} (bot {}); credentials in {}",
+                creds.workspace_name.as_deref().unwrap_or("?"),
+                creds.bot_id.as_deref().unwrap_or("?"),
+                path.display()
+            );
+            Ok(())
+        }
+        AuthAction::Status { conn } => {
+            let settings = Settings::resolve(&conn.into(), file)?;
+            let me = settings.client()?.users_me().await?;
+            let field = |p: &str| {
+                me.pointer(p)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("?")
+                    .to_string()
+            };
+            println!(
+                "workspace: {} ({})",
+                field("/bot/workspace_name"),
+                field("/bot/workspace_id")
+            );
+            println!("bot:       {} ({})", field("/name"), field("/id"));
+            match (&settings.token, &settings.credentials) {
+                (None, Some(path)) => {
+                    let creds = load_credentials(path)?;
+                    let active = creds.app()?.introspect(&creds.access_token).await?;
+                    println!(
+                        "token:     OAuth, {} (introspect), from {}",
+                        if active { "active" } else { "inactive" },
+                        path.display()
+                    );
+                }
+                _ => println!("token:     valid (internal integration token)"),
+            }
+            Ok(())
+        }
+        AuthAction::Logout { credentials } => {
+            let path = credentials.clone().unwrap_or_else(default_credentials_path);
+            let creds = load_credentials(&path)?;
+            let app = creds.app()?;
+            app.revoke(&creds.access_token).await?;
+            if let Some(r) = &creds.refresh_token {
+                app.revoke(r).await?;
+            }
+            std::fs::remove_file(&path).map_err(|source| CliError::Io {
+                context: format!("removing {}", path.display()),
+                source,
+            })?;
+            println!("logged out: tokens revoked, {} deleted", path.display());
+            Ok(())
+        }
+    }
 }
 
 async fn run_sql(

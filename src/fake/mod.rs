@@ -6,9 +6,10 @@
 //!
 //! Layout: [`workspace`] (the model), [`render`] (objects as JSON per version), [`query`]
 //! (filters, sorts, cursors), [`server`] (axum routes and the gate), [`demo`] (the built-in demo
-//! workspace), [`synth`] (large synthetic workspaces).
+//! workspace), [`synth`] (large synthetic workspaces), [`oauth`] (the OAuth endpoints).
 
 pub mod demo;
+pub mod oauth;
 pub mod query;
 pub mod render;
 pub mod server;

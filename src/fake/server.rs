@@ -91,6 +91,8 @@ pub struct FakeConfig {
     pub query_cap: usize,
     /// Capabilities the integration lacks: `comments`, `users`, `content` → 403.
     pub restricted: HashSet<String>,
+    /// The public integration for the OAuth endpoints, when OAuth is served.
+    pub oauth: Option<super::oauth::FakeOAuth>,
     /// Reject every Nth pagination cursor of queries and block children as stale
     /// (400 validation_error), as Notion may after long pauses.
     pub stale_cursor_every: Option<u64>,
@@ -107,6 +109,7 @@ impl Default for FakeConfig {
             query_cap: 10_000,
             restricted: HashSet::new(),
             stale_cursor_every: None,
+            oauth: None,
         }
     }
 }
@@ -155,6 +158,7 @@ pub struct FakeState {
     stats: Mutex<FakeStats>,
     cursors_seen: std::sync::atomic::AtomicU64,
     rejected_cursors: Mutex<HashSet<String>>,
+    oauth_tokens: Mutex<super::oauth::OAuthTokens>,
 }
 
 impl FakeState {
@@ -172,7 +176,39 @@ impl FakeState {
             stats: Mutex::new(FakeStats::default()),
             cursors_seen: std::sync::atomic::AtomicU64::new(0),
             rejected_cursors: Mutex::new(HashSet::new()),
+            oauth_tokens: Mutex::new(super::oauth::OAuthTokens::default()),
         }))
+    }
+
+    /// The OAuth app, when configured.
+    pub(crate) fn oauth_app(&self) -> Option<&super::oauth::FakeOAuth> {
+        self.config.oauth.as_ref()
+    }
+
+    /// Issued OAuth tokens.
+    pub(crate) fn oauth_tokens(&self) -> std::sync::MutexGuard<'_, super::oauth::OAuthTokens> {
+        self.oauth_tokens.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The workspace, for reading.
+    pub(crate) fn workspace_read(&self) -> RwLockReadGuard<'_, Workspace> {
+        self.ws()
+    }
+
+    /// True for a static token, or an OAuth access token with requests left (counting this one).
+    fn accept_token(&self, token: &str) -> bool {
+        if self.config.tokens.iter().any(|k| k == token) {
+            return true;
+        }
+        let mut tokens = self.oauth_tokens();
+        match tokens.access.get_mut(token) {
+            Some(None) => true,
+            Some(Some(left)) if *left > 0 => {
+                *left -= 1;
+                true
+            }
+            _ => false,
+        }
     }
 
     fn ws(&self) -> RwLockReadGuard<'_, Workspace> {
@@ -269,6 +305,16 @@ impl FakeNotion {
     /// The workspace, for reading.
     pub fn workspace(&self) -> RwLockReadGuard<'_, Workspace> {
         self.state.ws()
+    }
+
+    /// Successful refresh-token grants served.
+    pub fn oauth_refreshes(&self) -> u64 {
+        self.state.oauth_tokens().refreshes
+    }
+
+    /// Whether a refresh token is still accepted.
+    pub fn refresh_token_valid(&self, token: &str) -> bool {
+        self.state.oauth_tokens().refresh.contains(token)
     }
 
     /// The workspace, for editing between syncs.
@@ -414,7 +460,11 @@ async fn gate_inner(state: &FakeState, req: &mut Request, label: &str) -> Result
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if !token.is_some_and(|t| state.config.tokens.iter().any(|k| k == t)) {
+    if label.contains(" /v1/oauth/") {
+        // OAuth endpoints authenticate the client (Basic) themselves.
+        return Ok(());
+    }
+    if !token.is_some_and(|t| state.accept_token(t)) {
         return Err(error(401, "unauthorized", "API token is invalid."));
     }
     let version = match req.headers().get("notion-version").map(|v| v.to_str()) {
@@ -552,6 +602,10 @@ pub fn router(state: Arc<FakeState>) -> Router {
         .route("/v1/blocks/{id}", get(retrieve_block))
         .route("/v1/blocks/{id}/children", get(block_children))
         .route("/v1/comments", get(list_comments))
+        .route("/v1/oauth/authorize", get(super::oauth::authorize))
+        .route("/v1/oauth/token", post(super::oauth::token))
+        .route("/v1/oauth/introspect", post(super::oauth::introspect))
+        .route("/v1/oauth/revoke", post(super::oauth::revoke))
         .route("/__fake/stats", get(fake_stats))
         .route("/__fake/stats/reset", post(reset_stats))
         .fallback(fallback)

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod client;
 pub mod endpoints;
 pub mod error;
+pub mod oauth;
 pub mod pagination;
 pub mod rate_limit;
 pub mod retry;

@@ -7,6 +7,7 @@ mod conformance;
 mod fake_server;
 mod incremental;
 mod lake;
+mod oauth;
 mod shell;
 mod tables;
 mod workspace;

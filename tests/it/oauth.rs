@@ -1,0 +1,271 @@
+//! OAuth end to end against the fake: login through the (auto-approving) authorize redirect,
+//! a sync during which the access token expires (one refresh, the rotated refresh token
+//! persisted, the file 0600), a forged state refused, and no secret in any output of a verbose
+//! run.
+
+use std::sync::Arc;
+
+use notionlake::fake::oauth::FakeOAuth;
+use notionlake::fake::{FakeConfig, FakeNotion};
+use notionlake::notion::oauth::{
+    Credentials, OAuthApp, OAuthProvider, load_credentials, save_credentials,
+};
+use notionlake::notion::{NotionClient, NotionVersion, SecretString};
+use notionlake::sink::Lake;
+use notionlake::sync::{SyncOptions, sync_workspace};
+
+use crate::{demo_fake, test_config};
+
+const SECRET: &str = "csecret_do_not_print_4242";
+
+async fn oauth_fake(max_requests: u64) -> FakeNotion {
+    let oauth = FakeOAuth {
+        client_id: "cid-123".into(),
+        client_secret: SECRET.into(),
+        access_token_max_requests: Some(max_requests),
+    };
+    demo_fake(FakeConfig {
+        tokens: vec![],
+        oauth: Some(oauth),
+        ..FakeConfig::unlimited()
+    })
+    .await
+    .0
+}
+
+fn app(fake: &FakeNotion) -> OAuthApp {
+    OAuthApp {
+        client_id: "cid-123".into(),
+        client_secret: SecretString::new(SECRET),
+        api_base: url::Url::parse(&fake.url()).unwrap(),
+    }
+}
+
+/// Plays the browser: follows the authorize URL to the loopback redirect.
+fn browser(url: &url::Url) {
+    let url = url.clone();
+    tokio::spawn(async move {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let resp = http.get(url.clone()).send().await.unwrap();
+        let location = resp.headers()["location"].to_str().unwrap().to_string();
+        assert!(
+            location.starts_with("http://127.0.0.1:"),
+            "the redirect goes to loopback only: {location}"
+        );
+        http.get(location).send().await.unwrap();
+    });
+}
+
+async fn login(fake: &FakeNotion, path: &std::path::Path) -> Credentials {
+    let app = app(fake);
+    let (access, refresh) = app.login_loopback(0, browser).await.unwrap();
+    let creds = Credentials {
+        access_token: access,
+        refresh_token: refresh,
+        client_id: app.client_id.clone(),
+        client_secret: SECRET.into(),
+        api_base: fake.url(),
+        workspace_id: None,
+        workspace_name: None,
+        bot_id: None,
+    };
+    save_credentials(path, &creds).unwrap();
+    creds
+}
+
+#[tokio::test]
+async fn login_then_a_sync_through_an_expiring_token_refreshes_once() {
+    // The sync makes ~290 requests; the access token dies after 150.
+    let fake = oauth_fake(150).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials.json");
+    let before = login(&fake, &path).await;
+    let client = NotionClient::new(
+        test_config(&fake, NotionVersion::V2025_09_03),
+        OAuthProvider::from_file(&path).unwrap(),
+    )
+    .unwrap();
+    let lake_dir = tempfile::tempdir().unwrap();
+    let report = sync_workspace(
+        &client,
+        &Lake::open(lake_dir.path().to_str().unwrap()).unwrap(),
+        &SyncOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        report.requests.total_requests > 150,
+        "the token had to expire: {}",
+        report.requests.total_requests
+    );
+    assert_eq!(
+        fake.oauth_refreshes(),
+        1,
+        "exactly one refresh, shared by concurrent requests"
+    );
+    assert_eq!(
+        report
+            .tables
+            .iter()
+            .find(|t| t.table == "deals")
+            .unwrap()
+            .rows,
+        24
+    );
+    let after = load_credentials(&path).unwrap();
+    assert_ne!(after.access_token, before.access_token);
+    assert_ne!(
+        after.refresh_token, before.refresh_token,
+        "the rotated refresh token is persisted"
+    );
+    assert!(fake.refresh_token_valid(after.refresh_token.as_deref().unwrap()));
+    assert!(
+        !fake.refresh_token_valid(before.refresh_token.as_deref().unwrap()),
+        "the old refresh token stopped working"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    // A revoked refresh token: a clear message to log in again.
+    app(&fake)
+        .revoke(after.refresh_token.as_deref().unwrap())
+        .await
+        .unwrap();
+    let err = app(&fake)
+        .refresh(after.refresh_token.as_deref().unwrap())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("invalid_grant") && err.contains("auth login"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_forged_state_is_refused() {
+    let fake = oauth_fake(1000).await;
+    let err = app(&fake)
+        .login_loopback(0, |url| {
+            let mut forged = url.clone();
+            let pairs: Vec<(String, String)> = url
+                .query_pairs()
+                .into_owned()
+                .map(|(k, v)| {
+                    if k == "state" {
+                        (k, "forged".into())
+                    } else {
+                        (k, v)
+                    }
+                })
+                .collect();
+            forged.query_pairs_mut().clear().extend_pairs(pairs);
+            browser(&forged);
+        })
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("state"), "{err}");
+    assert_eq!(fake.oauth_refreshes(), 0);
+}
+
+#[test]
+fn no_secret_appears_in_a_verbose_run() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let fake = rt.block_on(oauth_fake(100));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials.json");
+    let before = rt.block_on(login(&fake, &path));
+    let lake = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_notionlake"))
+        .args([
+            "-vvv",
+            "sync",
+            "--rps",
+            "1000",
+            "--burst",
+            "100",
+            "--api-base",
+            &fake.url(),
+            "--lake",
+            lake.path().to_str().unwrap(),
+            "--credentials",
+            path.to_str().unwrap(),
+        ])
+        .env_remove("NOTION_TOKEN")
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("access token refreshed"),
+        "the run refreshed: {all}"
+    );
+    let after = load_credentials(&path).unwrap();
+    for secret in [
+        before.access_token.as_str(),
+        before.refresh_token.as_deref().unwrap(),
+        after.access_token.as_str(),
+        after.refresh_token.as_deref().unwrap(),
+        SECRET,
+    ] {
+        assert!(!all.contains(secret), "a secret leaked into the output");
+    }
+    assert!(all.lines().count() > 20, "a verbose run logs");
+    let _ = Arc::new(());
+}
+
+#[test]
+fn status_then_logout_revokes_and_deletes() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let fake = rt.block_on(oauth_fake(1000));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials.json");
+    let creds = rt.block_on(login(&fake, &path));
+    let bin = env!("CARGO_BIN_EXE_notionlake");
+    let status = std::process::Command::new(bin)
+        .args([
+            "auth",
+            "status",
+            "--api-base",
+            &fake.url(),
+            "--credentials",
+            path.to_str().unwrap(),
+        ])
+        .env_remove("NOTION_TOKEN")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.status.success() && text.contains("Acme Robotics") && text.contains("active"),
+        "{text}{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let logout = std::process::Command::new(bin)
+        .args(["auth", "logout", "--credentials", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        logout.status.success(),
+        "{}",
+        String::from_utf8_lossy(&logout.stderr)
+    );
+    assert!(!path.exists());
+    assert!(!fake.refresh_token_valid(creds.refresh_token.as_deref().unwrap()));
+    assert!(
+        !rt.block_on(app(&fake).introspect(&creds.access_token))
+            .unwrap()
+    );
+}
