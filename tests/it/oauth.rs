@@ -269,3 +269,58 @@ fn status_then_logout_revokes_and_deletes() {
             .unwrap()
     );
 }
+
+// Multi-threaded: the fake must keep serving while this thread waits for the child.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_login_accepts_the_pasted_redirect_url() {
+    use std::io::{BufRead, BufReader, Write};
+    let fake = oauth_fake(1000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials.json");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_notionlake"))
+        .args([
+            "auth",
+            "login",
+            "--manual",
+            "--client-id",
+            "cid-123",
+            "--api-base",
+            &fake.url(),
+            "--credentials",
+            path.to_str().unwrap(),
+        ])
+        .env("NOTION_CLIENT_SECRET", SECRET)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut url = String::new();
+    let mut seen = String::new();
+    while !url.starts_with("http") {
+        url.clear();
+        if stderr.read_line(&mut url).unwrap() == 0 {
+            panic!("the login ended before printing the URL: {seen}");
+        }
+        seen.push_str(&url);
+    }
+    // The browser: approve, and copy the address Notion redirects to (nothing listens there).
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let location = http.get(url.trim()).send().await.unwrap().headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    writeln!(child.stdin.take().unwrap(), "{location}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("logged in to workspace Acme Robotics"));
+    assert!(load_credentials(&path).unwrap().refresh_token.is_some());
+}
