@@ -1,5 +1,5 @@
 //! The `notionlake` binary: parse arguments, set up logging, run the library, map errors to
-//! exit codes (2 bad settings, 3 not available yet, 1 anything else).
+//! exit codes (2 bad settings, 1 anything else).
 
 use clap::Parser;
 use notionlake::cli::{Cli, LogFormat, run};

@@ -41,9 +41,6 @@ pub enum CliError {
     /// A SQL statement or shell command failed (exit 1).
     #[error("{0}")]
     Shell(String),
-    /// The command exists but its capability is not built yet (exit 3).
-    #[error("{0}")]
-    NotAvailable(String),
 }
 
 impl CliError {
@@ -51,7 +48,6 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Config(_) => 2,
-            CliError::NotAvailable(_) => 3,
             _ => 1,
         }
     }

@@ -16,9 +16,6 @@ use crate::state::{Registry, SchemaChange};
 /// Where the registry lives in the lake.
 pub const REGISTRY_PATH: &str = "_notionlake/registry.json";
 
-/// Rows flattened per batch (memory stays bounded whatever the table size).
-pub const BATCH_ROWS: usize = 2048;
-
 /// A failed sync.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
