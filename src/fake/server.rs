@@ -944,7 +944,20 @@ fn run_query(
         }
         rows.push(row);
     }
-    if let Some(sorts) = body.get("sorts").and_then(Value::as_array) {
+    // Rows are stored in creation order: a created_time-ascending sort is already satisfied.
+    let creation_order = body
+        .get("sorts")
+        .and_then(Value::as_array)
+        .is_some_and(|s| {
+            s.len() == 1
+                && s[0].get("timestamp").and_then(Value::as_str) == Some("created_time")
+                && s[0].get("direction").and_then(Value::as_str) != Some("descending")
+        });
+    if let Some(sorts) = body
+        .get("sorts")
+        .and_then(Value::as_array)
+        .filter(|_| !creation_order)
+    {
         let mut err = None;
         rows.sort_by(|a, b| match query::compare(sorts, a, b) {
             Ok(o) => o,
