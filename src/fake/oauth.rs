@@ -178,22 +178,33 @@ pub async fn token(
     .into_response()
 }
 
+/// Authenticates the client and reads the `token` field of an introspect/revoke body; `None`
+/// when the client authentication fails.
+fn token_field(state: &FakeState, headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    client_ok(state, headers).then(|| {
+        body_fields(headers, body)
+            .remove("token")
+            .unwrap_or_default()
+    })
+}
+
+fn invalid_client() -> Response {
+    oauth_error(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        "client authentication failed",
+    )
+}
+
 /// `POST /v1/oauth/introspect`.
 pub async fn introspect(
     State(state): State<Arc<FakeState>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !client_ok(&state, &headers) {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "client authentication failed",
-        );
-    }
-    let token = body_fields(&headers, &body)
-        .remove("token")
-        .unwrap_or_default();
+    let Some(token) = token_field(&state, &headers, &body) else {
+        return invalid_client();
+    };
     let tokens = state.oauth_tokens();
     let active = tokens
         .access
@@ -209,16 +220,9 @@ pub async fn revoke(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !client_ok(&state, &headers) {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "client authentication failed",
-        );
-    }
-    let token = body_fields(&headers, &body)
-        .remove("token")
-        .unwrap_or_default();
+    let Some(token) = token_field(&state, &headers, &body) else {
+        return invalid_client();
+    };
     let mut tokens = state.oauth_tokens();
     tokens.access.remove(&token);
     tokens.refresh.remove(&token);
