@@ -171,7 +171,7 @@ pub fn demo_workspace() -> (Workspace, DemoIds) {
 }
 
 fn build_crm(ws: &mut Workspace, ids: &mut DemoIds, root: &str, team: &[String; 5]) {
-    let [ada, grace, alan, katherine, linus] = team.clone();
+    let [ada, grace, alan, _, _] = team.clone();
     let crm = ws.add_page(FParent::Page(root.into()), "CRM", &ada);
     ws.add_block(
         &crm,
@@ -643,7 +643,6 @@ fn build_crm(ws: &mut Workspace, ids: &mut DemoIds, root: &str, team: &[String; 
             );
         }
     }
-    let _ = (katherine, linus);
     ids.data_sources.insert("Companies".into(), companies_ds);
     ids.data_sources.insert("Contacts".into(), contacts_ds);
     ids.data_sources.insert("Deals".into(), deals_ds);

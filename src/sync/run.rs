@@ -831,10 +831,6 @@ async fn run_locked(
         }
     }
     state.pages.extend(run.marks.drain());
-    state.data_sources = std::mem::take(&mut run.state.data_sources)
-        .into_iter()
-        .chain(state.data_sources.clone())
-        .collect();
 
     // Commit: data files, then the run record (what marks them committed), then the state.
     let mut fixed = Vec::new();

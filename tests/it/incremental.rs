@@ -62,7 +62,7 @@ async fn only_edited_pages_are_read_again() {
     let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
     let (_dir, lake) = new_lake();
     sync(&fake, &lake).await;
-    let (edited_rows, block_page) = {
+    let (_edited_rows, block_page) = {
         let mut ws = fake.workspace_mut();
         let ada = ids.people["ada"].clone();
         let tasks: Vec<String> = ws.data_sources[&ids.data_sources["Tasks"]]
@@ -129,7 +129,6 @@ async fn only_edited_pages_are_read_again() {
     );
     let history = latest(&lake, "SELECT count(*) AS n FROM tasks_history").await;
     assert_eq!(history[0]["n"], 36 + 3);
-    let _ = edited_rows;
 }
 
 #[tokio::test]

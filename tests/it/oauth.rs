@@ -3,8 +3,6 @@
 //! persisted, the file 0600), a forged state refused, and no secret in any output of a verbose
 //! run.
 
-use std::sync::Arc;
-
 use notionlake::fake::oauth::FakeOAuth;
 use notionlake::fake::{FakeConfig, FakeNotion};
 use notionlake::notion::oauth::{
@@ -224,7 +222,6 @@ fn no_secret_appears_in_a_verbose_run() {
         assert!(!all.contains(secret), "a secret leaked into the output");
     }
     assert!(all.lines().count() > 20, "a verbose run logs");
-    let _ = Arc::new(());
 }
 
 #[test]

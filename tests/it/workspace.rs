@@ -8,7 +8,7 @@ use notionlake::fake::workspace::Workspace;
 use notionlake::fake::{DemoIds, FakeConfig, FakeNotion};
 use notionlake::sink::Lake;
 use notionlake::sync::{CommentsMode, Selection, SyncOptions, SyncReport};
-use serde_json::{Value, json};
+use serde_json::json;
 use tempfile::TempDir;
 
 use crate::demo_fake;
@@ -428,7 +428,7 @@ async fn missing_comment_capability_skips_only_comments() {
 
 #[tokio::test]
 async fn selection_restricts_tables_and_subtrees() {
-    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let (fake, _) = demo_fake(FakeConfig::unlimited()).await;
     let meeting_hub = {
         let ws = fake.workspace().clone();
         ws.pages
@@ -485,7 +485,6 @@ async fn selection_restricts_tables_and_subtrees() {
         fake.stats().count("POST /v1/search") == 0,
         "a rooted sync does not search"
     );
-    let _ = ids;
 }
 
 #[tokio::test]
@@ -534,5 +533,4 @@ async fn version_2022_06_28_yields_the_same_pages_and_blocks() {
     assert!(counts[0].0 <= counts[1].0);
     assert_eq!(counts[1].1, 7);
     assert_eq!(counts[0].1, 5);
-    let _: Option<Value> = None;
 }
