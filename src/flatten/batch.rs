@@ -3,11 +3,13 @@
 //! the registry entry, plus the `rich_text_items` side table (one row per rich-text item of every
 //! title and rich_text value: formatting, links and mentions, queryable). Pure: no I/O.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Int32Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Int32Builder, RecordBatch, StringArray, StringBuilder,
+    TimestampMicrosecondArray, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
@@ -15,8 +17,9 @@ use serde_json::Value;
 
 use super::columns::ColumnBuilder;
 use super::mapping::{arrow_type, is_known, ts_type};
-use super::values::parse_ts_micros;
-use crate::model::{Parent, normalize_id};
+use super::reuse::FinishReserving;
+use super::values::{parse_ts_micros, pick};
+use crate::model::normalize_id_cow;
 use crate::state::TableEntry;
 
 /// The run a row was extracted by.
@@ -48,6 +51,12 @@ pub struct TableBuilder {
     rows: usize,
     run: RunInfo,
     warnings: BTreeSet<String>,
+    /// Per column, the stamp of the last row that set it (the rest get a null).
+    filled: Vec<u64>,
+    /// Row counter the `filled` stamps compare against.
+    stamp: u64,
+    /// Per property position in a row, the column it mapped to last time.
+    hints: Vec<Option<usize>>,
 }
 
 impl std::fmt::Debug for TableBuilder {
@@ -113,17 +122,17 @@ impl MetaBuilders {
 
     fn finish(&mut self) -> Vec<ArrayRef> {
         vec![
-            Arc::new(self.id.finish()),
-            Arc::new(self.url.finish()),
-            Arc::new(self.created_time.finish()),
-            Arc::new(self.last_edited_time.finish()),
-            Arc::new(self.created_by.finish()),
-            Arc::new(self.last_edited_by.finish()),
-            Arc::new(self.in_trash.finish()),
-            Arc::new(self.data_source_id.finish()),
-            Arc::new(self.database_id.finish()),
-            Arc::new(self.synced_at.finish()),
-            Arc::new(self.run_id.finish()),
+            self.id.finish_reserving(),
+            self.url.finish_reserving(),
+            self.created_time.finish_reserving(),
+            self.last_edited_time.finish_reserving(),
+            self.created_by.finish_reserving(),
+            self.last_edited_by.finish_reserving(),
+            self.in_trash.finish_reserving(),
+            self.data_source_id.finish_reserving(),
+            self.database_id.finish_reserving(),
+            self.synced_at.finish_reserving(),
+            self.run_id.finish_reserving(),
         ]
     }
 }
@@ -183,6 +192,7 @@ impl TableBuilder {
             .enumerate()
             .map(|(i, c)| (c.property_id.clone(), i))
             .collect();
+        let n = columns.len();
         TableBuilder {
             table: entry.table.clone(),
             data_source_id: entry.data_source_id.clone(),
@@ -191,10 +201,13 @@ impl TableBuilder {
             index,
             builders,
             meta: MetaBuilders::new(),
-            rich: RichTextBuilder::new(),
+            rich: RichTextBuilder::new(&entry.data_source_id, &entry.table, run),
             rows: 0,
             run: run.clone(),
             warnings,
+            filled: vec![0; n],
+            stamp: 0,
+            hints: Vec::new(),
         }
     }
 
@@ -214,55 +227,94 @@ impl TableBuilder {
     }
 
     /// Appends one page object (a row of this data source).
+    ///
+    /// This is the hot path of a sync: every object is read in one pass over its entries, each
+    /// value is appended straight into its column builder, and nothing is allocated per row when
+    /// ids are canonical.
     pub fn append_page(&mut self, page: &Value) {
-        let id = page
-            .get("id")
+        let [
+            id,
+            url,
+            created,
+            edited,
+            created_by,
+            edited_by,
+            in_trash,
+            archived,
+            parent,
+            props,
+        ] = pick(
+            page,
+            [
+                "id",
+                "url",
+                "created_time",
+                "last_edited_time",
+                "created_by",
+                "last_edited_by",
+                "in_trash",
+                "archived",
+                "parent",
+                "properties",
+            ],
+        );
+        let id = id
             .and_then(Value::as_str)
-            .map(normalize_id)
+            .map(normalize_id_cow)
             .unwrap_or_default();
+        let flag = |v: Option<&Value>| v.and_then(Value::as_bool).unwrap_or(false);
         let m = &mut self.meta;
         m.id.append_value(&id);
-        m.url.append_option(page.get("url").and_then(Value::as_str));
-        m.created_time.append_option(
-            page.get("created_time")
-                .and_then(Value::as_str)
-                .and_then(parse_ts_micros),
-        );
-        m.last_edited_time.append_option(
-            page.get("last_edited_time")
-                .and_then(Value::as_str)
-                .and_then(parse_ts_micros),
-        );
-        m.created_by
-            .append_option(page.pointer("/created_by/id").and_then(Value::as_str));
-        m.last_edited_by
-            .append_option(page.pointer("/last_edited_by/id").and_then(Value::as_str));
-        m.in_trash.append_value(crate::model::is_trashed(page));
-        let parent = page.get("parent").map(Parent::from_json);
-        let (ds, db) = match &parent {
-            Some(Parent::DataSource { id, database_id }) => {
-                (Some(id.as_str()), database_id.as_deref())
+        m.url.append_option(url.and_then(Value::as_str));
+        m.created_time
+            .append_option(created.and_then(Value::as_str).and_then(parse_ts_micros));
+        m.last_edited_time
+            .append_option(edited.and_then(Value::as_str).and_then(parse_ts_micros));
+        m.created_by.append_option(user_id(created_by));
+        m.last_edited_by.append_option(user_id(edited_by));
+        m.in_trash.append_value(flag(in_trash) || flag(archived));
+        let [ptype, p_ds, p_db] = parent.map_or([None; 3], |p| {
+            pick(p, ["type", "data_source_id", "database_id"])
+        });
+        let (ds, db) = match ptype.and_then(Value::as_str) {
+            Some("data_source_id") if p_ds.is_some_and(Value::is_string) => {
+                (norm(p_ds), norm(p_db))
             }
-            Some(Parent::Database { id }) => {
-                (Some(self.data_source_id.as_str()), Some(id.as_str()))
-            }
-            _ => (Some(self.data_source_id.as_str()), None),
+            Some("database_id") if p_db.is_some_and(Value::is_string) => (
+                Some(Cow::Borrowed(self.data_source_id.as_str())),
+                norm(p_db),
+            ),
+            _ => (Some(Cow::Borrowed(self.data_source_id.as_str())), None),
         };
         m.data_source_id.append_option(ds);
         m.database_id.append_option(db);
         m.synced_at.append_value(self.run.synced_at);
         m.run_id.append_value(&self.run.run_id);
 
-        let mut slots: Vec<Option<&Value>> = vec![None; self.columns.len()];
-        if let Some(props) = page.get("properties").and_then(Value::as_object) {
-            for prop in props.values() {
-                let Some(pid) = prop.get("id").and_then(Value::as_str) else {
+        self.stamp = self.stamp.wrapping_add(1);
+        if let Some(Value::Object(props)) = props {
+            for (ordinal, prop) in props.values().enumerate() {
+                let Value::Object(fields) = prop else {
                     continue;
                 };
-                let Some(&i) = self.index.get(pid) else {
+                let (mut pid, mut kind, mut payload) = (None, None, None);
+                for (k, v) in fields {
+                    match k.as_str() {
+                        "id" => pid = v.as_str(),
+                        "type" => kind = v.as_str(),
+                        _ => payload = Some((k.as_str(), v)),
+                    }
+                }
+                let Some(pid) = pid else {
                     continue;
                 };
-                let kind = prop.get("type").and_then(Value::as_str).unwrap_or("");
+                let Some(i) = self.column_of(ordinal, pid) else {
+                    continue;
+                };
+                if self.filled[i] == self.stamp {
+                    continue;
+                }
+                let kind = kind.unwrap_or("");
                 let col = &self.columns[i];
                 if kind != col.notion_type {
                     self.warnings.insert(format!(
@@ -271,27 +323,42 @@ impl TableBuilder {
                     ));
                     continue;
                 }
-                let value = prop.get(kind);
+                // The payload sits under the type key; objects with more keys are looked up.
+                let value = match payload {
+                    Some((k, v)) if k == kind && fields.len() <= 3 => Some(v),
+                    _ => fields.get(kind),
+                };
                 if (kind == "title" || kind == "rich_text")
                     && let Some(items) = value.and_then(Value::as_array)
                 {
-                    self.rich.append_items(
-                        &self.data_source_id,
-                        &self.table,
-                        &id,
-                        pid,
-                        &col.column,
-                        items,
-                        &self.run,
-                    );
+                    self.rich.append_items(&id, pid, &col.column, items);
                 }
-                slots[i] = value;
+                self.builders[i].append(value);
+                self.filled[i] = self.stamp;
             }
         }
-        for (b, v) in self.builders.iter_mut().zip(slots) {
-            b.append(v);
+        for (b, filled) in self.builders.iter_mut().zip(&self.filled) {
+            if *filled != self.stamp {
+                b.append(None);
+            }
         }
         self.rows += 1;
+    }
+
+    /// The column of the property `pid`, the `ordinal`-th of its row. Rows list their properties
+    /// in the same order, so the column found at the same ordinal last time is tried first.
+    fn column_of(&mut self, ordinal: usize, pid: &str) -> Option<usize> {
+        if let Some(&Some(i)) = self.hints.get(ordinal)
+            && self.columns[i].property_id == pid
+        {
+            return Some(i);
+        }
+        let i = self.index.get(pid).copied();
+        if ordinal >= self.hints.len() {
+            self.hints.resize(ordinal + 1, None);
+        }
+        self.hints[ordinal] = i;
+        i
     }
 
     /// Finishes the buffered rows: the table batch and the rich-text items batch.
@@ -311,10 +378,23 @@ impl TableBuilder {
     }
 }
 
+/// The `id` of a user object.
+fn user_id(v: Option<&Value>) -> Option<&str> {
+    v.and_then(|x| x.get("id")).and_then(Value::as_str)
+}
+
+/// A normalised id.
+fn norm(v: Option<&Value>) -> Option<Cow<'_, str>> {
+    v.and_then(Value::as_str).map(normalize_id_cow)
+}
+
 /// Builder of the `rich_text_items` side table.
 struct RichTextBuilder {
-    data_source_id: StringBuilder,
-    table: StringBuilder,
+    /// Constant per table: written once per batch at finish.
+    data_source_id: String,
+    table: String,
+    run: RunInfo,
+    schema: SchemaRef,
     page_id: StringBuilder,
     property_id: StringBuilder,
     column: StringBuilder,
@@ -327,8 +407,6 @@ struct RichTextBuilder {
     mention_type: StringBuilder,
     mention_id: StringBuilder,
     equation: StringBuilder,
-    synced_at: TimestampMicrosecondBuilder,
-    run_id: StringBuilder,
 }
 
 /// The schema of the `rich_text_items` side table.
@@ -360,10 +438,12 @@ pub fn rich_text_schema() -> SchemaRef {
 }
 
 impl RichTextBuilder {
-    fn new() -> Self {
+    fn new(data_source_id: &str, table: &str, run: &RunInfo) -> Self {
         RichTextBuilder {
-            data_source_id: StringBuilder::new(),
-            table: StringBuilder::new(),
+            data_source_id: data_source_id.to_string(),
+            table: table.to_string(),
+            run: run.clone(),
+            schema: rich_text_schema(),
             page_id: StringBuilder::new(),
             property_id: StringBuilder::new(),
             column: StringBuilder::new(),
@@ -376,89 +456,97 @@ impl RichTextBuilder {
             mention_type: StringBuilder::new(),
             mention_id: StringBuilder::new(),
             equation: StringBuilder::new(),
-            synced_at: ts(),
-            run_id: StringBuilder::new(),
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn append_items(
-        &mut self,
-        ds: &str,
-        table: &str,
-        page_id: &str,
-        property_id: &str,
-        column: &str,
-        items: &[Value],
-        run: &RunInfo,
-    ) {
+    fn append_items(&mut self, page_id: &str, property_id: &str, column: &str, items: &[Value]) {
         for (i, item) in items.iter().enumerate() {
-            self.data_source_id.append_value(ds);
-            self.table.append_value(table);
             self.page_id.append_value(page_id);
             self.property_id.append_value(property_id);
             self.column.append_value(column);
             self.index.append_value(i as i32);
-            let kind = item.get("type").and_then(Value::as_str);
+            let [kind, plain, href, ann, mention, equation] = pick(
+                item,
+                [
+                    "type",
+                    "plain_text",
+                    "href",
+                    "annotations",
+                    "mention",
+                    "equation",
+                ],
+            );
+            let kind = kind.and_then(Value::as_str);
             self.kind.append_option(kind);
-            self.plain_text
-                .append_option(item.get("plain_text").and_then(Value::as_str));
-            self.href
-                .append_option(item.get("href").and_then(Value::as_str));
-            let ann = item.get("annotations");
-            for (b, key) in
-                self.flags
-                    .iter_mut()
-                    .zip(["bold", "italic", "strikethrough", "underline", "code"])
+            self.plain_text.append_option(plain.and_then(Value::as_str));
+            self.href.append_option(href.and_then(Value::as_str));
+            let [bold, italic, strike, underline, code, color] = ann.map_or([None; 6], |a| {
+                pick(
+                    a,
+                    [
+                        "bold",
+                        "italic",
+                        "strikethrough",
+                        "underline",
+                        "code",
+                        "color",
+                    ],
+                )
+            });
+            for (b, flag) in self
+                .flags
+                .iter_mut()
+                .zip([bold, italic, strike, underline, code])
             {
-                b.append_option(ann.and_then(|a| a.get(key)).and_then(Value::as_bool));
+                b.append_option(flag.and_then(Value::as_bool));
             }
-            self.color
-                .append_option(ann.and_then(|a| a.get("color")).and_then(Value::as_str));
-            let mention = item.get("mention").filter(|_| kind == Some("mention"));
+            self.color.append_option(color.and_then(Value::as_str));
+            let mention = mention.filter(|_| kind == Some("mention"));
             let mtype = mention.and_then(|m| m.get("type")).and_then(Value::as_str);
             self.mention_type.append_option(mtype);
             let target = mention
                 .zip(mtype)
                 .and_then(|(m, t)| m.get(t))
                 .and_then(|p| {
-                    p.get("id")
-                        .or_else(|| p.get("start"))
-                        .or_else(|| p.get("url"))
-                        .or_else(|| p.get("href"))
-                        .and_then(Value::as_str)
+                    let [id, start, url, href] = pick(p, ["id", "start", "url", "href"]);
+                    id.or(start).or(url).or(href).and_then(Value::as_str)
                 });
             self.mention_id.append_option(target);
-            self.equation
-                .append_option(item.pointer("/equation/expression").and_then(Value::as_str));
-            self.synced_at.append_value(run.synced_at);
-            self.run_id.append_value(&run.run_id);
+            self.equation.append_option(
+                equation
+                    .and_then(|e| e.get("expression"))
+                    .and_then(Value::as_str),
+            );
         }
     }
 
     fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+        let n = arrow::array::ArrayBuilder::len(&self.index);
+        let constant = |v: &str| Arc::new(StringArray::from_iter_values(std::iter::repeat_n(v, n)));
         let mut arrays: Vec<ArrayRef> = vec![
-            Arc::new(self.data_source_id.finish()),
-            Arc::new(self.table.finish()),
-            Arc::new(self.page_id.finish()),
-            Arc::new(self.property_id.finish()),
-            Arc::new(self.column.finish()),
-            Arc::new(self.index.finish()),
-            Arc::new(self.kind.finish()),
-            Arc::new(self.plain_text.finish()),
-            Arc::new(self.href.finish()),
+            constant(&self.data_source_id),
+            constant(&self.table),
+            self.page_id.finish_reserving(),
+            self.property_id.finish_reserving(),
+            self.column.finish_reserving(),
+            self.index.finish_reserving(),
+            self.kind.finish_reserving(),
+            self.plain_text.finish_reserving(),
+            self.href.finish_reserving(),
         ];
         arrays.extend(
             self.flags
                 .iter_mut()
-                .map(|b| Arc::new(b.finish()) as ArrayRef),
+                .map(|b| b.finish_reserving() as ArrayRef),
         );
-        arrays.push(Arc::new(self.color.finish()));
-        arrays.push(Arc::new(self.mention_type.finish()));
-        arrays.push(Arc::new(self.mention_id.finish()));
-        arrays.push(Arc::new(self.equation.finish()));
-        arrays.push(Arc::new(self.synced_at.finish()));
-        arrays.push(Arc::new(self.run_id.finish()));
-        RecordBatch::try_new(rich_text_schema(), arrays)
+        arrays.push(self.color.finish_reserving());
+        arrays.push(self.mention_type.finish_reserving());
+        arrays.push(self.mention_id.finish_reserving());
+        arrays.push(self.equation.finish_reserving());
+        arrays.push(Arc::new(
+            TimestampMicrosecondArray::from_value(self.run.synced_at, n).with_timezone("UTC"),
+        ));
+        arrays.push(constant(&self.run.run_id));
+        RecordBatch::try_new(self.schema.clone(), arrays)
     }
 }

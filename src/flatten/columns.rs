@@ -3,6 +3,7 @@
 //! names. Structs and lists are assembled from concrete child builders, without downcasts per
 //! value.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use arrow::array::builder::NullBufferBuilder;
@@ -15,8 +16,8 @@ use arrow::datatypes::{DataType, Fields};
 use serde_json::Value;
 
 use super::mapping::{arrow_type, date_fields};
-use super::values::{date_parts, typed_value_text};
-use crate::model::plain_text;
+use super::reuse::FinishReserving;
+use super::values::{date_parts, pick, typed_value_text};
 
 fn ts_builder() -> TimestampMicrosecondBuilder {
     TimestampMicrosecondBuilder::new().with_timezone("UTC")
@@ -39,6 +40,24 @@ fn struct_array(t: &DataType, children: Vec<ArrayRef>, nulls: Option<NullBuffer>
 
 fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
+}
+
+/// A formula or rollup result: `x` when the result type `t` is `k` and `x` is not null.
+fn result_of<'a>(t: Option<&str>, k: &str, x: Option<&'a Value>) -> Option<&'a Value> {
+    x.filter(|x| t == Some(k) && !x.is_null())
+}
+
+/// Appends the concatenated `plain_text` of a rich-text array as one value, written straight
+/// into the builder's buffer (no intermediate string).
+fn append_plain_text(b: &mut StringBuilder, rich_text: &Value) {
+    if let Some(items) = rich_text.as_array() {
+        for item in items {
+            if let Some(t) = str_of(item, "plain_text") {
+                let _ = b.write_str(t);
+            }
+        }
+    }
+    b.append_value("");
 }
 
 /// A date struct's children.
@@ -91,12 +110,12 @@ impl DateCols {
 
     fn finish(&mut self) -> ArrayRef {
         let children: Vec<ArrayRef> = vec![
-            Arc::new(self.start.finish()),
-            Arc::new(self.end.finish()),
-            Arc::new(self.has_time.finish()),
-            Arc::new(self.time_zone.finish()),
-            Arc::new(self.start_text.finish()),
-            Arc::new(self.end_text.finish()),
+            self.start.finish_reserving(),
+            self.end.finish_reserving(),
+            self.has_time.finish_reserving(),
+            self.time_zone.finish_reserving(),
+            self.start_text.finish_reserving(),
+            self.end_text.finish_reserving(),
         ];
         Arc::new(StructArray::new(
             date_fields(),
@@ -347,13 +366,15 @@ impl ColumnBuilder {
     }
 
     /// Appends one value: the payload under the property's type key, or `None` when the row does
-    /// not carry the property (null).
+    /// not carry the property (null). Each object is read in one pass over its entries.
     pub fn append(&mut self, v: Option<&Value>) {
         let v = v.filter(|x| !x.is_null());
         match self {
             ColumnBuilder::Text(b, kind) => match (v, *kind) {
                 (None, _) => b.append_null(),
-                (Some(x), TextKind::RichText) => b.append_value(plain_text(x)),
+                (Some(x), TextKind::RichText) => {
+                    append_plain_text(b, x);
+                }
                 (Some(x), TextKind::OptionName) => b.append_option(str_of(x, "name")),
                 (Some(x), TextKind::Plain) => b.append_option(x.as_str()),
                 (Some(x), TextKind::UserId) => b.append_option(str_of(x, "id")),
@@ -385,14 +406,15 @@ impl ColumnBuilder {
                 None => parts.close(0, false),
                 Some(items) => {
                     for p in items {
-                        id.append_option(str_of(p, "id"));
-                        name.append_option(str_of(p, "name"));
-                        let k = if str_of(p, "object") == Some("group") {
-                            Some("group")
+                        let [i, n, o, t] = pick(p, ["id", "name", "object", "type"]);
+                        id.append_option(i.and_then(Value::as_str));
+                        name.append_option(n.and_then(Value::as_str));
+                        let o = o.and_then(Value::as_str);
+                        kind.append_option(if o == Some("group") {
+                            o
                         } else {
-                            str_of(p, "type")
-                        };
-                        kind.append_option(k);
+                            t.and_then(Value::as_str)
+                        });
                     }
                     parts.close(items.len(), true);
                 }
@@ -407,14 +429,16 @@ impl ColumnBuilder {
                 None => parts.close(0, false),
                 Some(items) => {
                     for f in items {
-                        let k = str_of(f, "type");
-                        let inner = k.and_then(|k| f.get(k));
-                        name.append_option(str_of(f, "name"));
+                        let [n, t] = pick(f, ["name", "type"]);
+                        let k = t.and_then(Value::as_str);
+                        let [u, e] = k
+                            .and_then(|k| f.get(k))
+                            .map_or([None, None], |i| pick(i, ["url", "expiry_time"]));
+                        name.append_option(n.and_then(Value::as_str));
                         kind.append_option(k);
-                        url.append_option(inner.and_then(|i| str_of(i, "url")));
+                        url.append_option(u.and_then(Value::as_str));
                         expiry.append_option(
-                            inner
-                                .and_then(|i| str_of(i, "expiry_time"))
+                            e.and_then(Value::as_str)
                                 .and_then(super::values::parse_ts_micros),
                         );
                     }
@@ -429,17 +453,15 @@ impl ColumnBuilder {
                 date,
                 nulls,
             } => {
-                let t = v.and_then(|x| str_of(x, "type"));
-                let inner = |k: &str| {
-                    v.filter(|_| t == Some(k))
-                        .and_then(|x| x.get(k))
-                        .filter(|x| !x.is_null())
-                };
+                let [t, s, n, b, d] = v.map_or([None; 5], |x| {
+                    pick(x, ["type", "string", "number", "boolean", "date"])
+                });
+                let t = t.and_then(Value::as_str);
                 kind.append_option(t);
-                string.append_option(inner("string").and_then(Value::as_str));
-                number.append_option(inner("number").and_then(Value::as_f64));
-                boolean.append_option(inner("boolean").and_then(Value::as_bool));
-                date.append(inner("date"));
+                string.append_option(result_of(t, "string", s).and_then(Value::as_str));
+                number.append_option(result_of(t, "number", n).and_then(Value::as_f64));
+                boolean.append_option(result_of(t, "boolean", b).and_then(Value::as_bool));
+                date.append(result_of(t, "date", d));
                 nulls.append(v.is_some());
             }
             ColumnBuilder::Rollup {
@@ -451,23 +473,21 @@ impl ColumnBuilder {
                 array_json,
                 nulls,
             } => {
-                let t = v.and_then(|x| str_of(x, "type"));
-                let inner = |k: &str| {
-                    v.filter(|_| t == Some(k))
-                        .and_then(|x| x.get(k))
-                        .filter(|x| !x.is_null())
-                };
+                let [t, f, n, d, a] = v.map_or([None; 5], |x| {
+                    pick(x, ["type", "function", "number", "date", "array"])
+                });
+                let t = t.and_then(Value::as_str);
                 kind.append_option(t);
-                function.append_option(v.and_then(|x| str_of(x, "function")));
-                number.append_option(inner("number").and_then(Value::as_f64));
-                date.append(inner("date"));
-                match inner("array").and_then(Value::as_array) {
+                function.append_option(f.and_then(Value::as_str));
+                number.append_option(result_of(t, "number", n).and_then(Value::as_f64));
+                date.append(result_of(t, "date", d));
+                match result_of(t, "array", a).and_then(Value::as_array) {
                     Some(items) => {
                         for item in items {
                             array.values().append_value(typed_value_text(item));
                         }
                         array.append(true);
-                        array_json.append_value(Value::Array(items.clone()).to_string());
+                        array_json.append_value(serde_json::to_string(items).unwrap_or_default());
                     }
                     None => {
                         array.append(false);
@@ -482,13 +502,23 @@ impl ColumnBuilder {
                 text,
                 nulls,
             } => {
-                let p = v.and_then(|x| str_of(x, "prefix"));
-                let n = v.and_then(|x| x.get("number")).and_then(Value::as_i64);
+                let [p, n] = v.map_or([None; 2], |x| pick(x, ["prefix", "number"]));
+                let p = p.and_then(Value::as_str);
+                let n = n.and_then(Value::as_i64);
                 prefix.append_option(p);
                 number.append_option(n);
-                text.append_option(
-                    n.map(|n| p.map_or_else(|| n.to_string(), |p| format!("{p}-{n}"))),
-                );
+                match (p, n) {
+                    (_, None) => text.append_null(),
+                    (Some(p), Some(n)) => {
+                        // Writes into the builder's value buffer; append_value("") ends the value.
+                        let _ = write!(text, "{p}-{n}");
+                        text.append_value("");
+                    }
+                    (None, Some(n)) => {
+                        let _ = write!(text, "{n}");
+                        text.append_value("");
+                    }
+                }
                 nulls.append(v.is_some());
             }
             ColumnBuilder::Verification {
@@ -497,12 +527,10 @@ impl ColumnBuilder {
                 date,
                 nulls,
             } => {
-                state.append_option(v.and_then(|x| str_of(x, "state")));
-                verified_by.append_option(
-                    v.and_then(|x| x.get("verified_by"))
-                        .and_then(|u| str_of(u, "id")),
-                );
-                date.append(v.and_then(|x| x.get("date")));
+                let [s, by, d] = v.map_or([None; 3], |x| pick(x, ["state", "verified_by", "date"]));
+                state.append_option(s.and_then(Value::as_str));
+                verified_by.append_option(by.and_then(|u| str_of(u, "id")));
+                date.append(d);
                 nulls.append(v.is_some());
             }
             ColumnBuilder::Place {
@@ -511,14 +539,23 @@ impl ColumnBuilder {
                 texts,
                 nulls,
             } => {
-                lat.append_option(v.and_then(|x| x.get("lat")).and_then(Value::as_f64));
-                lon.append_option(v.and_then(|x| x.get("lon")).and_then(Value::as_f64));
-                for (b, key) in
-                    texts
-                        .iter_mut()
-                        .zip(["name", "address", "aws_place_id", "google_place_id"])
-                {
-                    b.append_option(v.and_then(|x| str_of(x, key)));
+                let [la, lo, name, address, aws, google] = v.map_or([None; 6], |x| {
+                    pick(
+                        x,
+                        [
+                            "lat",
+                            "lon",
+                            "name",
+                            "address",
+                            "aws_place_id",
+                            "google_place_id",
+                        ],
+                    )
+                });
+                lat.append_option(la.and_then(Value::as_f64));
+                lon.append_option(lo.and_then(Value::as_f64));
+                for (b, x) in texts.iter_mut().zip([name, address, aws, google]) {
+                    b.append_option(x.and_then(Value::as_str));
                 }
                 nulls.append(v.is_some());
             }
@@ -528,10 +565,10 @@ impl ColumnBuilder {
     /// Finishes the column as an array of `data_type` (the mapping's type for the column).
     pub fn finish(&mut self, data_type: &DataType) -> ArrayRef {
         match self {
-            ColumnBuilder::Text(b, _) => Arc::new(b.finish()),
-            ColumnBuilder::Number(b) => Arc::new(b.finish()),
-            ColumnBuilder::Bool(b) => Arc::new(b.finish()),
-            ColumnBuilder::Timestamp(b) => Arc::new(b.finish()),
+            ColumnBuilder::Text(b, _) => b.finish_reserving(),
+            ColumnBuilder::Number(b) => b.finish_reserving(),
+            ColumnBuilder::Bool(b) => b.finish_reserving(),
+            ColumnBuilder::Timestamp(b) => b.finish_reserving(),
             ColumnBuilder::ListText(b, _) => Arc::new(b.finish()),
             ColumnBuilder::Date(d) => d.finish(),
             ColumnBuilder::People {
@@ -544,9 +581,9 @@ impl ColumnBuilder {
                 let items = struct_array(
                     &t,
                     vec![
-                        Arc::new(id.finish()),
-                        Arc::new(name.finish()),
-                        Arc::new(kind.finish()),
+                        id.finish_reserving(),
+                        name.finish_reserving(),
+                        kind.finish_reserving(),
                     ],
                     None,
                 );
@@ -563,10 +600,10 @@ impl ColumnBuilder {
                 let items = struct_array(
                     &t,
                     vec![
-                        Arc::new(name.finish()),
-                        Arc::new(kind.finish()),
-                        Arc::new(url.finish()),
-                        Arc::new(expiry.finish()),
+                        name.finish_reserving(),
+                        kind.finish_reserving(),
+                        url.finish_reserving(),
+                        expiry.finish_reserving(),
                     ],
                     None,
                 );
@@ -582,10 +619,10 @@ impl ColumnBuilder {
             } => struct_array(
                 data_type,
                 vec![
-                    Arc::new(kind.finish()),
-                    Arc::new(string.finish()),
-                    Arc::new(number.finish()),
-                    Arc::new(boolean.finish()),
+                    kind.finish_reserving(),
+                    string.finish_reserving(),
+                    number.finish_reserving(),
+                    boolean.finish_reserving(),
                     date.finish(),
                 ],
                 nulls.finish(),
@@ -601,12 +638,12 @@ impl ColumnBuilder {
             } => struct_array(
                 data_type,
                 vec![
-                    Arc::new(kind.finish()),
-                    Arc::new(function.finish()),
-                    Arc::new(number.finish()),
+                    kind.finish_reserving(),
+                    function.finish_reserving(),
+                    number.finish_reserving(),
                     date.finish(),
                     Arc::new(array.finish()),
-                    Arc::new(array_json.finish()),
+                    array_json.finish_reserving(),
                 ],
                 nulls.finish(),
             ),
@@ -618,9 +655,9 @@ impl ColumnBuilder {
             } => struct_array(
                 data_type,
                 vec![
-                    Arc::new(prefix.finish()),
-                    Arc::new(number.finish()),
-                    Arc::new(text.finish()),
+                    prefix.finish_reserving(),
+                    number.finish_reserving(),
+                    text.finish_reserving(),
                 ],
                 nulls.finish(),
             ),
@@ -632,8 +669,8 @@ impl ColumnBuilder {
             } => struct_array(
                 data_type,
                 vec![
-                    Arc::new(state.finish()),
-                    Arc::new(verified_by.finish()),
+                    state.finish_reserving(),
+                    verified_by.finish_reserving(),
                     date.finish(),
                 ],
                 nulls.finish(),
@@ -645,8 +682,8 @@ impl ColumnBuilder {
                 nulls,
             } => {
                 let mut children: Vec<ArrayRef> =
-                    vec![Arc::new(lat.finish()), Arc::new(lon.finish())];
-                children.extend(texts.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+                    vec![lat.finish_reserving(), lon.finish_reserving()];
+                children.extend(texts.iter_mut().map(|b| b.finish_reserving() as ArrayRef));
                 struct_array(data_type, children, nulls.finish())
             }
         }

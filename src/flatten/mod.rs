@@ -9,6 +9,7 @@ pub(crate) mod columns;
 pub mod fixed;
 pub mod mapping;
 pub mod names;
+mod reuse;
 pub mod values;
 
 pub use batch::{RunInfo, TableBuilder, rich_text_schema, table_schema};

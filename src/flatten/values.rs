@@ -2,7 +2,7 @@
 //! Notion's fixed format), date objects (date-only vs datetime, offsets, IANA time zones), and
 //! the text rendering of typed values (rollup array items).
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
+use chrono::{DateTime, NaiveDateTime, TimeZone};
 use serde_json::Value;
 
 use crate::model::plain_text;
@@ -45,10 +45,7 @@ pub fn parse_ts_micros(s: &str) -> Option<i64> {
         } else if b.len() != 20 {
             return fallback(s);
         }
-        let date = NaiveDate::from_ymd_opt(y as i32, mo as u32, d as u32)?;
-        let days = date
-            .signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1)?)
-            .num_days();
+        let days = days_from_civil(y, mo, d)?;
         if h > 23 || mi > 59 || sec > 60 {
             return None;
         }
@@ -63,9 +60,32 @@ fn fallback(s: &str) -> Option<i64> {
         .map(|t| t.timestamp_micros())
 }
 
-/// The parts of a Notion date object (`{start, end, time_zone}`).
+/// The values of `keys` in the object `v`, found in one pass over its entries (`None` for a
+/// missing key or a non-object). The hot paths read several keys of the same object; one pass
+/// is several times cheaper than one map lookup per key.
+#[inline]
+pub fn pick<'a, const N: usize>(v: &'a Value, keys: [&str; N]) -> [Option<&'a Value>; N] {
+    let mut out = [None; N];
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            if let Some(i) = keys.iter().position(|c| key_eq(c, k)) {
+                out[i] = Some(x);
+            }
+        }
+    }
+    out
+}
+
+/// String equality for short object keys, inlined: a length check, then the bytes (a call to
+/// `memcmp` per comparison costs more than the comparison itself for keys this short).
+#[inline(always)]
+pub fn key_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+}
+
+/// The parts of a Notion date object (`{start, end, time_zone}`), borrowing its text.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct DateParts {
+pub struct DateParts<'a> {
     /// Start instant (µs, UTC); dates are midnight UTC.
     pub start: Option<i64>,
     /// End instant.
@@ -73,19 +93,56 @@ pub struct DateParts {
     /// Whether start carries a time of day.
     pub has_time: bool,
     /// The IANA zone, when Notion sent one.
-    pub time_zone: Option<String>,
+    pub time_zone: Option<&'a str>,
     /// The original start text.
-    pub start_text: Option<String>,
+    pub start_text: Option<&'a str>,
     /// The original end text.
-    pub end_text: Option<String>,
+    pub end_text: Option<&'a str>,
+}
+
+/// Midnight UTC of a `YYYY-MM-DD` date, in µs since the epoch.
+fn parse_day_micros(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let days = days_from_civil(num(0..4)?.into(), num(5..7)?.into(), num(8..10)?.into())?;
+    Some(days * 86_400_000_000)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date, `None` when the date does not exist
+/// (H. Hinnant's `days_from_civil`: integer arithmetic, no calendar lookups).
+fn days_from_civil(y: i64, m: i64, d: i64) -> Option<i64> {
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if d < 1 || d > month_days {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
 }
 
 /// Parses one date/datetime string: RFC 3339 with offset, `YYYY-MM-DD`, or a naive datetime
 /// interpreted in `tz` (UTC when absent or unknown). Returns (µs, has_time).
 pub fn parse_date_text(s: &str, tz: Option<&str>) -> Option<(i64, bool)> {
     if s.len() == 10 {
-        let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-        return Some((d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_micros(), false));
+        return Some((parse_day_micros(s)?, false));
     }
     if let Some(t) = parse_ts_micros(s) {
         return Some((t, true));
@@ -102,20 +159,23 @@ pub fn parse_date_text(s: &str, tz: Option<&str>) -> Option<(i64, bool)> {
 }
 
 /// Reads a date object; `None` for null or a non-object.
-pub fn date_parts(v: &Value) -> Option<DateParts> {
-    let o = v.as_object()?;
-    let tz = o.get("time_zone").and_then(Value::as_str);
-    let start_text = o.get("start").and_then(Value::as_str);
-    let end_text = o.get("end").and_then(Value::as_str);
+pub fn date_parts(v: &Value) -> Option<DateParts<'_>> {
+    if !v.is_object() {
+        return None;
+    }
+    let [tz, start_text, end_text] = pick(v, ["time_zone", "start", "end"]);
+    let tz = tz.and_then(Value::as_str);
+    let start_text = start_text.and_then(Value::as_str);
+    let end_text = end_text.and_then(Value::as_str);
     let start = start_text.and_then(|s| parse_date_text(s, tz));
     let end = end_text.and_then(|s| parse_date_text(s, tz));
     Some(DateParts {
         start: start.map(|s| s.0),
         end: end.map(|e| e.0),
         has_time: start.is_some_and(|s| s.1),
-        time_zone: tz.map(str::to_string),
-        start_text: start_text.map(str::to_string),
-        end_text: end_text.map(str::to_string),
+        time_zone: tz,
+        start_text,
+        end_text,
     })
 }
 
@@ -196,12 +256,34 @@ mod tests {
     }
 
     #[test]
+    fn civil_days_agree_with_chrono() {
+        use chrono::NaiveDate;
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        for y in [
+            1600, 1899, 1900, 1969, 1970, 2000, 2023, 2024, 2100, 2400, 9999,
+        ] {
+            for m in 1..=13u32 {
+                for d in [0, 1, 28, 29, 30, 31, 32] {
+                    let expected = NaiveDate::from_ymd_opt(y, m, d)
+                        .map(|x| x.signed_duration_since(epoch).num_days());
+                    assert_eq!(
+                        days_from_civil(y.into(), m.into(), d.into()),
+                        expected,
+                        "{y}-{m}-{d}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn date_objects_of_every_shape() {
-        let d =
-            date_parts(&json!({"start": "2026-09-05", "end": null, "time_zone": null})).unwrap();
+        let day = json!({"start": "2026-09-05", "end": null, "time_zone": null});
+        let d = date_parts(&day).unwrap();
         assert!(!d.has_time);
         assert_eq!(d.start, Some(1_788_566_400_000_000));
-        let d = date_parts(&json!({"start": "2026-09-05T14:30:00.000+02:00", "end": "2026-09-06", "time_zone": null})).unwrap();
+        let offset = json!({"start": "2026-09-05T14:30:00.000+02:00", "end": "2026-09-06", "time_zone": null});
+        let d = date_parts(&offset).unwrap();
         assert!(d.has_time);
         assert_eq!(
             d.start,
@@ -209,13 +291,19 @@ mod tests {
         );
         assert_eq!(d.end, Some(1_788_652_800_000_000));
         // A naive time with an IANA zone: 09:00 in Zurich (CET, UTC+1 in November) is 08:00 UTC.
-        let d = date_parts(
-            &json!({"start": "2026-11-02T09:00:00.000", "end": null, "time_zone": "Europe/Zurich"}),
-        )
-        .unwrap();
+        let zoned =
+            json!({"start": "2026-11-02T09:00:00.000", "end": null, "time_zone": "Europe/Zurich"});
+        let d = date_parts(&zoned).unwrap();
         assert_eq!(d.start, parse_ts_micros("2026-11-02T08:00:00.000Z"));
-        assert_eq!(d.time_zone.as_deref(), Some("Europe/Zurich"));
+        assert_eq!(d.time_zone, Some("Europe/Zurich"));
         assert!(date_parts(&Value::Null).is_none());
+        for bad in ["2026-02-30", "2026-1x-01", "20260-1-01"] {
+            assert_eq!(parse_date_text(bad, None), None, "{bad}");
+        }
+        assert_eq!(
+            parse_date_text("2024-02-29", None),
+            Some((parse_ts_micros("2024-02-29T00:00:00Z").unwrap(), false))
+        );
     }
 
     #[test]

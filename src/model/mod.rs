@@ -91,6 +91,22 @@ fn other(v: &Value) -> Parent {
     Parent::Other { raw: v.clone() }
 }
 
+/// [`normalize_id`] without an allocation when the id is already in canonical form (the dashed
+/// lowercase form Notion answers with, so the common case on hot paths).
+pub fn normalize_id_cow(id: &str) -> std::borrow::Cow<'_, str> {
+    let b = id.as_bytes();
+    let canonical = b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(&c),
+        });
+    if canonical {
+        std::borrow::Cow::Borrowed(id)
+    } else {
+        std::borrow::Cow::Owned(normalize_id(id))
+    }
+}
+
 /// Normalises an id to the dashed lowercase UUID form Notion answers with; anything that is not
 /// a 32-hex-digit id is returned trimmed and lowercased.
 pub fn normalize_id(id: &str) -> String {
@@ -238,6 +254,23 @@ pub fn plain_text(rich_text: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn borrowed_ids_agree_with_owned() {
+        for id in [
+            "846dab72-0000-0000-0000-000000000001",
+            "846DAB72-0000-0000-0000-000000000001",
+            "846dab7200000000000000000000000a",
+            " abc ",
+            "846dab72-0000-0000-0000-00000000000g",
+        ] {
+            assert_eq!(normalize_id_cow(id), normalize_id(id), "{id:?}");
+        }
+        assert!(matches!(
+            normalize_id_cow("846dab72-0000-0000-0000-000000000001"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     #[test]
     fn parents_of_every_version() {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, Schema, SchemaRef};
 use bytes::Bytes;
 use object_store::aws::AmazonS3Builder;
 use object_store::buffered::BufWriter;
@@ -17,7 +17,8 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use parquet::arrow::AsyncArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 /// A storage failure, with what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -220,14 +221,57 @@ impl Default for ParquetOptions {
     }
 }
 
+/// Top-level columns whose few distinct values vary from row to row (kinds, colours, users), so a
+/// dictionary pays for itself. Every other column is written plain: ids, urls and text are
+/// mostly distinct, and columns constant within a file (run id, data source, table) shrink to
+/// nothing under zstd without one; measured in `benches/flatten.rs`, dictionaries elsewhere cost
+/// CPU and did not make the files smaller.
+const DICTIONARY_COLUMNS: &[&str] = &[
+    "_created_by",
+    "_last_edited_by",
+    "type",
+    "parent_type",
+    "created_by",
+    "last_edited_by",
+    "color",
+    "mention_type",
+    "reason",
+    "language",
+];
+
+/// Notion property types whose columns hold few distinct values.
+const DICTIONARY_PROPERTY_TYPES: &[&str] = &["select", "status", "created_by", "last_edited_by"];
+
 impl ParquetOptions {
-    /// The Parquet writer properties of the lake (zstd, row-group size).
-    pub fn writer_properties(&self) -> WriterProperties {
-        WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+    /// The Parquet writer properties of the lake for a table of `schema`: zstd level 1 (measured
+    /// in `benches/flatten.rs`: as small as level 3 on Notion rows, at about half the cost), the
+    /// row-group size, and dictionary encoding only for low-cardinality columns. Free-text and id
+    /// columns carry no min/max statistics: on ids, urls and prose they prune nothing, and
+    /// computing them was the largest single cost of encoding. Numbers, timestamps, booleans
+    /// and low-cardinality text keep them (row-group and page pruning).
+    pub fn writer_properties(&self, schema: &Schema) -> WriterProperties {
+        let mut builder = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
             .set_max_row_group_row_count(Some(self.row_group_rows))
-            .set_created_by(concat!("notionlake ", env!("CARGO_PKG_VERSION")).to_string())
-            .build()
+            .set_dictionary_enabled(false)
+            .set_created_by(concat!("notionlake ", env!("CARGO_PKG_VERSION")).to_string());
+        for field in schema.fields() {
+            let low_cardinality = DICTIONARY_COLUMNS.contains(&field.name().as_str())
+                || field
+                    .metadata()
+                    .get("notion.type")
+                    .is_some_and(|t| DICTIONARY_PROPERTY_TYPES.contains(&t.as_str()));
+            if !matches!(field.data_type(), DataType::Utf8) {
+                continue;
+            }
+            let path = ColumnPath::from(field.name().as_str());
+            builder = if low_cardinality {
+                builder.set_column_dictionary_enabled(path, true)
+            } else {
+                builder.set_column_statistics_enabled(path, EnabledStatistics::None)
+            };
+        }
+        builder.build()
     }
 }
 
@@ -324,7 +368,7 @@ impl TableWriter {
         let writer = AsyncArrowWriter::try_new(
             object,
             self.schema.clone(),
-            Some(self.options.writer_properties()),
+            Some(self.options.writer_properties(&self.schema)),
         )
         .map_err(|source| SinkError::Parquet {
             path: path.to_string(),
