@@ -1,7 +1,9 @@
-//! Memory of a sync does not grow with table size: syncs synthetic data sources of increasing
-//! size (25 properties) from a fake Notion running in a separate process, and prints the sync
-//! process's peak resident memory (VmHWM) and throughput for each. Bounded: rows are flattened in
-//! batches of 2,048 and Parquet row groups are flushed at 32 MiB.
+//! Memory of a sync against table size: syncs synthetic data sources of increasing size (25
+//! properties) from a fake Notion running in a separate process, and prints the sync process's
+//! peak resident memory (VmHWM) and throughput for each. What is bounded: rows are flattened in
+//! batches of 2,048, Parquet row groups close at 65,536 rows or 32 MiB, and each open column
+//! buffers at most one data page. What still grows: the per-page incremental state (one mark
+//! per page, kept in memory for the run and written to `_notionlake/state.json`).
 //!
 //! Run: `cargo bench --bench sync_memory` (optional sizes: `-- 20000 100000`). Linux only.
 

@@ -91,6 +91,63 @@ fn other(v: &Value) -> Parent {
     Parent::Other { raw: v.clone() }
 }
 
+/// The 128 bits of an id in canonical form (dashed lowercase UUID), `None` for any other form.
+fn uuid_bits(id: &str) -> Option<u128> {
+    let b = id.as_bytes();
+    if b.len() != 36 {
+        return None;
+    }
+    let mut bits = 0u128;
+    for (i, &c) in b.iter().enumerate() {
+        let digit = match (i, c) {
+            (8 | 13 | 18 | 23, b'-') => continue,
+            (8 | 13 | 18 | 23, _) => return None,
+            (_, b'0'..=b'9') => c - b'0',
+            (_, b'a'..=b'f') => c - b'a' + 10,
+            _ => return None,
+        };
+        bits = (bits << 4) | u128::from(digit);
+    }
+    Some(bits)
+}
+
+/// A set of ids seen by a run: 16 bytes per canonical UUID instead of a heap string, so the
+/// per-page bookkeeping of a sync stays small for tables of millions of rows. Ids in any other
+/// form are kept as strings.
+#[derive(Debug, Default, Clone)]
+pub struct IdSet {
+    uuids: std::collections::HashSet<u128>,
+    other: std::collections::HashSet<String>,
+}
+
+impl IdSet {
+    /// Adds an id; false when it was already present.
+    pub fn insert(&mut self, id: &str) -> bool {
+        match uuid_bits(id) {
+            Some(bits) => self.uuids.insert(bits),
+            None => self.other.insert(id.to_string()),
+        }
+    }
+
+    /// Whether the id is present.
+    pub fn contains(&self, id: &str) -> bool {
+        match uuid_bits(id) {
+            Some(bits) => self.uuids.contains(&bits),
+            None => self.other.contains(id),
+        }
+    }
+
+    /// Number of ids.
+    pub fn len(&self) -> usize {
+        self.uuids.len() + self.other.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// [`normalize_id`] without an allocation when the id is already in canonical form (the dashed
 /// lowercase form Notion answers with, so the common case on hot paths).
 pub fn normalize_id_cow(id: &str) -> std::borrow::Cow<'_, str> {
@@ -254,6 +311,25 @@ pub fn plain_text(rich_text: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn id_sets_tell_ids_apart() {
+        let mut set = IdSet::default();
+        let a = "846dab72-0000-0000-0000-000000000001";
+        let b = "846dab72-0000-0000-0000-000000000010";
+        assert!(set.insert(a));
+        assert!(!set.insert(a));
+        assert!(set.contains(a));
+        assert!(!set.contains(b));
+        // Non-canonical forms are kept as text, apart from the canonical one.
+        assert!(set.insert("846DAB72-0000-0000-0000-000000000001"));
+        assert!(set.insert("not-an-id"));
+        assert!(!set.insert("not-an-id"));
+        assert!(!set.contains("846dab72-0000-0000-0000-00000000000g"));
+        assert_eq!(set.len(), 3);
+        assert_eq!(uuid_bits(b), Some(0x846dab72_0000_0000_0000_000000000010));
+        assert_eq!(uuid_bits("846dab72x0000-0000-0000-000000000010"), None);
+    }
 
     #[test]
     fn borrowed_ids_agree_with_owned() {

@@ -23,7 +23,7 @@ use crate::flatten::fixed::{
     user_row,
 };
 use crate::flatten::{RunInfo, TableBuilder, rich_text_schema};
-use crate::model::{DataSourceRef, DataSourceSchema, is_trashed, normalize_id};
+use crate::model::{DataSourceRef, DataSourceSchema, IdSet, is_trashed, normalize_id};
 use crate::notion::{NotionClient, SearchTarget};
 use object_store::ObjectStoreExt;
 
@@ -86,17 +86,16 @@ struct Run<'a> {
     tables: Vec<TableReport>,
     warnings: Vec<String>,
     skipped: Vec<String>,
-    pages_seen: HashSet<String>,
+    pages_seen: IdSet,
     databases_seen: HashSet<String>,
     sources_seen: HashSet<String>,
     crawl_queue: Vec<String>,
     pending: Vec<DataSourceRef>,
     progress: indicatif::ProgressBar,
     counts: (usize, usize),
-    /// State of the previous run.
+    /// State of the previous run, updated in place with the marks of the pages this run sees
+    /// (one map, not a second one per run: it is the only per-page memory of a sync).
     state: SyncState,
-    /// Marks of the pages seen by this run.
-    marks: HashMap<String, PageMark>,
     /// Rows edited since this instant are read (incremental runs).
     cursor: Option<chrono::DateTime<chrono::Utc>>,
     /// A full refresh (everything read again; vanished ids detected).
@@ -152,40 +151,38 @@ impl Run<'_> {
             _ => None,
         };
         let table = table.map(str::to_string).or(from_parent);
-        if !self.pages_seen.insert(id.clone()) {
-            if let (Some(t), Some(mark)) = (table, self.marks.get_mut(&id)) {
+        if !self.pages_seen.insert(&id) {
+            if let (Some(t), Some(mark)) = (table, self.state.pages.get_mut(&id)) {
                 mark.table.get_or_insert(t);
             }
             return Ok(false);
         }
-        let table = table.as_deref();
         let edited = page
             .get("last_edited_time")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
         let trashed = is_trashed(page);
-        let previous = self.state.pages.get(&id).cloned();
-        let table = table
-            .map(str::to_string)
-            .or_else(|| previous.as_ref().and_then(|m| m.table.clone()));
+        let previous = self.state.pages.get(&id);
+        let table = table.or_else(|| previous.and_then(|m| m.table.clone()));
+        let was_trashed = previous.map(|m| m.trashed);
         let changed = self.full
             || self.state.page_changed(&id, &edited, self.cursor)
-            || previous.as_ref().is_some_and(|m| m.trashed != trashed);
-        self.marks.insert(
-            id.clone(),
-            PageMark {
-                last_edited_time: edited,
-                table: table.clone(),
-                trashed,
-            },
-        );
+            || was_trashed.is_some_and(|t| t != trashed);
         if trashed
-            && previous.as_ref().is_some_and(|m| !m.trashed)
+            && was_trashed == Some(false)
             && let Some(t) = &table
         {
             self.tombstone(t, &id, "trashed").await?;
         }
+        self.state.pages.insert(
+            id.clone(),
+            PageMark {
+                last_edited_time: edited,
+                table,
+                trashed,
+            },
+        );
         if !changed {
             return Ok(true);
         }
@@ -380,7 +377,7 @@ impl Run<'_> {
         );
         let (mut rows, mut completed) = (0, 0);
         let edited_filter = self.cursor.map(|c| json!({"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": c.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)}}));
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen = IdSet::default();
         let mut window_start: Option<String> = None;
         let mut restarts = 0;
         'windows: loop {
@@ -427,7 +424,7 @@ impl Run<'_> {
                     let Some(id) = row.get("id").and_then(Value::as_str).map(normalize_id) else {
                         continue;
                     };
-                    if !seen.insert(id) {
+                    if !seen.insert(&id) {
                         continue;
                     }
                     new_rows += 1;
@@ -657,7 +654,7 @@ async fn run_locked(
         tables: Vec::new(),
         warnings: Vec::new(),
         skipped: Vec::new(),
-        pages_seen: HashSet::new(),
+        pages_seen: IdSet::default(),
         databases_seen: HashSet::new(),
         sources_seen: HashSet::new(),
         crawl_queue: Vec::new(),
@@ -665,7 +662,6 @@ async fn run_locked(
         progress,
         counts: (0, 0),
         state,
-        marks: HashMap::new(),
         cursor,
         full,
         tombstones: 0,
@@ -821,7 +817,7 @@ async fn run_locked(
         let vanished: Vec<(String, Option<String>)> = state
             .pages
             .iter()
-            .filter(|(id, m)| !run.pages_seen.contains(*id) && !m.trashed)
+            .filter(|(id, m)| !run.pages_seen.contains(id) && !m.trashed)
             .map(|(id, m)| (id.clone(), m.table.clone()))
             .collect();
         for (id, table) in vanished {
@@ -830,7 +826,6 @@ async fn run_locked(
             state.pages.remove(&id);
         }
     }
-    state.pages.extend(run.marks.drain());
 
     // Commit: data files, then the run record (what marks them committed), then the state.
     let mut fixed = Vec::new();
