@@ -239,8 +239,6 @@ impl TableBuilder {
             edited,
             created_by,
             edited_by,
-            in_trash,
-            archived,
             parent,
             props,
         ] = pick(
@@ -252,8 +250,6 @@ impl TableBuilder {
                 "last_edited_time",
                 "created_by",
                 "last_edited_by",
-                "in_trash",
-                "archived",
                 "parent",
                 "properties",
             ],
@@ -262,7 +258,6 @@ impl TableBuilder {
             .and_then(Value::as_str)
             .map(normalize_id_cow)
             .unwrap_or_default();
-        let flag = |v: Option<&Value>| v.and_then(Value::as_bool).unwrap_or(false);
         let m = &mut self.meta;
         m.id.append_value(&id);
         m.url.append_option(url.and_then(Value::as_str));
@@ -272,7 +267,9 @@ impl TableBuilder {
             .append_option(edited.and_then(Value::as_str).and_then(parse_ts_micros));
         m.created_by.append_option(user_id(created_by));
         m.last_edited_by.append_option(user_id(edited_by));
-        m.in_trash.append_value(flag(in_trash) || flag(archived));
+        m.in_trash.append_value(crate::model::is_trashed(page));
+        // The row's data source and database, as `Parent::from_json` reads them, but borrowed:
+        // this runs once per row, and `Parent` owns its ids.
         let [ptype, p_ds, p_db] = parent.map_or([None; 3], |p| {
             pick(p, ["type", "data_source_id", "database_id"])
         });

@@ -418,6 +418,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn dictionaries_and_statistics_only_where_they_pay() {
+        use arrow::datatypes::Field;
+        let typed = |name: &str, t: &str| {
+            Field::new(name, DataType::Utf8, true).with_metadata(
+                [("notion.type".to_string(), t.to_string())]
+                    .into_iter()
+                    .collect(),
+            )
+        };
+        let schema = Schema::new(vec![
+            Field::new("_id", DataType::Utf8, false),
+            Field::new("_created_by", DataType::Utf8, true),
+            typed("stage", "status"),
+            typed("notes", "rich_text"),
+            typed("amount", "number").with_data_type(DataType::Float64),
+        ]);
+        let props = ParquetOptions::default().writer_properties(&schema);
+        let col = |n: &str| ColumnPath::from(n);
+        for (name, dictionary, statistics) in [
+            ("_id", false, EnabledStatistics::None),
+            ("_created_by", true, EnabledStatistics::Page),
+            ("stage", true, EnabledStatistics::Page),
+            ("notes", false, EnabledStatistics::None),
+            ("amount", false, EnabledStatistics::Page),
+        ] {
+            assert_eq!(props.dictionary_enabled(&col(name)), dictionary, "{name}");
+            assert_eq!(props.statistics_enabled(&col(name)), statistics, "{name}");
+        }
+        assert_eq!(
+            props.compression(&col("notes")),
+            Compression::ZSTD(ZstdLevel::try_new(1).unwrap())
+        );
+    }
+
+    #[test]
     fn rejects_unsupported_locations() {
         assert!(
             Lake::open("gs://bucket/x")
