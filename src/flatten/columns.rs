@@ -577,9 +577,8 @@ impl ColumnBuilder {
                 name,
                 kind,
             } => {
-                let t = data_type.clone();
                 let items = struct_array(
-                    &t,
+                    data_type,
                     vec![
                         id.finish_reserving(),
                         name.finish_reserving(),
@@ -587,7 +586,7 @@ impl ColumnBuilder {
                     ],
                     None,
                 );
-                parts.finish(&t, items)
+                parts.finish(data_type, items)
             }
             ColumnBuilder::Files {
                 parts,
@@ -596,9 +595,8 @@ impl ColumnBuilder {
                 url,
                 expiry,
             } => {
-                let t = data_type.clone();
                 let items = struct_array(
-                    &t,
+                    data_type,
                     vec![
                         name.finish_reserving(),
                         kind.finish_reserving(),
@@ -607,7 +605,7 @@ impl ColumnBuilder {
                     ],
                     None,
                 );
-                parts.finish(&t, items)
+                parts.finish(data_type, items)
             }
             ColumnBuilder::Formula {
                 kind,

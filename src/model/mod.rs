@@ -151,13 +151,7 @@ impl IdSet {
 /// [`normalize_id`] without an allocation when the id is already in canonical form (the dashed
 /// lowercase form Notion answers with, so the common case on hot paths).
 pub fn normalize_id_cow(id: &str) -> std::borrow::Cow<'_, str> {
-    let b = id.as_bytes();
-    let canonical = b.len() == 36
-        && b.iter().enumerate().all(|(i, &c)| match i {
-            8 | 13 | 18 | 23 => c == b'-',
-            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(&c),
-        });
-    if canonical {
+    if uuid_bits(id).is_some() {
         std::borrow::Cow::Borrowed(id)
     } else {
         std::borrow::Cow::Owned(normalize_id(id))
