@@ -17,6 +17,11 @@ use notionlake::notion::ClientConfig;
 use notionlake::sink::Lake;
 use notionlake::sync::{SyncOptions, sync_workspace};
 
+/// The allocator of the `notionlake` binary (see `src/main.rs`), so the figures are the binary's.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()

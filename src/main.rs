@@ -5,6 +5,14 @@ use clap::Parser;
 use notionlake::cli::{Cli, LogFormat, run};
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc rather than the system allocator. A sync decodes and frees millions of small JSON
+/// objects; under glibc's malloc each row's objects end up scattered (free-list consolidation
+/// after every large Arrow or Parquet buffer), and flattening them was ~40% slower
+/// (`benches/flatten.rs`, which uses the same allocator).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn init_tracing(format: LogFormat, verbose: u8) {
     let default = match verbose {
         0 => "warn",

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use backon::Retryable;
+use bytes::Bytes;
 use reqwest::Method;
 use serde_json::Value;
 use url::Url;
@@ -165,6 +166,16 @@ impl NotionClient {
     /// Sends a request: rate limit, headers, retries of temporary failures, 401 to the token
     /// provider. Returns the response JSON of a 2xx answer.
     pub async fn send(&self, req: &ApiRequest) -> Result<Value, NotionError> {
+        let body = self.send_raw(req).await?;
+        serde_json::from_slice(&body).map_err(|e| NotionError::Decode {
+            endpoint: req.endpoint.to_string(),
+            detail: format!("response body is not JSON ({e})"),
+        })
+    }
+
+    /// [`NotionClient::send`], returning the body of the 2xx answer undecoded, for callers that
+    /// decode it their own way (row queries keep each row as raw JSON until it is used).
+    pub async fn send_raw(&self, req: &ApiRequest) -> Result<Bytes, NotionError> {
         let started = tokio::time::Instant::now();
         let attempts = AtomicU32::new(0);
         let mut slept = Duration::ZERO;
@@ -199,7 +210,7 @@ impl NotionClient {
     }
 
     /// One attempt, with at most one token refresh after a 401.
-    async fn attempt(&self, req: &ApiRequest) -> Result<Value, NotionError> {
+    async fn attempt(&self, req: &ApiRequest) -> Result<Bytes, NotionError> {
         let token = self.inner.auth.token().await?;
         match self.send_once(req, &token).await {
             Err(err) if err.status() == Some(401) => {
@@ -220,7 +231,7 @@ impl NotionClient {
         &self,
         req: &ApiRequest,
         token: &SecretString,
-    ) -> Result<Value, NotionError> {
+    ) -> Result<Bytes, NotionError> {
         let inner = &*self.inner;
         let mut url = inner
             .config
@@ -265,10 +276,7 @@ impl NotionClient {
         inner.stats.record_status(status);
 
         if (200..300).contains(&status) {
-            return serde_json::from_slice(&bytes).map_err(|e| NotionError::Decode {
-                endpoint: req.endpoint.to_string(),
-                detail: format!("response body is not JSON ({e})"),
-            });
+            return Ok(bytes);
         }
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(body) if body.get("object").and_then(Value::as_str) == Some("error") => {

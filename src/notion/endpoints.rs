@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::client::{ApiRequest, NotionClient};
 use super::error::NotionError;
-use super::pagination::{self, ListPage};
+use super::pagination::{self, ListPage, RawRow};
 use crate::model::{DataSourceRef, normalize_id};
 
 /// What a search looks for.
@@ -137,27 +137,30 @@ impl NotionClient {
     /// The request that queries a table's rows with `body` (filter, sorts, in_trash), for the
     /// selected version. Page it with [`pagination::pages`].
     pub fn query_rows_request(&self, source: &DataSourceRef, body: Value) -> ApiRequest {
-        if self.version().has_data_sources() {
-            ApiRequest::post(
-                "POST /v1/data_sources/{id}/query",
-                format!("/v1/data_sources/{}/query", id_path(&source.id)),
-                body,
-            )
+        let path = if self.version().has_data_sources() {
+            format!("/v1/data_sources/{}/query", id_path(&source.id))
         } else {
-            ApiRequest::post(
-                "POST /v1/databases/{id}/query",
-                format!("/v1/databases/{}/query", id_path(&source.id)),
-                body,
-            )
+            format!("/v1/databases/{}/query", id_path(&source.id))
+        };
+        ApiRequest::post(self.query_rows_endpoint(), path, body)
+    }
+
+    /// The endpoint that queries a table's rows in the selected version (for error messages).
+    pub fn query_rows_endpoint(&self) -> &'static str {
+        if self.version().has_data_sources() {
+            "POST /v1/data_sources/{id}/query"
+        } else {
+            "POST /v1/databases/{id}/query"
         }
     }
 
-    /// Rows of a table, page by page (the caller sees `request_status` for the query cap).
+    /// Rows of a table, page by page (the caller sees `request_status` for the query cap). The
+    /// rows stay raw JSON: decode each with [`pagination::decode_row`] when it is used.
     pub fn query_rows(
         &self,
         source: &DataSourceRef,
         body: Value,
-    ) -> BoxStream<'static, Result<ListPage, NotionError>> {
+    ) -> BoxStream<'static, Result<ListPage<RawRow>, NotionError>> {
         pagination::pages(self.clone(), self.query_rows_request(source, body))
     }
 

@@ -20,7 +20,7 @@ pub use auth::{SecretString, StaticToken, TokenProvider};
 pub use client::{ApiRequest, ClientConfig, DEFAULT_API_BASE, NotionClient};
 pub use endpoints::SearchTarget;
 pub use error::{ApiError, NotionError};
-pub use pagination::ListPage;
+pub use pagination::{ListPage, RawRow, decode_row};
 pub use retry::RetryConfig;
 pub use stats::StatsSnapshot;
 pub use version::NotionVersion;

@@ -4,16 +4,19 @@
 
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use reqwest::Method;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::client::{ApiRequest, NotionClient};
 use super::error::NotionError;
 
-/// One page of a list response.
+/// One page of a list response, its items decoded as `T`: [`Value`], or [`RawRow`] for row
+/// queries, whose rows stay raw JSON until each is used.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ListPage {
+pub struct ListPage<T = Value> {
     /// The items of this page.
-    pub results: Vec<Value>,
+    pub results: Vec<T>,
     /// The cursor of the next page.
     pub next_cursor: Option<String>,
     /// Whether another page follows.
@@ -58,7 +61,83 @@ impl ListPage {
             list_type,
         })
     }
+}
 
+/// One item of a list response as the raw JSON text Notion sent.
+///
+/// A query response holds up to 100 rows of several kilobytes each. Decoded into [`Value`]s all
+/// at once, they fill the CPU caches many times over before the first row is flattened; kept raw
+/// and decoded one by one ([`RawRow::decode`]) just before use, each row is flattened while its
+/// objects are still in cache and its memory is reused by the next row (measured in
+/// `benches/flatten.rs`: decoding ~40% cheaper, flattening ~20% cheaper).
+pub type RawRow = Box<RawValue>;
+
+/// Decodes one raw row.
+pub fn decode_row(endpoint: &str, row: &RawValue) -> Result<Value, NotionError> {
+    serde_json::from_str(row.get()).map_err(|e| NotionError::Decode {
+        endpoint: endpoint.to_string(),
+        detail: format!("a list item is not JSON ({e})"),
+    })
+}
+
+/// The list envelope with its items left raw.
+#[derive(Deserialize)]
+struct RawEnvelope {
+    object: Option<String>,
+    results: Option<Vec<RawRow>>,
+    #[serde(default)]
+    next_cursor: Option<String>,
+    #[serde(default)]
+    has_more: Option<bool>,
+    #[serde(default, rename = "type")]
+    list_type: Option<String>,
+    #[serde(default)]
+    property_item: Option<Value>,
+    #[serde(default)]
+    request_status: Option<Value>,
+}
+
+impl ListPage<RawRow> {
+    /// Parses a list envelope from the response body, leaving its items raw.
+    pub fn from_slice(endpoint: &str, body: &[u8]) -> Result<Self, NotionError> {
+        let decode = |detail: String| NotionError::Decode {
+            endpoint: endpoint.to_string(),
+            detail,
+        };
+        let v: RawEnvelope = serde_json::from_slice(body)
+            .map_err(|e| decode(format!("response body is not a list envelope ({e})")))?;
+        if v.object.as_deref() != Some("list") {
+            return Err(decode(
+                "expected a list envelope (\"object\": \"list\")".into(),
+            ));
+        }
+        let Some(results) = v.results else {
+            return Err(decode("the list has no \"results\" array".into()));
+        };
+        let has_more = v.has_more.unwrap_or(false);
+        if has_more && v.next_cursor.is_none() {
+            return Err(decode("has_more is true but next_cursor is missing".into()));
+        }
+        Ok(ListPage {
+            results,
+            next_cursor: v.next_cursor,
+            has_more,
+            list_type: v.list_type,
+            property_item: v.property_item,
+            request_status: v.request_status,
+        })
+    }
+
+    /// Every row of the page decoded (for callers that want them all at once).
+    pub fn decode_rows(&self, endpoint: &str) -> Result<Vec<Value>, NotionError> {
+        self.results
+            .iter()
+            .map(|r| decode_row(endpoint, r))
+            .collect()
+    }
+}
+
+impl<T> ListPage<T> {
     /// True when Notion cut the result set at the query cap (`request_status.type == incomplete`).
     pub fn is_incomplete(&self) -> bool {
         self.request_status
@@ -99,11 +178,33 @@ enum Cursor {
     Done,
 }
 
+/// How the items of a list page are decoded from a response body.
+pub trait ListItem: Sized + Send + 'static {
+    /// The page in `body`, a response of `endpoint`.
+    fn page(endpoint: &str, body: &[u8]) -> Result<ListPage<Self>, NotionError>;
+}
+
+impl ListItem for Value {
+    fn page(endpoint: &str, body: &[u8]) -> Result<ListPage<Self>, NotionError> {
+        let v = serde_json::from_slice(body).map_err(|e| NotionError::Decode {
+            endpoint: endpoint.to_string(),
+            detail: format!("response body is not JSON ({e})"),
+        })?;
+        ListPage::from_json(endpoint, v)
+    }
+}
+
+impl ListItem for RawRow {
+    fn page(endpoint: &str, body: &[u8]) -> Result<ListPage<Self>, NotionError> {
+        ListPage::from_slice(endpoint, body)
+    }
+}
+
 /// Streams the pages of a paginated request, following `next_cursor` while `has_more`.
-pub fn pages(
+pub fn pages<T: ListItem>(
     client: NotionClient,
     req: ApiRequest,
-) -> BoxStream<'static, Result<ListPage, NotionError>> {
+) -> BoxStream<'static, Result<ListPage<T>, NotionError>> {
     let page_size = client.page_size();
     stream::try_unfold(Cursor::First, move |cursor| {
         let client = client.clone();
@@ -115,7 +216,7 @@ pub fn pages(
                 Cursor::Next(c) => Some(c.clone()),
             };
             let page_req = with_cursor(&req, cursor_str.as_deref(), page_size);
-            let page = ListPage::from_json(req.endpoint, client.send(&page_req).await?)?;
+            let page = T::page(req.endpoint, &client.send_raw(&page_req).await?)?;
             let next = match (&page.next_cursor, page.has_more) {
                 (Some(next), true) if Some(next) == cursor_str.as_ref() => {
                     return Err(NotionError::Decode {
@@ -141,4 +242,59 @@ pub fn items(
         .map_ok(|p| stream::iter(p.results.into_iter().map(Ok)))
         .try_flatten()
         .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(v: &Value) -> Result<ListPage<RawRow>, NotionError> {
+        ListPage::from_slice("test", &serde_json::to_vec(v).unwrap())
+    }
+
+    #[test]
+    fn raw_rows_decode_to_what_the_value_path_reads() {
+        let body = json!({
+            "object": "list",
+            "results": [{"object": "page", "id": "a", "properties": {"n": {"type": "number", "number": 1.5}}},
+                        {"object": "page", "id": "b", "title": "caf\u{e9} \"q\""}],
+            "next_cursor": "c2",
+            "has_more": true,
+            "type": "page_or_data_source",
+            "page_or_data_source": {},
+            "request_status": {"type": "incomplete"},
+        });
+        let lazy = raw(&body).unwrap();
+        let eager = ListPage::from_json("test", body).unwrap();
+        assert_eq!(lazy.decode_rows("test").unwrap(), eager.results);
+        assert_eq!(lazy.next_cursor, eager.next_cursor);
+        assert_eq!(lazy.has_more, eager.has_more);
+        assert_eq!(lazy.list_type, eager.list_type);
+        assert_eq!(lazy.request_status, eager.request_status);
+        assert!(lazy.is_incomplete());
+    }
+
+    #[test]
+    fn malformed_envelopes_are_decode_errors() {
+        let err = |r: Result<ListPage<RawRow>, NotionError>| r.unwrap_err().to_string();
+        assert!(
+            err(ListPage::from_slice("test", b"{\"object\": \"list\", "))
+                .contains("not a list envelope")
+        );
+        assert!(
+            err(raw(&json!({"object": "page", "results": []})))
+                .contains("expected a list envelope")
+        );
+        assert!(err(raw(&json!({"object": "list"}))).contains("no \"results\" array"));
+        assert!(
+            err(raw(
+                &json!({"object": "list", "results": [], "has_more": true, "next_cursor": null})
+            ))
+            .contains("next_cursor is missing")
+        );
+        let last =
+            raw(&json!({"object": "list", "results": [], "has_more": false, "next_cursor": null}))
+                .unwrap();
+        assert!(last.results.is_empty() && !last.has_more && last.next_cursor.is_none());
+    }
 }

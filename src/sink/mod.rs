@@ -8,17 +8,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::{DataType, Schema, SchemaRef};
+use arrow::datatypes::{Schema, SchemaRef};
 use bytes::Bytes;
 use object_store::aws::AmazonS3Builder;
 use object_store::buffered::BufWriter;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use parquet::arrow::AsyncArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::arrow::{ArrowSchemaConverter, AsyncArrowWriter};
+use parquet::basic::{Compression, Type as PhysicalType, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::schema::types::ColumnPath;
 
 /// A storage failure, with what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -240,32 +239,48 @@ const DICTIONARY_COLUMNS: &[&str] = &[
 ];
 
 /// Notion property types whose columns hold few distinct values.
-const DICTIONARY_PROPERTY_TYPES: &[&str] = &["select", "status", "created_by", "last_edited_by"];
+const DICTIONARY_PROPERTY_TYPES: &[&str] = &[
+    "select",
+    "multi_select",
+    "status",
+    "created_by",
+    "last_edited_by",
+];
 
 impl ParquetOptions {
     /// The Parquet writer properties of the lake for a table of `schema`: zstd level 1 (measured
     /// in `benches/flatten.rs`: as small as level 3 on Notion rows, at about half the cost), the
-    /// row-group size, and dictionary encoding only for low-cardinality columns. Free-text and id
-    /// columns carry no min/max statistics: on ids, urls and prose they prune nothing, and
-    /// computing them was the largest single cost of encoding. Numbers, timestamps, booleans
-    /// and low-cardinality text keep them (row-group and page pruning).
+    /// row-group size, and dictionary encoding only for low-cardinality columns. Text leaves
+    /// (top-level or nested in lists and structs) carry no min/max statistics unless they are
+    /// low-cardinality: on ids, urls and prose they prune nothing, and computing them was the
+    /// largest single cost of encoding. Numbers, timestamps, booleans and low-cardinality text
+    /// keep them (row-group and page pruning).
     pub fn writer_properties(&self, schema: &Schema) -> WriterProperties {
         let mut builder = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
             .set_max_row_group_row_count(Some(self.row_group_rows))
             .set_dictionary_enabled(false)
             .set_created_by(concat!("notionlake ", env!("CARGO_PKG_VERSION")).to_string());
-        for field in schema.fields() {
-            let low_cardinality = DICTIONARY_COLUMNS.contains(&field.name().as_str())
-                || field
-                    .metadata()
-                    .get("notion.type")
-                    .is_some_and(|t| DICTIONARY_PROPERTY_TYPES.contains(&t.as_str()));
-            if !matches!(field.data_type(), DataType::Utf8) {
+        let low_cardinality = |top: &str| {
+            schema.field_with_name(top).is_ok_and(|field| {
+                DICTIONARY_COLUMNS.contains(&top)
+                    || field
+                        .metadata()
+                        .get("notion.type")
+                        .is_some_and(|t| DICTIONARY_PROPERTY_TYPES.contains(&t.as_str()))
+            })
+        };
+        // The Parquet leaves of the Arrow schema, nested ones included (`tags.list.element`).
+        let Ok(parquet) = ArrowSchemaConverter::new().convert(schema) else {
+            return builder.build();
+        };
+        for leaf in parquet.columns() {
+            if leaf.physical_type() != PhysicalType::BYTE_ARRAY {
                 continue;
             }
-            let path = ColumnPath::from(field.name().as_str());
-            builder = if low_cardinality {
+            let path = leaf.path().clone();
+            let top = path.parts().first().map(String::as_str).unwrap_or_default();
+            builder = if low_cardinality(top) {
                 builder.set_column_dictionary_enabled(path, true)
             } else {
                 builder.set_column_statistics_enabled(path, EnabledStatistics::None)
@@ -419,7 +434,8 @@ mod tests {
 
     #[test]
     fn dictionaries_and_statistics_only_where_they_pay() {
-        use arrow::datatypes::Field;
+        use arrow::datatypes::{DataType, Field};
+        use parquet::schema::types::ColumnPath;
         let typed = |name: &str, t: &str| {
             Field::new(name, DataType::Utf8, true).with_metadata(
                 [("notion.type".to_string(), t.to_string())]
@@ -427,21 +443,36 @@ mod tests {
                     .collect(),
             )
         };
+        let list = |item: DataType| DataType::List(Arc::new(Field::new("item", item, true)));
+        let date = DataType::Struct(
+            vec![
+                Field::new("start", DataType::Int64, true),
+                Field::new("start_text", DataType::Utf8, true),
+            ]
+            .into(),
+        );
         let schema = Schema::new(vec![
             Field::new("_id", DataType::Utf8, false),
             Field::new("_created_by", DataType::Utf8, true),
             typed("stage", "status"),
             typed("notes", "rich_text"),
             typed("amount", "number").with_data_type(DataType::Float64),
+            typed("tags", "multi_select").with_data_type(list(DataType::Utf8)),
+            typed("links", "relation").with_data_type(list(DataType::Utf8)),
+            typed("due", "date").with_data_type(date),
         ]);
         let props = ParquetOptions::default().writer_properties(&schema);
-        let col = |n: &str| ColumnPath::from(n);
+        let col = |n: &str| ColumnPath::new(n.split('.').map(str::to_string).collect());
         for (name, dictionary, statistics) in [
             ("_id", false, EnabledStatistics::None),
             ("_created_by", true, EnabledStatistics::Page),
             ("stage", true, EnabledStatistics::Page),
             ("notes", false, EnabledStatistics::None),
             ("amount", false, EnabledStatistics::Page),
+            ("tags.list.item", true, EnabledStatistics::Page),
+            ("links.list.item", false, EnabledStatistics::None),
+            ("due.start", false, EnabledStatistics::Page),
+            ("due.start_text", false, EnabledStatistics::None),
         ] {
             assert_eq!(props.dictionary_enabled(&col(name)), dictionary, "{name}");
             assert_eq!(props.statistics_enabled(&col(name)), statistics, "{name}");

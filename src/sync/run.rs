@@ -395,6 +395,7 @@ impl Run<'_> {
                 body["filter"] = f;
             }
             let mut pages = self.client.query_rows(source, body);
+            let endpoint = self.client.query_rows_endpoint();
             let (mut capped, mut new_rows, mut last_created) = (false, 0usize, None);
             loop {
                 let page = match pages.try_next().await {
@@ -412,7 +413,10 @@ impl Run<'_> {
                     Err(e) => return Err(e.into()),
                 };
                 capped |= page.is_incomplete();
-                for mut row in page.results {
+                for raw in page.results {
+                    // Decoded one at a time: see `RawRow`.
+                    let mut row = crate::notion::decode_row(endpoint, &raw)?;
+                    drop(raw);
                     if row.get("object").and_then(Value::as_str) != Some("page") {
                         continue;
                     }

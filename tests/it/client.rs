@@ -76,7 +76,10 @@ async fn post_pagination_walks_more_than_three_pages() {
         .try_collect()
         .await
         .unwrap();
-    let rows: Vec<Value> = pages.iter().flat_map(|p| p.results.clone()).collect();
+    let rows: Vec<Value> = pages
+        .iter()
+        .flat_map(|p| p.decode_rows("query").unwrap())
+        .collect();
     assert_eq!(pages.len(), 5, "40 rows at 9 a page");
     assert_eq!(rows.len(), 40);
     assert_eq!(ids_of(&rows).len(), 40);
@@ -204,7 +207,14 @@ async fn server_errors_and_resets_are_retried_until_success() {
     };
     let rows: Vec<Value> = client
         .query_rows(&deals, json!({}))
-        .map_ok(|p| futures::stream::iter(p.results.into_iter().map(Ok::<Value, NotionError>)))
+        .map_ok(|p| {
+            futures::stream::iter(
+                p.decode_rows("query")
+                    .unwrap()
+                    .into_iter()
+                    .map(Ok::<Value, NotionError>),
+            )
+        })
         .try_flatten()
         .try_collect()
         .await
@@ -351,7 +361,8 @@ async fn every_version_sees_the_same_workspace_through_one_model() {
             .await
             .unwrap()
             .unwrap();
-        let parent = &page.results[0]["parent"];
+        let row = &page.decode_rows("query").unwrap()[0];
+        let parent = &row["parent"];
         let expected = if version.has_data_sources() {
             "data_source_id"
         } else {
@@ -359,7 +370,7 @@ async fn every_version_sees_the_same_workspace_through_one_model() {
         };
         assert_eq!(parent["type"], expected, "{version}");
         assert_eq!(
-            page.results[0].get("archived").is_some(),
+            row.get("archived").is_some(),
             version.has_archived_alias(),
             "{version}"
         );
@@ -450,7 +461,10 @@ async fn relation_beyond_25_is_truncated_in_pages_and_complete_through_property_
         .await
         .unwrap()
         .unwrap();
-    let row_id = row.results[0]["id"].as_str().unwrap().to_string();
+    let row_id = row.decode_rows("query").unwrap()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let email = client.page_property(&row_id, "k%40em").await.unwrap();
     assert_eq!(email["type"], "email");
 }
@@ -495,7 +509,12 @@ async fn timestamp_filters_sorts_and_trash_follow_notion() {
         async move {
             c.query_rows(&d, body)
                 .map_ok(|p| {
-                    futures::stream::iter(p.results.into_iter().map(Ok::<Value, NotionError>))
+                    futures::stream::iter(
+                        p.decode_rows("query")
+                            .unwrap()
+                            .into_iter()
+                            .map(Ok::<Value, NotionError>),
+                    )
                 })
                 .try_flatten()
                 .try_collect::<Vec<Value>>()
