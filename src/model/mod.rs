@@ -92,7 +92,7 @@ fn other(v: &Value) -> Parent {
 }
 
 /// The 128 bits of an id in canonical form (dashed lowercase UUID), `None` for any other form.
-fn uuid_bits(id: &str) -> Option<u128> {
+pub(crate) fn uuid_bits(id: &str) -> Option<u128> {
     let b = id.as_bytes();
     if b.len() != 36 {
         return None;
@@ -109,6 +109,20 @@ fn uuid_bits(id: &str) -> Option<u128> {
         bits = (bits << 4) | u128::from(digit);
     }
     Some(bits)
+}
+
+/// The canonical form (dashed lowercase UUID) of 128 bits: the inverse of [`uuid_bits`].
+pub(crate) fn uuid_text(bits: u128) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(36);
+    for i in 0..32 {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            out.push('-');
+        }
+        let nibble = (bits >> (124 - 4 * i)) & 0xf;
+        out.push(char::from(HEX[nibble as usize]));
+    }
+    out
 }
 
 /// A set of ids seen by a run: 16 bytes per canonical UUID instead of a heap string, so the

@@ -30,7 +30,9 @@ use object_store::ObjectStoreExt;
 use crate::sink::{Lake, SinkError, TableWriter};
 use crate::state::Registry;
 use crate::state::lock::LakeLock;
-use crate::state::sync_state::{PageMark, RunMark, STATE_PATH, SourceMark, SyncState};
+use crate::state::sync_state::{
+    PageMark, RunMark, STATE_PATH, SourceMark, SyncState, mark_changed,
+};
 
 /// Rows flattened per batch (memory stays bounded whatever the table size).
 pub const BATCH_ROWS: usize = 2048;
@@ -152,8 +154,8 @@ impl Run<'_> {
         };
         let table = table.map(str::to_string).or(from_parent);
         if !self.pages_seen.insert(&id) {
-            if let (Some(t), Some(mark)) = (table, self.state.pages.get_mut(&id)) {
-                mark.table.get_or_insert(t);
+            if let Some(t) = table {
+                self.state.pages.set_table_if_missing(&id, &t);
             }
             return Ok(false);
         }
@@ -164,11 +166,11 @@ impl Run<'_> {
             .to_string();
         let trashed = is_trashed(page);
         let previous = self.state.pages.get(&id);
-        let table = table.or_else(|| previous.and_then(|m| m.table.clone()));
-        let was_trashed = previous.map(|m| m.trashed);
+        let was_trashed = previous.as_ref().map(|m| m.trashed);
         let changed = self.full
-            || self.state.page_changed(&id, &edited, self.cursor)
+            || mark_changed(previous.as_ref(), &edited, self.cursor)
             || was_trashed.is_some_and(|t| t != trashed);
+        let table = table.or_else(|| previous.and_then(|m| m.table));
         if trashed
             && was_trashed == Some(false)
             && let Some(t) = &table
@@ -176,7 +178,7 @@ impl Run<'_> {
             self.tombstone(t, &id, "trashed").await?;
         }
         self.state.pages.insert(
-            id.clone(),
+            &id,
             PageMark {
                 last_edited_time: edited,
                 table,
@@ -822,7 +824,7 @@ async fn run_locked(
             .pages
             .iter()
             .filter(|(id, m)| !run.pages_seen.contains(id) && !m.trashed)
-            .map(|(id, m)| (id.clone(), m.table.clone()))
+            .map(|(id, m)| (id, m.table))
             .collect();
         for (id, table) in vanished {
             run.tombstone(table.as_deref().unwrap_or("pages"), &id, "vanished")
