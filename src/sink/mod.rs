@@ -197,6 +197,42 @@ impl Lake {
                 source,
             })
     }
+
+    /// Writes an object given in pieces, never holding it whole: small objects are one put,
+    /// larger ones a multipart upload of 5 MiB parts, two in flight. Like [`Lake::write`], the
+    /// object appears complete or not at all; a piece that fails to serialise aborts the upload.
+    pub async fn write_pieces<I, E>(&self, relative: &str, pieces: I) -> Result<(), SinkError>
+    where
+        I: IntoIterator<Item = Result<Vec<u8>, E>>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        use tokio::io::AsyncWriteExt;
+        let path = self.path(relative);
+        let store_error = |source: object_store::Error| SinkError::Store {
+            action: "writing",
+            path: path.to_string(),
+            source,
+        };
+        let generic = |e: Box<dyn std::error::Error + Send + Sync>| object_store::Error::Generic {
+            store: "lake",
+            source: e,
+        };
+        let mut out =
+            BufWriter::with_capacity(self.store(), path.clone(), 5 << 20).with_max_concurrency(2);
+        for piece in pieces {
+            let written = match piece {
+                Ok(bytes) => out.put(Bytes::from(bytes)).await,
+                Err(e) => Err(generic(Box::new(e))),
+            };
+            if let Err(e) = written {
+                let _ = out.abort().await;
+                return Err(store_error(e));
+            }
+        }
+        out.shutdown()
+            .await
+            .map_err(|e| store_error(generic(Box::new(e))))
+    }
 }
 
 /// Parquet settings of the lake.

@@ -86,6 +86,58 @@ impl SyncState {
     }
 }
 
+impl SyncState {
+    /// The state's JSON (the same text as `serde_json::to_vec`) in pieces of about
+    /// `piece_bytes`, so that a workspace of millions of pages is written without ever holding
+    /// its whole `state.json` in memory.
+    pub fn json_pieces(
+        &self,
+        piece_bytes: usize,
+    ) -> impl Iterator<Item = Result<Vec<u8>, serde_json::Error>> + '_ {
+        let head = (|| {
+            let mut b = Vec::with_capacity(piece_bytes + 256);
+            b.extend_from_slice(b"{\"format\":");
+            serde_json::to_writer(&mut b, &self.format)?;
+            b.extend_from_slice(b",\"last_run\":");
+            serde_json::to_writer(&mut b, &self.last_run)?;
+            b.extend_from_slice(b",\"runs_since_full\":");
+            serde_json::to_writer(&mut b, &self.runs_since_full)?;
+            b.extend_from_slice(b",\"pages\":{");
+            Ok(b)
+        })();
+        let mut buf = Some(head);
+        let mut entries = self.pages.iter();
+        let mut first = true;
+        std::iter::from_fn(move || {
+            let mut b = match buf.take()? {
+                Ok(b) => b,
+                Err(e) => return Some(Err(e)),
+            };
+            for (id, mark) in entries.by_ref() {
+                if !std::mem::take(&mut first) {
+                    b.push(b',');
+                }
+                if let Err(e) = serde_json::to_writer(&mut b, &id).and_then(|()| {
+                    b.push(b':');
+                    serde_json::to_writer(&mut b, &mark)
+                }) {
+                    return Some(Err(e));
+                }
+                if b.len() >= piece_bytes {
+                    buf = Some(Ok(Vec::with_capacity(piece_bytes + 256)));
+                    return Some(Ok(b));
+                }
+            }
+            b.extend_from_slice(b"},\"data_sources\":");
+            if let Err(e) = serde_json::to_writer(&mut b, &self.data_sources) {
+                return Some(Err(e));
+            }
+            b.push(b'}');
+            Some(Ok(b))
+        })
+    }
+}
+
 /// [`SyncState::page_changed`] given the page's previous mark.
 pub fn mark_changed(
     previous: Option<&PageMark>,
@@ -400,5 +452,41 @@ mod tests {
         assert_eq!(marks.remove(b), None);
         assert_eq!(marks.len(), 3);
         assert_eq!(std::mem::size_of::<(u128, Compact)>(), 32);
+    }
+
+    #[test]
+    fn state_json_in_pieces_is_the_whole_json() {
+        let mut s = SyncState {
+            format: 2,
+            runs_since_full: 3,
+            ..SyncState::default()
+        };
+        s.last_run = Some(RunMark {
+            run_id: "r1".into(),
+            started_at: at("2026-11-24T10:15:42.5Z"),
+            full: false,
+        });
+        s.data_sources.insert(
+            "ds".into(),
+            SourceMark {
+                last_edited_time: Some("2026-11-24T10:15:00.000Z".into()),
+                database_id: None,
+            },
+        );
+        for pieces_wanted in [false, true] {
+            let whole = serde_json::to_vec(&s).unwrap();
+            let pieces: Vec<Vec<u8>> = s.json_pieces(64).map(Result::unwrap).collect();
+            assert_eq!(pieces.concat(), whole);
+            assert_eq!(pieces.len() > 1, pieces_wanted, "{} pieces", pieces.len());
+            assert!(pieces.iter().all(|p| p.len() < 64 + 200));
+            for i in 0..20 {
+                s.pages.insert(
+                    &format!("00000000-0000-4000-8000-{i:012}"),
+                    mark("2026-11-24T10:15:00.000Z", Some("deals"), i % 2 == 0),
+                );
+            }
+            s.pages
+                .insert("legacy \"quoted\" id", mark("yesterday", None, false));
+        }
     }
 }

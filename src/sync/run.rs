@@ -884,11 +884,8 @@ async fn run_locked(
         });
         state.runs_since_full = if full { 0 } else { state.runs_since_full + 1 };
     }
-    lake.write(
-        STATE_PATH,
-        Bytes::from(serde_json::to_vec(&state).expect("state serialises")),
-    )
-    .await?;
+    lake.write_pieces(STATE_PATH, state.json_pieces(1 << 16))
+        .await?;
     for w in &report.warnings {
         tracing::warn!("{w}");
     }
