@@ -166,11 +166,7 @@ impl NotionClient {
     /// Sends a request: rate limit, headers, retries of temporary failures, 401 to the token
     /// provider. Returns the response JSON of a 2xx answer.
     pub async fn send(&self, req: &ApiRequest) -> Result<Value, NotionError> {
-        let body = self.send_raw(req).await?;
-        serde_json::from_slice(&body).map_err(|e| NotionError::Decode {
-            endpoint: req.endpoint.to_string(),
-            detail: format!("response body is not JSON ({e})"),
-        })
+        parse_body(req.endpoint, &self.send_raw(req).await?)
     }
 
     /// [`NotionClient::send`], returning the body of the 2xx answer undecoded, for callers that
@@ -299,6 +295,14 @@ impl NotionClient {
             }),
         }
     }
+}
+
+/// The JSON of a 2xx response body of `endpoint`.
+pub(crate) fn parse_body(endpoint: &str, body: &[u8]) -> Result<Value, NotionError> {
+    serde_json::from_slice(body).map_err(|e| NotionError::Decode {
+        endpoint: endpoint.to_string(),
+        detail: format!("response body is not JSON ({e})"),
+    })
 }
 
 /// Describes a reqwest error with its causes but without the URL.

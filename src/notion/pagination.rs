@@ -186,11 +186,7 @@ pub trait ListItem: Sized + Send + 'static {
 
 impl ListItem for Value {
     fn page(endpoint: &str, body: &[u8]) -> Result<ListPage<Self>, NotionError> {
-        let v = serde_json::from_slice(body).map_err(|e| NotionError::Decode {
-            endpoint: endpoint.to_string(),
-            detail: format!("response body is not JSON ({e})"),
-        })?;
-        ListPage::from_json(endpoint, v)
+        ListPage::from_json(endpoint, super::client::parse_body(endpoint, body)?)
     }
 }
 
