@@ -40,6 +40,18 @@ pub enum SinkError {
         /// The error.
         source: object_store::Error,
     },
+    /// A local temporary file (an object being read) failed.
+    #[error(
+        "could not copy {path} to a temporary file in {dir}: {source}; free space there, or point TMPDIR at a directory with room"
+    )]
+    Temp {
+        /// The object.
+        path: String,
+        /// The temporary directory.
+        dir: String,
+        /// The error.
+        source: std::io::Error,
+    },
     /// Parquet encoding failed.
     #[error("could not write Parquet file {path}: {source}{}", parquet_hint(.source))]
     Parquet {
@@ -196,6 +208,38 @@ impl Lake {
                 path: path.to_string(),
                 source,
             })
+    }
+
+    /// Reads an object into an anonymous temporary file (rewound, deleted when dropped), chunk
+    /// by chunk, for objects too large to hold in memory; `None` if it does not exist.
+    pub async fn read_to_temp_file(
+        &self,
+        relative: &str,
+    ) -> Result<Option<std::fs::File>, SinkError> {
+        use futures::TryStreamExt;
+        use std::io::{Seek, Write};
+        let path = self.path(relative);
+        let store_error = |source| SinkError::Store {
+            action: "reading",
+            path: path.to_string(),
+            source,
+        };
+        let temp_error = |source| SinkError::Temp {
+            path: path.to_string(),
+            dir: std::env::temp_dir().display().to_string(),
+            source,
+        };
+        let mut stream = match self.store.get(&path).await {
+            Ok(r) => r.into_stream(),
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(source) => return Err(store_error(source)),
+        };
+        let mut file = tempfile::tempfile().map_err(temp_error)?;
+        while let Some(chunk) = stream.try_next().await.map_err(store_error)? {
+            file.write_all(&chunk).map_err(temp_error)?;
+        }
+        file.rewind().map_err(temp_error)?;
+        Ok(Some(file))
     }
 
     /// Writes an object given in pieces, never holding it whole: small objects are one put,

@@ -2,6 +2,7 @@
 //! the run log. Written only after the data it describes is durable.
 
 pub mod lock;
+pub mod marks;
 pub mod registry;
 pub mod sync_state;
 

@@ -23,7 +23,7 @@ use crate::flatten::fixed::{
     user_row,
 };
 use crate::flatten::{RunInfo, TableBuilder, rich_text_schema};
-use crate::model::{DataSourceRef, DataSourceSchema, IdSet, is_trashed, normalize_id};
+use crate::model::{DataSourceRef, DataSourceSchema, is_trashed, normalize_id};
 use crate::notion::{NotionClient, SearchTarget};
 use object_store::ObjectStoreExt;
 
@@ -88,7 +88,6 @@ struct Run<'a> {
     tables: Vec<TableReport>,
     warnings: Vec<String>,
     skipped: Vec<String>,
-    pages_seen: IdSet,
     databases_seen: HashSet<String>,
     sources_seen: HashSet<String>,
     crawl_queue: Vec<String>,
@@ -140,8 +139,15 @@ impl Run<'_> {
 
     /// Records a page object (a row of `table`, or a standalone page): writes its `pages` row
     /// and queues its content for the crawl when it changed since the last run, records a
-    /// tombstone when it was moved to the trash. Returns false if already seen by this run.
-    async fn add_page(&mut self, page: &Value, table: Option<&str>) -> Result<bool, SyncError> {
+    /// tombstone when it was moved to the trash. `listing` is the current data-source listing
+    /// when a query returned the page (0 otherwise). Returns false if the page was already
+    /// returned by this listing (a row to skip), or, outside a listing, already seen by this run.
+    async fn add_page(
+        &mut self,
+        page: &Value,
+        table: Option<&str>,
+        listing: u16,
+    ) -> Result<bool, SyncError> {
         let Some(id) = page.get("id").and_then(Value::as_str).map(normalize_id) else {
             return Ok(false);
         };
@@ -153,11 +159,13 @@ impl Run<'_> {
             _ => None,
         };
         let table = table.map(str::to_string).or(from_parent);
-        if !self.pages_seen.insert(&id) {
-            if let Some(t) = table {
-                self.state.pages.set_table_if_missing(&id, &t);
-            }
-            return Ok(false);
+        let seen = self
+            .state
+            .pages
+            .observe(&id, table.as_deref(), listing)
+            .map_err(spill_error)?;
+        if !seen.first_in_run {
+            return Ok(listing != 0 && seen.first_in_listing);
         }
         let edited = page
             .get("last_edited_time")
@@ -165,7 +173,7 @@ impl Run<'_> {
             .unwrap_or_default()
             .to_string();
         let trashed = is_trashed(page);
-        let previous = self.state.pages.get(&id);
+        let previous = seen.previous;
         let was_trashed = previous.as_ref().map(|m| m.trashed);
         let changed = self.full
             || mark_changed(previous.as_ref(), &edited, self.cursor)
@@ -177,14 +185,18 @@ impl Run<'_> {
         {
             self.tombstone(t, &id, "trashed").await?;
         }
-        self.state.pages.insert(
-            &id,
-            PageMark {
-                last_edited_time: edited,
-                table,
-                trashed,
-            },
-        );
+        self.state
+            .pages
+            .record(
+                &id,
+                PageMark {
+                    last_edited_time: edited,
+                    table,
+                    trashed,
+                },
+                listing,
+            )
+            .map_err(spill_error)?;
         if !changed {
             return Ok(true);
         }
@@ -379,7 +391,8 @@ impl Run<'_> {
         );
         let (mut rows, mut completed) = (0, 0);
         let edited_filter = self.cursor.map(|c| json!({"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": c.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)}}));
-        let mut seen = IdSet::default();
+        let listing = self.state.pages.begin_listing().map_err(spill_error)?;
+        let mut listed = 0usize;
         let mut window_start: Option<String> = None;
         let mut restarts = 0;
         'windows: loop {
@@ -404,9 +417,7 @@ impl Run<'_> {
                     Ok(Some(p)) => p,
                     Ok(None) => break,
                     Err(e)
-                        if e.code() == Some("validation_error")
-                            && restarts < 3
-                            && !seen.is_empty() =>
+                        if e.code() == Some("validation_error") && restarts < 3 && listed > 0 =>
                     {
                         restarts += 1;
                         self.warnings.push(format!("table {}: Notion rejected a pagination cursor ({e}); the listing was restarted", entry.table));
@@ -427,14 +438,11 @@ impl Run<'_> {
                         .and_then(Value::as_str)
                         .map(str::to_string)
                         .or(last_created);
-                    let Some(id) = row.get("id").and_then(Value::as_str).map(normalize_id) else {
-                        continue;
-                    };
-                    if !seen.insert(&id) {
+                    if !self.add_page(&row, Some(&entry.table), listing).await? {
                         continue;
                     }
+                    listed += 1;
                     new_rows += 1;
-                    self.add_page(&row, Some(&entry.table)).await?;
                     if !tables {
                         continue;
                     }
@@ -586,17 +594,44 @@ pub async fn remove_uncommitted(lake: &Lake) -> Result<usize, SinkError> {
     Ok(removed)
 }
 
-async fn load_state(lake: &Lake) -> Result<SyncState, SyncError> {
-    match lake.read(STATE_PATH).await? {
-        None => Ok(SyncState {
+/// A failure of the temporary files that hold page marks past the memory budget.
+fn spill_error(source: std::io::Error) -> SyncError {
+    SyncError::Spill {
+        dir: std::env::temp_dir().display().to_string(),
+        source,
+    }
+}
+
+/// The state of the previous run. Streamed through a temporary file rather than read whole:
+/// `state.json` holds a line per page of the workspace, and its page marks spill to disk past
+/// the budget.
+async fn load_state(lake: &Lake, marks_in_memory: usize) -> Result<SyncState, SyncError> {
+    let Some(file) = lake.read_to_temp_file(STATE_PATH).await? else {
+        let mut state = SyncState {
             format: 1,
             ..SyncState::default()
-        }),
-        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| SyncError::CorruptRegistry {
-            path: STATE_PATH.into(),
-            message: e.to_string(),
-        }),
-    }
+        };
+        state
+            .pages
+            .set_budget(marks_in_memory)
+            .map_err(spill_error)?;
+        return Ok(state);
+    };
+    let corrupt = |message: String| SyncError::CorruptState {
+        path: STATE_PATH.into(),
+        message,
+    };
+    let mut state = tokio::task::spawn_blocking(move || {
+        serde_json::from_reader::<_, SyncState>(std::io::BufReader::with_capacity(1 << 16, file))
+    })
+    .await
+    .map_err(|e| corrupt(format!("reading it was interrupted: {e}")))?
+    .map_err(|e| corrupt(e.to_string()))?;
+    state
+        .pages
+        .set_budget(marks_in_memory)
+        .map_err(spill_error)?;
+    Ok(state)
 }
 
 async fn run_locked(
@@ -608,7 +643,7 @@ async fn run_locked(
 ) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
     let registry = load_registry(lake).await?;
-    let state = load_state(lake).await?;
+    let state = load_state(lake, options.marks_in_memory).await?;
     let orphans = remove_uncommitted(lake).await?;
     if orphans > 0 {
         tracing::warn!(
@@ -660,7 +695,6 @@ async fn run_locked(
         tables: Vec::new(),
         warnings: Vec::new(),
         skipped: Vec::new(),
-        pages_seen: IdSet::default(),
         databases_seen: HashSet::new(),
         sources_seen: HashSet::new(),
         crawl_queue: Vec::new(),
@@ -746,14 +780,14 @@ async fn run_locked(
                 .iter()
                 .filter(|p| p.get("object").and_then(Value::as_str) == Some("page"))
             {
-                run.add_page(p, None).await?;
+                run.add_page(p, None, 0).await?;
             }
         }
     }
     for root in &selection.roots {
         match client.retrieve_page(root).await {
             Ok(p) => {
-                run.add_page(&p, None).await?;
+                run.add_page(&p, None, 0).await?;
             }
             Err(e) if e.is_not_found() => run.warnings.push(format!(
                 "page {root} does not exist or is not shared with the integration; skipped"
@@ -787,12 +821,12 @@ async fn run_locked(
         }
         drop(results);
         for id in child_pages {
-            if run.pages_seen.contains(&id) {
+            if run.state.pages.seen(&id).map_err(spill_error)? {
                 continue;
             }
             match client.retrieve_page(&id).await {
                 Ok(p) => {
-                    run.add_page(&p, None).await?;
+                    run.add_page(&p, None, 0).await?;
                 }
                 Err(e) if e.is_not_found() => run.warnings.push(format!(
                     "child page {id} vanished or is not shared; skipped"
@@ -820,17 +854,12 @@ async fn run_locked(
     // Deletions a full refresh can see: known pages it no longer found.
     let mut state = std::mem::take(&mut run.state);
     if full && !restricted {
-        let vanished: Vec<(String, Option<String>)> = state
-            .pages
-            .iter()
-            .filter(|(id, m)| !run.pages_seen.contains(id) && !m.trashed)
-            .map(|(id, m)| (id, m.table))
-            .collect();
-        for (id, table) in vanished {
+        for entry in state.pages.vanished() {
+            let (id, table) = entry.map_err(spill_error)?;
             run.tombstone(table.as_deref().unwrap_or("pages"), &id, "vanished")
                 .await?;
-            state.pages.remove(&id);
         }
+        state.pages.forget_vanished();
     }
 
     // Commit: data files, then the run record (what marks them committed), then the state.

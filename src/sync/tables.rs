@@ -46,6 +46,26 @@ pub enum SyncError {
         /// Parser message.
         message: String,
     },
+    /// The lake's incremental state is unreadable.
+    #[error(
+        "the lake's sync state ({path}) is not valid: {message}; restore it from a backup, or delete it (the next sync is then a full refresh)"
+    )]
+    CorruptState {
+        /// Path.
+        path: String,
+        /// Parser message.
+        message: String,
+    },
+    /// The temporary files that hold page marks past the memory budget failed.
+    #[error(
+        "could not use a temporary file in {dir} for the page marks of the sync: {source}; free space there, or point TMPDIR at a directory with room"
+    )]
+    Spill {
+        /// The temporary directory.
+        dir: String,
+        /// The error.
+        source: std::io::Error,
+    },
 }
 
 /// Options of a sync.
@@ -71,6 +91,9 @@ pub struct SyncOptions {
     pub safety_margin: chrono::Duration,
     /// Validity of the lake lock between refreshes.
     pub lock_ttl: std::time::Duration,
+    /// Page marks (the per-page incremental state) held in memory; the rest spill to sorted
+    /// temporary files, so a sync's memory does not grow with the workspace.
+    pub marks_in_memory: usize,
 }
 
 /// Pages crawled at once by default: enough to keep 3 requests/s busy despite latency.
@@ -89,6 +112,7 @@ impl Default for SyncOptions {
             full_every: 24,
             safety_margin: chrono::Duration::minutes(2),
             lock_ttl: std::time::Duration::from_secs(300),
+            marks_in_memory: crate::state::marks::DEFAULT_MARKS_IN_MEMORY,
         }
     }
 }
