@@ -1,12 +1,13 @@
 //! Memory of a sync against table size: syncs synthetic data sources of increasing size (25
 //! properties) from a fake Notion running in a separate process, and prints the sync process's
-//! peak resident memory (VmHWM) and throughput for each. What is bounded: rows are flattened in
-//! batches of 2,048, Parquet row groups close at 65,536 rows or 32 MiB, and each open column
-//! buffers at most one data page, rows are decoded one at a time, and `_notionlake/state.json`
-//! is written in 64 KiB pieces. What still grows: the per-page incremental bookkeeping, i.e. one
-//! compact mark per page (`PageMarks`, 32 bytes plus hash-table slack) and the run's sets of
-//! seen ids (16 bytes plus slack, twice for data-source rows): measured with heaptrack at 120k
-//! rows, 17.6 MB together, while a hash table has just doubled (~75–150 bytes a row).
+//! peak resident memory (VmHWM) and throughput for each. Everything a sync holds is bounded:
+//! rows are decoded one at a time and flattened in batches of 2,048; Parquet row groups close at
+//! 65,536 rows or 32 MiB and each open column buffers at most one data page; each open file
+//! uploads in 5 MiB parts, two in flight; `_notionlake/state.json` is read through a temporary
+//! file and written in 64 KiB pieces; and the per-page incremental marks keep at most 100,000
+//! entries in memory (about 4 MiB), spilling the rest to sorted temporary files
+//! (`state::marks`). Past 100,000 rows the peak should therefore stay flat. (The fake server
+//! slows down on large tables, so the rows/s column measures it more than the sync.)
 //!
 //! Run: `cargo bench --bench sync_memory` (optional sizes: `-- 20000 100000`). Linux only.
 

@@ -261,8 +261,7 @@ impl Lake {
             store: "lake",
             source: e,
         };
-        let mut out =
-            BufWriter::with_capacity(self.store(), path.clone(), 5 << 20).with_max_concurrency(2);
+        let mut out = upload_writer(self.store(), path.clone());
         for piece in pieces {
             let written = match piece {
                 Ok(bytes) => out.put(Bytes::from(bytes)).await,
@@ -277,6 +276,20 @@ impl Lake {
             .await
             .map_err(|e| store_error(generic(Box::new(e))))
     }
+}
+
+/// Bytes an object writer buffers before it starts a multipart upload, and the size of each
+/// part: S3's minimum part size.
+pub const UPLOAD_PART_BYTES: usize = 5 << 20;
+
+/// Parts of one object uploading at once.
+pub const UPLOADS_IN_FLIGHT: usize = 2;
+
+/// The writer of one object: memory per open object stays under about
+/// `UPLOAD_PART_BYTES × (1 + UPLOADS_IN_FLIGHT)` however large it grows (object_store's
+/// defaults, 10 MiB parts and 8 in flight, allow 90 MiB per open file on a slow link).
+fn upload_writer(store: Arc<dyn ObjectStore>, path: Path) -> BufWriter {
+    BufWriter::with_capacity(store, path, UPLOAD_PART_BYTES).with_max_concurrency(UPLOADS_IN_FLIGHT)
 }
 
 /// Parquet settings of the lake.
@@ -459,7 +472,7 @@ impl TableWriter {
             self.dir, self.run_id, self.seq
         ));
         self.seq += 1;
-        let object = BufWriter::new(self.lake.store(), path.clone());
+        let object = upload_writer(self.lake.store(), path.clone());
         let writer = AsyncArrowWriter::try_new(
             object,
             self.schema.clone(),

@@ -123,8 +123,15 @@ struct SortedRun {
 }
 
 impl SortedRun {
-    fn write(records: impl Iterator<Item = io::Result<(u128, Rec)>>) -> io::Result<SortedRun> {
-        let mut w = BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
+    fn write(
+        dir: Option<&std::path::Path>,
+        records: impl Iterator<Item = io::Result<(u128, Rec)>>,
+    ) -> io::Result<SortedRun> {
+        let file = match dir {
+            Some(d) => tempfile::tempfile_in(d)?,
+            None => tempfile::tempfile()?,
+        };
+        let mut w = BufWriter::with_capacity(1 << 16, file);
         let (mut len, mut index, mut buf) = (0, Vec::new(), [0u8; REC]);
         for r in records {
             let (id, rec) = r?;
@@ -298,6 +305,8 @@ pub struct PageMarks {
     tables: Vec<String>,
     table_index: HashMap<String, u32>,
     budget: usize,
+    /// Where spilled runs go (`None`: the system's temporary directory).
+    spill_dir: Option<std::path::PathBuf>,
     listing: u16,
     forget_vanished: bool,
 }
@@ -311,6 +320,7 @@ impl Default for PageMarks {
             tables: Vec::new(),
             table_index: HashMap::new(),
             budget: DEFAULT_MARKS_IN_MEMORY,
+            spill_dir: None,
             listing: 0,
             forget_vanished: false,
         }
@@ -344,6 +354,11 @@ impl PageMarks {
             self.spill()?;
         }
         Ok(())
+    }
+
+    /// Spills into `dir` instead of the system's temporary directory.
+    pub fn set_spill_dir(&mut self, dir: impl Into<std::path::PathBuf>) {
+        self.spill_dir = Some(dir.into());
     }
 
     /// Sorted runs spilled to temporary files so far (after merging).
@@ -590,9 +605,11 @@ impl PageMarks {
 
     /// Writes the in-memory marks as a sorted run (the map keeps its capacity).
     fn spill(&mut self) -> io::Result<()> {
-        let mut hot: Vec<(u128, Rec)> = self.hot.drain().collect();
+        let mut hot: Vec<(u128, Rec)> = self.hot.iter().map(|(k, r)| (*k, *r)).collect();
         hot.sort_unstable_by_key(|e| e.0);
-        let run = SortedRun::write(hot.into_iter().map(Ok))?;
+        let run = SortedRun::write(self.spill_dir.as_deref(), hot.into_iter().map(Ok))?;
+        // Only once the run is written: a failed spill keeps every mark in memory.
+        self.hot.clear();
         self.runs.push(Arc::new(run));
         if self.runs.len() > MAX_RUNS {
             self.merge_runs(false)?;
@@ -614,7 +631,7 @@ impl PageMarks {
                 (id, rec)
             })
         });
-        let run = SortedRun::write(merged)?;
+        let run = SortedRun::write(self.spill_dir.as_deref(), merged)?;
         self.runs = vec![Arc::new(run)];
         Ok(())
     }
@@ -806,6 +823,26 @@ mod tests {
             marks.get(id).unwrap().unwrap().table.as_deref(),
             Some("tasks")
         );
+    }
+
+    #[test]
+    fn a_spill_that_fails_is_an_error_and_loses_no_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut marks = PageMarks::default();
+        marks.set_budget(2).unwrap();
+        marks.set_spill_dir(dir.path().join("missing"));
+        let id = |i: u32| format!("00000000-0000-4000-8000-{i:012}");
+        let m = mark("2026-11-24T10:15:00.000Z", Some("deals"), false);
+        marks.insert(&id(1), m.clone()).unwrap();
+        let err = marks.insert(&id(2), m.clone()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+        // The marks stay in memory: readable, and written out once the directory exists.
+        assert_eq!(marks.get(&id(1)).unwrap(), Some(m.clone()));
+        assert_eq!(marks.get(&id(2)).unwrap(), Some(m.clone()));
+        std::fs::create_dir(dir.path().join("missing")).unwrap();
+        marks.insert(&id(3), m.clone()).unwrap();
+        assert_eq!(marks.spilled_runs(), 1);
+        assert_eq!(marks.iter().count(), 3);
     }
 
     /// What the model keeps of a page: its mark, whether the run saw it, its listing.
