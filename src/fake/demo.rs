@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use super::workspace::{FParent, PropDef, Workspace, annotations, rt, rt_array};
+use super::workspace::{
+    FParent, PropDef, Workspace, annotations, bold, link, mention_user, rt, rt_array,
+};
 
 /// The demo's generation start instant.
 pub fn demo_epoch() -> DateTime<Utc> {
@@ -56,25 +58,10 @@ fn person(id: &str) -> Value {
     json!({"object": "user", "id": id})
 }
 
-fn mention_user(id: &str, name: &str) -> Value {
-    json!({"type": "mention", "mention": {"type": "user", "user": {"object": "user", "id": id}},
-           "annotations": annotations(false, false, false), "plain_text": format!("@{name}"), "href": null})
-}
-
 fn mention_page(id: &str, title: &str) -> Value {
     json!({"type": "mention", "mention": {"type": "page", "page": {"id": id}},
            "annotations": annotations(false, false, false), "plain_text": title,
            "href": format!("https://www.notion.so/{}", id.replace('-', ""))})
-}
-
-fn link(text: &str, url: &str) -> Value {
-    json!({"type": "text", "text": {"content": text, "link": {"url": url}},
-           "annotations": annotations(false, false, false), "plain_text": text, "href": url})
-}
-
-fn bold(text: &str) -> Value {
-    json!({"type": "text", "text": {"content": text, "link": null},
-           "annotations": annotations(true, false, false), "plain_text": text, "href": null})
 }
 
 fn rich(text: &str) -> Value {

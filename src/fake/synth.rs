@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use super::workspace::{FParent, PropDef, Workspace, rt_array};
+use super::workspace::{FParent, PropDef, Workspace, bold, link, mention_user, rt, rt_array};
 
 /// The size of a synthetic workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,12 +103,31 @@ pub fn synth_values(i: usize, users: &[String], related: &[String]) -> Vec<(&'st
         .unwrap_or_default();
     let user = &users[i % users.len()];
     vec![
-        ("title", rt_array(&format!("Row {i}"))),
+        // Every tenth title mentions a user and every fourth note is formatted (bold, a link):
+        // those values also land in `rich_text_items`; plain ones only in their column.
+        (
+            "title",
+            if i.is_multiple_of(10) {
+                json!([rt(&format!("Row {i} for ")), mention_user(user, "Ada")])
+            } else {
+                rt_array(&format!("Row {i}"))
+            },
+        ),
         (
             "s01",
-            rt_array(&format!(
-                "Some notes about row {i}, long enough to look like real text."
-            )),
+            if i.is_multiple_of(4) {
+                json!([
+                    rt(&format!("Notes about row {i}: ")),
+                    bold("follow up"),
+                    rt(" as the "),
+                    link("brief", "https://docs.example.com/brief"),
+                    rt(" says."),
+                ])
+            } else {
+                rt_array(&format!(
+                    "Some notes about row {i}, long enough to look like real text."
+                ))
+            },
         ),
         ("s02", json!((i % 1000) as f64 * 1.25)),
         (

@@ -222,6 +222,24 @@ pub fn annotations(bold: bool, italic: bool, code: bool) -> Value {
     json!({"bold": bold, "italic": italic, "strikethrough": false, "underline": false, "code": code, "color": "default"})
 }
 
+/// A mention of a user, as Notion sends it in rich text.
+pub fn mention_user(id: &str, name: &str) -> Value {
+    json!({"type": "mention", "mention": {"type": "user", "user": {"object": "user", "id": id}},
+           "annotations": annotations(false, false, false), "plain_text": format!("@{name}"), "href": null})
+}
+
+/// A linked text item.
+pub fn link(text: &str, url: &str) -> Value {
+    json!({"type": "text", "text": {"content": text, "link": {"url": url}},
+           "annotations": annotations(false, false, false), "plain_text": text, "href": url})
+}
+
+/// A bold text item.
+pub fn bold(text: &str) -> Value {
+    json!({"type": "text", "text": {"content": text, "link": null},
+           "annotations": annotations(true, false, false), "plain_text": text, "href": null})
+}
+
 /// A rich-text array of one plain item.
 pub fn rt_array(text: &str) -> Value {
     json!([rt(text)])

@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::columns::ColumnBuilder;
 use super::mapping::{arrow_type, is_known, ts_type};
 use super::reuse::FinishReserving;
-use super::values::{parse_ts_micros, pick};
+use super::values::{field, key_eq, parse_ts_micros, pick};
 use crate::model::normalize_id_cow;
 use crate::state::TableEntry;
 
@@ -241,6 +241,8 @@ impl TableBuilder {
             edited_by,
             parent,
             props,
+            in_trash,
+            archived,
         ] = pick(
             page,
             [
@@ -252,6 +254,8 @@ impl TableBuilder {
                 "last_edited_by",
                 "parent",
                 "properties",
+                "in_trash",
+                "archived",
             ],
         );
         let id = id
@@ -267,7 +271,9 @@ impl TableBuilder {
             .append_option(edited.and_then(Value::as_str).and_then(parse_ts_micros));
         m.created_by.append_option(user_id(created_by));
         m.last_edited_by.append_option(user_id(edited_by));
-        m.in_trash.append_value(crate::model::is_trashed(page));
+        // `crate::model::is_trashed`, from the keys already picked.
+        let flag = |v: Option<&Value>| v.and_then(Value::as_bool).unwrap_or(false);
+        m.in_trash.append_value(flag(in_trash) || flag(archived));
         // The row's data source and database, as `Parent::from_json` reads them, but borrowed:
         // this runs once per row, and `Parent` owns its ids.
         let [ptype, p_ds, p_db] = parent.map_or([None; 3], |p| {
@@ -313,7 +319,7 @@ impl TableBuilder {
                 }
                 let kind = kind.unwrap_or("");
                 let col = &self.columns[i];
-                if kind != col.notion_type {
+                if !key_eq(kind, &col.notion_type) {
                     self.warnings.insert(format!(
                         "table {}: column {} expects {:?} values but a row sent {:?}; stored as null (the schema changed during the sync; the next sync picks up the new type)",
                         self.table, col.column, col.notion_type, kind
@@ -322,8 +328,8 @@ impl TableBuilder {
                 }
                 // The payload sits under the type key; objects with more keys are looked up.
                 let value = match payload {
-                    Some((k, v)) if k == kind && fields.len() <= 3 => Some(v),
-                    _ => fields.get(kind),
+                    Some((k, v)) if key_eq(k, kind) && fields.len() <= 3 => Some(v),
+                    _ => field(prop, kind),
                 };
                 if (kind == "title" || kind == "rich_text")
                     && let Some(items) = value.and_then(Value::as_array)
@@ -346,7 +352,7 @@ impl TableBuilder {
     /// in the same order, so the column found at the same ordinal last time is tried first.
     fn column_of(&mut self, ordinal: usize, pid: &str) -> Option<usize> {
         if let Some(&Some(i)) = self.hints.get(ordinal)
-            && self.columns[i].property_id == pid
+            && key_eq(&self.columns[i].property_id, pid)
         {
             return Some(i);
         }
@@ -377,7 +383,7 @@ impl TableBuilder {
 
 /// The `id` of a user object.
 fn user_id(v: Option<&Value>) -> Option<&str> {
-    v.and_then(|x| x.get("id")).and_then(Value::as_str)
+    v.and_then(|x| field(x, "id")).and_then(Value::as_str)
 }
 
 /// A normalised id.
@@ -434,6 +440,47 @@ pub fn rich_text_schema() -> SchemaRef {
     ]))
 }
 
+/// True when a rich-text value is a single unformatted text item (no link, default
+/// annotations) whose text is its plain text: the value's column then says all of it, and the
+/// value gets no `rich_text_items` rows. Any other key or value keeps the items.
+fn is_plain_text(items: &[Value]) -> bool {
+    let [Value::Object(item)] = items else {
+        return false;
+    };
+    let (mut content, mut plain) = (None, None);
+    for (k, v) in item {
+        let ok = match k.as_str() {
+            "type" => v.as_str() == Some("text"),
+            "href" => v.is_null(),
+            "plain_text" => {
+                plain = v.as_str();
+                plain.is_some()
+            }
+            "text" => v.as_object().is_some_and(|t| {
+                t.iter().all(|(k, v)| match k.as_str() {
+                    "content" => {
+                        content = v.as_str();
+                        content.is_some()
+                    }
+                    "link" => v.is_null(),
+                    _ => false,
+                })
+            }),
+            "annotations" => v.as_object().is_some_and(|a| {
+                a.iter().all(|(k, v)| match k.as_str() {
+                    "color" => v.as_str() == Some("default"),
+                    _ => v.as_bool() == Some(false),
+                })
+            }),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    content.is_some() && content == plain
+}
+
 impl RichTextBuilder {
     fn new(data_source_id: &str, table: &str, run: &RunInfo) -> Self {
         RichTextBuilder {
@@ -457,6 +504,9 @@ impl RichTextBuilder {
     }
 
     fn append_items(&mut self, page_id: &str, property_id: &str, column: &str, items: &[Value]) {
+        if is_plain_text(items) {
+            return;
+        }
         for (i, item) in items.iter().enumerate() {
             self.page_id.append_value(page_id);
             self.property_id.append_value(property_id);
@@ -499,11 +549,13 @@ impl RichTextBuilder {
             }
             self.color.append_option(color.and_then(Value::as_str));
             let mention = mention.filter(|_| kind == Some("mention"));
-            let mtype = mention.and_then(|m| m.get("type")).and_then(Value::as_str);
+            let mtype = mention
+                .and_then(|m| field(m, "type"))
+                .and_then(Value::as_str);
             self.mention_type.append_option(mtype);
             let target = mention
                 .zip(mtype)
-                .and_then(|(m, t)| m.get(t))
+                .and_then(|(m, t)| field(m, t))
                 .and_then(|p| {
                     let [id, start, url, href] = pick(p, ["id", "start", "url", "href"]);
                     id.or(start).or(url).or(href).and_then(Value::as_str)
@@ -511,7 +563,7 @@ impl RichTextBuilder {
             self.mention_id.append_option(target);
             self.equation.append_option(
                 equation
-                    .and_then(|e| e.get("expression"))
+                    .and_then(|e| field(e, "expression"))
                     .and_then(Value::as_str),
             );
         }
@@ -545,5 +597,45 @@ impl RichTextBuilder {
         ));
         arrays.push(constant(&self.run.run_id));
         RecordBatch::try_new(self.schema.clone(), arrays)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_a_single_unformatted_text_item_is_plain() {
+        use crate::fake::workspace::{bold, link, mention_user, rt};
+        let plain = rt("Acme");
+        assert!(is_plain_text(std::slice::from_ref(&plain)));
+        assert!(!is_plain_text(&[]));
+        assert!(
+            !is_plain_text(&[rt("Ac"), rt("me")]),
+            "item boundaries are kept"
+        );
+        assert!(!is_plain_text(&[bold("Acme")]));
+        assert!(!is_plain_text(&[link("Acme", "https://acme.example")]));
+        assert!(!is_plain_text(&[mention_user("u1", "Ada")]));
+        let variants = [
+            ("/annotations/color", json!("red")),
+            ("/annotations/underline", json!(true)),
+            ("/href", json!("https://acme.example")),
+            ("/plain_text", json!("Acme!")),
+            ("/text/link", json!({"url": "https://acme.example"})),
+            ("/text/extra", json!(1)),
+            ("/unknown", json!(null)),
+            ("/type", json!("equation")),
+        ];
+        for (path, v) in variants {
+            let mut item = plain.clone();
+            let (parent, key) = path.rsplit_once('/').unwrap();
+            item.pointer_mut(parent)
+                .and_then(Value::as_object_mut)
+                .unwrap()
+                .insert(key.to_string(), v);
+            assert!(!is_plain_text(&[item]), "{path}");
+        }
     }
 }

@@ -39,7 +39,7 @@ fn struct_array(t: &DataType, children: Vec<ArrayRef>, nulls: Option<NullBuffer>
 }
 
 fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
+    super::values::field(v, key).and_then(Value::as_str)
 }
 
 /// A formula or rollup result: `x` when the result type `t` is `k` and `x` is not null.
@@ -432,7 +432,7 @@ impl ColumnBuilder {
                         let [n, t] = pick(f, ["name", "type"]);
                         let k = t.and_then(Value::as_str);
                         let [u, e] = k
-                            .and_then(|k| f.get(k))
+                            .and_then(|k| super::values::field(f, k))
                             .map_or([None, None], |i| pick(i, ["url", "expiry_time"]));
                         name.append_option(n.and_then(Value::as_str));
                         kind.append_option(k);

@@ -4,7 +4,8 @@
 //! `schemas/latest-and-history.md` so that other engines can apply it too:
 //! - data-source tables and `pages`: per id, the version with the greatest last edit time (then
 //!   the greatest `_synced_at`), unless a tombstone at least as recent says it was deleted;
-//! - `blocks`, `comments`, `rich_text_items`: per page, the rows of its most recent crawl;
+//! - `blocks`, `comments`: per page, the rows of its most recent crawl;
+//! - `rich_text_items`: the items written with the latest version of their row;
 //! - `users`: the most recent listing; `databases`, `data_sources`: per id, the most recent row;
 //!   `properties`: per data source, the most recent schema; `tombstones`: all of them.
 
@@ -87,7 +88,7 @@ pub fn latest_view_sql(
     match kind {
         "table" => by_version("_id", "_last_edited_time", name),
         "pages" => by_version("id", "last_edited_time", "pages"),
-        "blocks" | "comments" | "rich_text_items" => newest_per("page_id"),
+        "blocks" | "comments" => newest_per("page_id"),
         "databases" | "data_sources" => newest_per("id"),
         "properties" => newest_per("data_source_id"),
         "users" => format!(
@@ -95,6 +96,36 @@ pub fn latest_view_sql(
         ),
         _ => format!("SELECT {cols} FROM {h} h"),
     }
+}
+
+/// The SQL of the latest `rich_text_items` view: the items written together with the latest
+/// version of their row (same table, page and `_synced_at`), found through the latest views of
+/// the data-source `tables`. A row whose values lost their formatting has no items in its new
+/// version, and a deleted row has no latest version: neither keeps older items.
+pub fn rich_text_latest_sql(history: &str, columns: &[String], tables: &[String]) -> String {
+    let cols = columns
+        .iter()
+        .map(|c| format!("h.{}", quote(c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if tables.is_empty() {
+        return format!("SELECT {cols} FROM {} h WHERE false", quote(history));
+    }
+    let versions = tables
+        .iter()
+        .map(|t| {
+            format!(
+                "SELECT '{}' AS __t, _id AS __id, _synced_at AS __s FROM {}",
+                t.replace('\'', "''"),
+                quote(t)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    format!(
+        "SELECT {cols} FROM {} h JOIN ({versions}) v ON h.\"table\" = v.__t AND h.page_id = v.__id AND h._synced_at = v.__s",
+        quote(history)
+    )
 }
 
 /// Registers every table of the lake in `ctx`: `<name>_history` tables and `<name>` views.
@@ -147,7 +178,17 @@ pub async fn register_lake(
             .clone();
         let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
         let kind = if is_ds { "table" } else { name.as_str() };
-        let sql = latest_view_sql(&name, kind, &history, &columns, tombstones);
+        let sql = if kind == "rich_text_items" {
+            // Data-source views come first in `found`, so they exist by now.
+            let tables: Vec<String> = out
+                .iter()
+                .filter(|t: &&RegisteredTable| t.data_source)
+                .map(|t| t.name.clone())
+                .collect();
+            rich_text_latest_sql(&history, &columns, &tables)
+        } else {
+            latest_view_sql(&name, kind, &history, &columns, tombstones)
+        };
         ctx.sql(&format!("CREATE VIEW {} AS {sql}", quote(&name)))
             .await?
             .collect()
@@ -176,5 +217,13 @@ mod tests {
         assert!(sql.contains("\"table\" = 'deals'"), "{sql}");
         let sql = latest_view_sql("blocks", "blocks", "blocks_history", &cols, false);
         assert!(sql.contains("PARTITION BY page_id"), "{sql}");
+        let sql = rich_text_latest_sql(
+            "rich_text_items_history",
+            &cols,
+            &["deals".to_string(), "it's".to_string()],
+        );
+        assert!(sql.contains("SELECT 'it''s' AS __t"), "{sql}");
+        assert!(sql.contains("h._synced_at = v.__s"), "{sql}");
+        assert!(rich_text_latest_sql("h", &cols, &[]).ends_with("WHERE false"));
     }
 }

@@ -552,3 +552,60 @@ async fn page_marks_spilled_to_disk_change_nothing() {
         assert!(a[key] == b[key], "{key} differs");
     }
 }
+
+/// A plain value (one unformatted text item) leaves no `rich_text_items` rows; a value that loses
+/// its formatting stops showing its old items in the latest view (the history keeps them).
+#[tokio::test]
+async fn rich_text_items_follow_the_latest_version_of_their_row() {
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let (_dir, lake) = new_lake();
+    sync(&fake, &lake).await;
+    let single_plain = "SELECT count(*) AS n FROM (SELECT count(*) AS n, bool_and(type = 'text' AND href IS NULL AND NOT bold AND NOT italic AND NOT strikethrough AND NOT underline AND NOT code AND color = 'default') AS plain FROM rich_text_items_history GROUP BY page_id, \"column\", _synced_at) WHERE n = 1 AND plain";
+    assert_eq!(latest(&lake, single_plain).await[0]["n"], 0);
+    let counts = latest(&lake, "SELECT (SELECT count(*) FROM deals) AS deals, (SELECT count(DISTINCT page_id) FROM rich_text_items WHERE \"table\" = 'deals' AND \"column\" = 'name') AS formatted").await;
+    let (deals, formatted) = (
+        counts[0]["deals"].as_i64().unwrap(),
+        counts[0]["formatted"].as_i64().unwrap(),
+    );
+    assert!(
+        formatted >= 1 && formatted < deals,
+        "{formatted} of {deals} deal names have items"
+    );
+    let mentions = "SELECT count(*) AS n FROM rich_text_items WHERE \"table\" = 'deals' AND \"column\" = 'name' AND mention_type = 'user'";
+    let before = latest(&lake, mentions).await[0]["n"].as_i64().unwrap();
+    let grace = latest(&lake, "SELECT _id FROM deals WHERE name LIKE '%Grace%'").await;
+    let grace = grace[0]["_id"].as_str().unwrap().to_string();
+    {
+        let mut ws = fake.workspace_mut();
+        let ada = ids.people["ada"].clone();
+        ws.edit_page_now(&grace, &ada, |p| {
+            p.properties.insert(
+                "title".into(),
+                notionlake::fake::workspace::rt_array("Initech renewal"),
+            );
+        });
+    }
+    sync(&fake, &lake).await;
+    assert_eq!(
+        latest(&lake, mentions).await[0]["n"].as_i64().unwrap(),
+        before - 1
+    );
+    let items = latest(
+        &lake,
+        &format!("SELECT count(*) AS n FROM rich_text_items WHERE page_id = '{grace}' AND \"column\" = 'name'"),
+    )
+    .await;
+    assert_eq!(items[0]["n"], 0, "the plain new name has no items");
+    let kept = latest(
+        &lake,
+        &format!("SELECT count(*) AS n FROM rich_text_items_history WHERE page_id = '{grace}' AND mention_type = 'user'"),
+    )
+    .await;
+    assert_eq!(kept[0]["n"], 1, "the history keeps the old mention");
+    let name = latest(
+        &lake,
+        &format!("SELECT name FROM deals WHERE _id = '{grace}'"),
+    )
+    .await;
+    assert_eq!(name[0]["name"], "Initech renewal");
+}
