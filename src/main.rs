@@ -8,7 +8,10 @@ use tracing_subscriber::EnvFilter;
 /// jemalloc rather than the system allocator. A sync decodes and frees millions of small JSON
 /// objects; under glibc's malloc each row's objects end up scattered (free-list consolidation
 /// after every large Arrow or Parquet buffer), and flattening them was ~40% slower
-/// (`benches/flatten.rs`, which uses the same allocator).
+/// (`benches/flatten.rs`, which uses the same allocator). jemalloc also serves C code's
+/// `malloc` (the `unprefixed_malloc_on_supported_platforms` feature): Parquet creates a zstd
+/// context of about 1 MiB per column chunk, which glibc maps fresh (and page-faults in) every
+/// time, and Parquet encoding was ~15% slower for it.
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
