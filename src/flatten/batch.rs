@@ -271,9 +271,8 @@ impl TableBuilder {
             .append_option(edited.and_then(Value::as_str).and_then(parse_ts_micros));
         m.created_by.append_option(user_id(created_by));
         m.last_edited_by.append_option(user_id(edited_by));
-        // `crate::model::is_trashed`, from the keys already picked.
-        let flag = |v: Option<&Value>| v.and_then(Value::as_bool).unwrap_or(false);
-        m.in_trash.append_value(flag(in_trash) || flag(archived));
+        m.in_trash
+            .append_value(crate::model::trash_flags(in_trash, archived));
         // The row's data source and database, as `Parent::from_json` reads them, but borrowed:
         // this runs once per row, and `Parent` owns its ids.
         let [ptype, p_ds, p_db] = parent.map_or([None; 3], |p| {

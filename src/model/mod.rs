@@ -125,43 +125,6 @@ pub(crate) fn uuid_text(bits: u128) -> String {
     out
 }
 
-/// A set of ids seen by a run: 16 bytes per canonical UUID instead of a heap string, so the
-/// per-page bookkeeping of a sync stays small for tables of millions of rows. Ids in any other
-/// form are kept as strings.
-#[derive(Debug, Default, Clone)]
-pub struct IdSet {
-    uuids: std::collections::HashSet<u128>,
-    other: std::collections::HashSet<String>,
-}
-
-impl IdSet {
-    /// Adds an id; false when it was already present.
-    pub fn insert(&mut self, id: &str) -> bool {
-        match uuid_bits(id) {
-            Some(bits) => self.uuids.insert(bits),
-            None => self.other.insert(id.to_string()),
-        }
-    }
-
-    /// Whether the id is present.
-    pub fn contains(&self, id: &str) -> bool {
-        match uuid_bits(id) {
-            Some(bits) => self.uuids.contains(&bits),
-            None => self.other.contains(id),
-        }
-    }
-
-    /// Number of ids.
-    pub fn len(&self) -> usize {
-        self.uuids.len() + self.other.len()
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// [`normalize_id`] without an allocation when the id is already in canonical form (the dashed
 /// lowercase form Notion answers with, so the common case on hot paths).
 pub fn normalize_id_cow(id: &str) -> std::borrow::Cow<'_, str> {
@@ -193,8 +156,13 @@ pub fn normalize_id(id: &str) -> String {
 
 /// Whether an object is in the trash (`in_trash`, or the deprecated `archived` alias).
 pub fn is_trashed(obj: &Value) -> bool {
-    let flag = |k: &str| obj.get(k).and_then(Value::as_bool).unwrap_or(false);
-    flag("in_trash") || flag("archived")
+    trash_flags(obj.get("in_trash"), obj.get("archived"))
+}
+
+/// [`is_trashed`] from an object's `in_trash` and `archived` values, already looked up.
+pub fn trash_flags(in_trash: Option<&Value>, archived: Option<&Value>) -> bool {
+    let flag = |v: Option<&Value>| v.and_then(Value::as_bool).unwrap_or(false);
+    flag(in_trash) || flag(archived)
 }
 
 /// The canonical block type: `transcription` (≤ 2025-09-03) is called `meeting_notes`.
@@ -321,22 +289,13 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn id_sets_tell_ids_apart() {
-        let mut set = IdSet::default();
-        let a = "846dab72-0000-0000-0000-000000000001";
+    fn uuid_bits_read_only_the_canonical_form() {
         let b = "846dab72-0000-0000-0000-000000000010";
-        assert!(set.insert(a));
-        assert!(!set.insert(a));
-        assert!(set.contains(a));
-        assert!(!set.contains(b));
-        // Non-canonical forms are kept as text, apart from the canonical one.
-        assert!(set.insert("846DAB72-0000-0000-0000-000000000001"));
-        assert!(set.insert("not-an-id"));
-        assert!(!set.insert("not-an-id"));
-        assert!(!set.contains("846dab72-0000-0000-0000-00000000000g"));
-        assert_eq!(set.len(), 3);
         assert_eq!(uuid_bits(b), Some(0x846dab72_0000_0000_0000_000000000010));
+        assert_eq!(uuid_text(0x846dab72_0000_0000_0000_000000000010), b);
         assert_eq!(uuid_bits("846dab72x0000-0000-0000-000000000010"), None);
+        assert_eq!(uuid_bits("846DAB72-0000-0000-0000-000000000010"), None);
+        assert_eq!(uuid_bits("846dab72-0000-0000-0000-00000000000g"), None);
     }
 
     #[test]
