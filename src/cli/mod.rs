@@ -220,6 +220,10 @@ pub struct SelectFlags {
     /// Make every Nth run a full refresh (0: only with --full-refresh).
     #[arg(long, default_value_t = 24)]
     pub full_every: u32,
+    /// Page marks (the per-page incremental state) held in memory, about 40 bytes each; the
+    /// rest spill to sorted files in the temporary directory ($TMPDIR).
+    #[arg(long, default_value_t = crate::state::marks::DEFAULT_MARKS_IN_MEMORY)]
+    pub marks_in_memory: usize,
     /// Keep syncing at this interval (e.g. 30s, 5m, 1h) until ctrl-c.
     #[arg(long, value_parser = parse_interval)]
     pub watch: Option<Duration>,
@@ -286,6 +290,7 @@ impl SelectFlags {
             progress: true,
             full_refresh: self.full_refresh,
             full_every: self.full_every,
+            marks_in_memory: self.marks_in_memory,
             ..SyncOptions::default()
         }
     }
@@ -303,6 +308,7 @@ impl Default for SelectFlags {
             concurrency: crate::sync::tables::MAX_IN_FLIGHT_PAGES,
             full_refresh: false,
             full_every: 24,
+            marks_in_memory: crate::state::marks::DEFAULT_MARKS_IN_MEMORY,
             watch: None,
         }
     }
@@ -883,4 +889,34 @@ pub fn fake_client(base: &str, config: ClientConfig) -> Result<NotionClient, Not
         ClientConfig { base_url, ..config },
         Arc::new(StaticToken::new(DEMO_TOKEN)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Flags {
+        #[command(flatten)]
+        select: SelectFlags,
+    }
+
+    #[test]
+    fn the_marks_budget_reaches_the_sync_options() {
+        let parse = |args: &[&str]| {
+            Flags::try_parse_from(std::iter::once("sync").chain(args.iter().copied()))
+                .unwrap()
+                .select
+                .options()
+        };
+        assert_eq!(
+            parse(&[]).marks_in_memory,
+            crate::state::marks::DEFAULT_MARKS_IN_MEMORY
+        );
+        assert_eq!(parse(&["--marks-in-memory", "5000"]).marks_in_memory, 5000);
+        assert_eq!(
+            SelectFlags::default().options().marks_in_memory,
+            parse(&[]).marks_in_memory
+        );
+    }
 }
