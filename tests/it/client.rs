@@ -9,7 +9,7 @@ use futures::TryStreamExt;
 use notionlake::fake::{FakeConfig, FaultConfig, FaultKind};
 use notionlake::model::DataSourceRef;
 use notionlake::notion::{
-    ApiRequest, ClientConfig, NotionError, NotionVersion, RetryConfig, SearchTarget,
+    ApiRequest, ClientConfig, NotionClient, NotionError, NotionVersion, RetryConfig, SearchTarget,
 };
 use serde_json::{Value, json};
 
@@ -20,6 +20,24 @@ fn ids_of(items: &[Value]) -> HashSet<String> {
         .iter()
         .filter_map(|v| v["id"].as_str().map(str::to_string))
         .collect()
+}
+
+/// Every row of a data-source query, across its pages, decoded.
+async fn query_all(client: &NotionClient, source: &DataSourceRef, body: Value) -> Vec<Value> {
+    client
+        .query_rows(source, body)
+        .map_ok(|p| {
+            futures::stream::iter(
+                p.decode_rows("query")
+                    .unwrap()
+                    .into_iter()
+                    .map(Ok::<Value, NotionError>),
+            )
+        })
+        .try_flatten()
+        .try_collect()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -205,20 +223,7 @@ async fn server_errors_and_resets_are_retried_until_success() {
         id: ids.data_sources["Deals"].clone(),
         database_id: None,
     };
-    let rows: Vec<Value> = client
-        .query_rows(&deals, json!({}))
-        .map_ok(|p| {
-            futures::stream::iter(
-                p.decode_rows("query")
-                    .unwrap()
-                    .into_iter()
-                    .map(Ok::<Value, NotionError>),
-            )
-        })
-        .try_flatten()
-        .try_collect()
-        .await
-        .unwrap();
+    let rows = query_all(&client, &deals, json!({})).await;
     assert_eq!(rows.len(), 24);
     for _ in 0..10 {
         client.users_me().await.unwrap();
@@ -503,25 +508,7 @@ async fn timestamp_filters_sorts_and_trash_follow_notion() {
         id: ids.data_sources["Deals"].clone(),
         database_id: None,
     };
-    let all = |body: Value| {
-        let c = client.clone();
-        let d = deals.clone();
-        async move {
-            c.query_rows(&d, body)
-                .map_ok(|p| {
-                    futures::stream::iter(
-                        p.decode_rows("query")
-                            .unwrap()
-                            .into_iter()
-                            .map(Ok::<Value, NotionError>),
-                    )
-                })
-                .try_flatten()
-                .try_collect::<Vec<Value>>()
-                .await
-                .unwrap()
-        }
-    };
+    let all = |body: Value| query_all(&client, &deals, body);
     let rows =
         all(json!({"sorts": [{"timestamp": "created_time", "direction": "ascending"}]})).await;
     assert_eq!(rows.len(), 24, "the trashed deal is left out");

@@ -246,19 +246,30 @@ async fn a_second_sync_on_a_locked_lake_refuses() {
     sync(&fake, &lake).await;
 }
 
-#[tokio::test]
-async fn past_the_query_cap_and_through_stale_cursors_nothing_is_lost() {
+/// The demo behind a 30-row query cap that rejects every third pagination cursor, and a client
+/// reading 25 rows a page: listings continue in windows and restart.
+async fn capped_demo() -> (
+    FakeNotion,
+    notionlake::fake::DemoIds,
+    notionlake::notion::NotionClient,
+) {
     let config = FakeConfig {
         query_cap: 30,
         stale_cursor_every: Some(3),
         ..FakeConfig::unlimited()
     };
-    let (fake, _) = demo_fake(config).await;
-    let (_dir, lake) = new_lake();
+    let (fake, ids) = demo_fake(config).await;
     let client = client_with(notionlake::notion::ClientConfig {
         page_size: 25,
         ..test_config(&fake, NotionVersion::V2025_09_03)
     });
+    (fake, ids, client)
+}
+
+#[tokio::test]
+async fn past_the_query_cap_and_through_stale_cursors_nothing_is_lost() {
+    let (_fake, _, client) = capped_demo().await;
+    let (_dir, lake) = new_lake();
     let report = sync_workspace(&client, &lake, &SyncOptions::default())
         .await
         .unwrap();
@@ -470,16 +481,7 @@ async fn lock_state_and_incremental_runs_work_on_s3() {
 /// edits, a trashed and a deleted row, and a full refresh.
 #[tokio::test]
 async fn page_marks_spilled_to_disk_change_nothing() {
-    let config = FakeConfig {
-        query_cap: 30,
-        stale_cursor_every: Some(3),
-        ..FakeConfig::unlimited()
-    };
-    let (fake, ids) = demo_fake(config).await;
-    let client = client_with(notionlake::notion::ClientConfig {
-        page_size: 25,
-        ..test_config(&fake, NotionVersion::V2025_09_03)
-    });
+    let (fake, ids, client) = capped_demo().await;
     let (_d1, memory) = new_lake();
     let (_d2, spilled) = new_lake();
     let run = |lake: &Lake, marks_in_memory: usize, full_refresh: bool| {
