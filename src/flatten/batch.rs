@@ -301,10 +301,12 @@ impl TableBuilder {
                 };
                 let (mut pid, mut kind, mut payload) = (None, None, None);
                 for (k, v) in fields {
-                    match k.as_str() {
-                        "id" => pid = v.as_str(),
-                        "type" => kind = v.as_str(),
-                        _ => payload = Some((k.as_str(), v)),
+                    if key_eq(k, "id") {
+                        pid = v.as_str();
+                    } else if key_eq(k, "type") {
+                        kind = v.as_str();
+                    } else {
+                        payload = Some((k.as_str(), v));
                     }
                 }
                 let Some(pid) = pid else {

@@ -87,11 +87,35 @@ pub fn field<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
     }
 }
 
-/// String equality for short object keys, inlined: a length check, then the bytes (a call to
-/// `memcmp` per comparison costs more than the comparison itself for keys this short).
+/// String equality for short object keys, inlined: a length check, then the bytes as at most
+/// two overlapping words (a call to `memcmp` per comparison costs more than the comparison
+/// itself for keys this short, and so does a loop over the bytes). Keys longer than 16 bytes go
+/// to `memcmp`.
 #[inline(always)]
 pub fn key_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    // Each read is in bounds: `n` is the length of both slices and at least the word size.
+    let w8 = |s: &[u8], i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let w4 = |s: &[u8], i: usize| {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&s[i..i + 4]);
+        u32::from_ne_bytes(w)
+    };
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
+        8..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
+        _ => a == b,
+    }
 }
 
 /// The parts of a Notion date object (`{start, end, time_zone}`), borrowing its text.
@@ -249,7 +273,30 @@ fn join(v: &Value, f: impl Fn(&Value) -> Option<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    proptest! {
+        /// The word-wise comparison agrees with `==` at every length, including keys that
+        /// differ in one byte only (first, middle, last) and multi-byte characters.
+        #[test]
+        fn key_eq_agrees_with_string_equality(
+            a in prop_oneof!["[a-z_%0-9]{0,24}", "\\PC{0,12}"],
+            flip in 0usize..32,
+            c in prop_oneof![proptest::char::range('0', 'z'), any::<char>()],
+        ) {
+            prop_assert!(key_eq(&a, &a.clone()));
+            let chars: Vec<char> = a.chars().collect();
+            let mut b = chars.clone();
+            if !b.is_empty() {
+                let i = flip % b.len();
+                b[i] = c;
+            }
+            let b: String = b.into_iter().collect();
+            prop_assert_eq!(key_eq(&a, &b), a == b);
+            prop_assert_eq!(key_eq(&b, &a), a == b);
+        }
+    }
 
     #[test]
     fn fast_path_agrees_with_chrono() {
