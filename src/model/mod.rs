@@ -91,6 +91,19 @@ fn other(v: &Value) -> Parent {
     Parent::Other { raw: v.clone() }
 }
 
+/// Whether an id is in canonical form (dashed lowercase UUID): what [`uuid_bits`] accepts, checked
+/// without computing the bits, every byte tested without a branch (this runs for several ids of
+/// every row).
+pub(crate) fn is_canonical_uuid(id: &str) -> bool {
+    let b = id.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().fold(true, |ok, (i, &c)| {
+            let dash = matches!(i, 8 | 13 | 18 | 23);
+            let hex = c.is_ascii_digit() | (b'a'..=b'f').contains(&c);
+            ok & ((dash & (c == b'-')) | (!dash & hex))
+        })
+}
+
 /// The 128 bits of an id in canonical form (dashed lowercase UUID), `None` for any other form.
 pub(crate) fn uuid_bits(id: &str) -> Option<u128> {
     let b = id.as_bytes();
@@ -128,7 +141,7 @@ pub(crate) fn uuid_text(bits: u128) -> String {
 /// [`normalize_id`] without an allocation when the id is already in canonical form (the dashed
 /// lowercase form Notion answers with, so the common case on hot paths).
 pub fn normalize_id_cow(id: &str) -> std::borrow::Cow<'_, str> {
-    if uuid_bits(id).is_some() {
+    if is_canonical_uuid(id) {
         std::borrow::Cow::Borrowed(id)
     } else {
         std::borrow::Cow::Owned(normalize_id(id))
@@ -296,6 +309,27 @@ mod tests {
         assert_eq!(uuid_bits("846dab72x0000-0000-0000-000000000010"), None);
         assert_eq!(uuid_bits("846DAB72-0000-0000-0000-000000000010"), None);
         assert_eq!(uuid_bits("846dab72-0000-0000-0000-00000000000g"), None);
+    }
+
+    proptest::proptest! {
+        /// The branch-free check accepts exactly what `uuid_bits` reads, for canonical ids with
+        /// any one byte replaced and for arbitrary 36-character strings.
+        #[test]
+        fn canonical_check_agrees_with_uuid_bits(
+            bits in proptest::prelude::any::<u128>(),
+            at in 0usize..36,
+            c in proptest::prelude::any::<u8>(),
+            other in "[0-9a-fA-F-]{36}",
+        ) {
+            let id = uuid_text(bits);
+            proptest::prop_assert!(is_canonical_uuid(&id));
+            let mut b = id.into_bytes();
+            b[at] = c;
+            if let Ok(s) = String::from_utf8(b) {
+                proptest::prop_assert_eq!(is_canonical_uuid(&s), uuid_bits(&s).is_some(), "{}", s);
+            }
+            proptest::prop_assert_eq!(is_canonical_uuid(&other), uuid_bits(&other).is_some());
+        }
     }
 
     #[test]
