@@ -78,8 +78,6 @@ struct MetaBuilders {
     in_trash: BooleanBuilder,
     data_source_id: StringBuilder,
     database_id: StringBuilder,
-    synced_at: TimestampMicrosecondBuilder,
-    run_id: StringBuilder,
 }
 
 fn ts() -> TimestampMicrosecondBuilder {
@@ -98,8 +96,6 @@ impl MetaBuilders {
             in_trash: BooleanBuilder::new(),
             data_source_id: StringBuilder::new(),
             database_id: StringBuilder::new(),
-            synced_at: ts(),
-            run_id: StringBuilder::new(),
         }
     }
 
@@ -120,7 +116,9 @@ impl MetaBuilders {
         ]
     }
 
-    fn finish(&mut self) -> Vec<ArrayRef> {
+    /// The columns of the batch's `rows` rows; `_synced_at` and `_run_id`, constant within a
+    /// run, are written here rather than row by row.
+    fn finish(&mut self, rows: usize, run: &RunInfo) -> Vec<ArrayRef> {
         vec![
             self.id.finish_reserving(),
             self.url.finish_reserving(),
@@ -131,8 +129,13 @@ impl MetaBuilders {
             self.in_trash.finish_reserving(),
             self.data_source_id.finish_reserving(),
             self.database_id.finish_reserving(),
-            self.synced_at.finish_reserving(),
-            self.run_id.finish_reserving(),
+            Arc::new(
+                TimestampMicrosecondArray::from_value(run.synced_at, rows).with_timezone("UTC"),
+            ),
+            Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                run.run_id.as_str(),
+                rows,
+            ))),
         ]
     }
 }
@@ -290,8 +293,6 @@ impl TableBuilder {
         };
         m.data_source_id.append_option(ds);
         m.database_id.append_option(db);
-        m.synced_at.append_value(self.run.synced_at);
-        m.run_id.append_value(&self.run.run_id);
 
         self.stamp = self.stamp.wrapping_add(1);
         if let Some(Value::Object(props)) = props {
@@ -367,7 +368,7 @@ impl TableBuilder {
 
     /// Finishes the buffered rows: the table batch and the rich-text items batch.
     pub fn finish(&mut self) -> Result<(RecordBatch, RecordBatch), ArrowError> {
-        let mut arrays = self.meta.finish();
+        let mut arrays = self.meta.finish(self.rows, &self.run);
         for (b, c) in self.builders.iter_mut().zip(&self.columns) {
             arrays.push(b.finish(&c.data_type));
         }
@@ -605,6 +606,48 @@ impl RichTextBuilder {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// `_synced_at` and `_run_id` are written at finish: every row of every batch carries the
+    /// run's values, and the other columns keep their rows.
+    #[test]
+    fn run_columns_are_constant_in_every_batch() {
+        use arrow::array::{AsArray, TimestampMicrosecondArray};
+        let ds = json!({
+            "object": "data_source", "id": "846dab72-0000-0000-0000-0000000000d5",
+            "properties": {"Name": {"id": "title", "name": "Name", "type": "title", "title": {}}},
+        });
+        let schema = crate::model::DataSourceSchema::from_object(&ds).unwrap();
+        let mut registry = crate::state::Registry::default();
+        let entry = registry.plan(&schema, "r1").0.clone();
+        let run = RunInfo {
+            run_id: "run-7".into(),
+            synced_at: 1_700_000_000_000_000,
+        };
+        let mut b = TableBuilder::new(&entry, &run);
+        for batch_rows in [3usize, 1] {
+            for i in 0..batch_rows {
+                b.append_page(&json!({
+                    "object": "page", "id": format!("846dab72-0000-0000-0000-00000000000{i}"),
+                    "properties": {"Name": {"id": "title", "type": "title", "title": []}},
+                }));
+            }
+            let (t, _) = b.finish().unwrap();
+            assert_eq!(t.num_rows(), batch_rows);
+            let run_ids = t.column_by_name("_run_id").unwrap().as_string::<i32>();
+            assert!(run_ids.iter().all(|r| r == Some("run-7")));
+            let synced = t.column_by_name("_synced_at").unwrap();
+            let synced = synced
+                .as_any()
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .unwrap();
+            assert!(synced.iter().all(|s| s == Some(run.synced_at)));
+            let ids = t.column_by_name("_id").unwrap().as_string::<i32>();
+            assert_eq!(
+                ids.value(batch_rows - 1),
+                format!("846dab72-0000-0000-0000-00000000000{}", batch_rows - 1)
+            );
+        }
+    }
 
     #[test]
     fn only_a_single_unformatted_text_item_is_plain() {
