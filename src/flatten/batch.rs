@@ -57,6 +57,9 @@ pub struct TableBuilder {
     stamp: u64,
     /// Per property position in a row, the column it mapped to last time.
     hints: Vec<Option<usize>>,
+    /// The last canonical parent data source and database ids: rows of a table share them, so
+    /// an equal id skips the canonical-form check.
+    parent_ids: [String; 2],
 }
 
 impl std::fmt::Debug for TableBuilder {
@@ -211,6 +214,7 @@ impl TableBuilder {
             filled: vec![0; n],
             stamp: 0,
             hints: Vec::new(),
+            parent_ids: [entry.data_source_id.clone(), entry.data_source_id.clone()],
         }
     }
 
@@ -281,13 +285,14 @@ impl TableBuilder {
         let [ptype, p_ds, p_db] = parent.map_or([None; 3], |p| {
             pick(p, ["type", "data_source_id", "database_id"])
         });
+        let [last_ds, last_db] = &mut self.parent_ids;
         let (ds, db) = match ptype.and_then(Value::as_str) {
             Some("data_source_id") if p_ds.is_some_and(Value::is_string) => {
-                (norm(p_ds), norm(p_db))
+                (norm_known(p_ds, last_ds), norm_known(p_db, last_db))
             }
             Some("database_id") if p_db.is_some_and(Value::is_string) => (
                 Some(Cow::Borrowed(self.data_source_id.as_str())),
-                norm(p_db),
+                norm_known(p_db, last_db),
             ),
             _ => (Some(Cow::Borrowed(self.data_source_id.as_str())), None),
         };
@@ -388,9 +393,18 @@ fn user_id(v: Option<&Value>) -> Option<&str> {
     v.and_then(|x| field(x, "id")).and_then(Value::as_str)
 }
 
-/// A normalised id.
-fn norm(v: Option<&Value>) -> Option<Cow<'_, str>> {
-    v.and_then(Value::as_str).map(normalize_id_cow)
+/// A normalised id, as [`normalize_id_cow`] gives it; an id equal to `last`, the last canonical
+/// id of its kind, is canonical without a check. A new canonical id becomes `last`.
+fn norm_known<'a>(v: Option<&'a Value>, last: &mut String) -> Option<Cow<'a, str>> {
+    let id = v.and_then(Value::as_str)?;
+    if key_eq(id, last) {
+        return Some(Cow::Borrowed(id));
+    }
+    let n = normalize_id_cow(id);
+    if matches!(n, Cow::Borrowed(_)) {
+        id.clone_into(last);
+    }
+    Some(n)
 }
 
 /// Builder of the `rich_text_items` side table.
@@ -647,6 +661,41 @@ mod tests {
                 format!("846dab72-0000-0000-0000-00000000000{}", batch_rows - 1)
             );
         }
+    }
+
+    /// Parent ids are normalised whatever form each row sends, also after rows whose ids were
+    /// canonical (the last canonical id skips the check, an equal-looking variant must not).
+    #[test]
+    fn parent_ids_are_normalised_row_by_row() {
+        use arrow::array::AsArray;
+        let ds_id = "846dab72-0000-0000-0000-0000000000d5";
+        let ds = json!({"object": "data_source", "id": ds_id, "properties": {}});
+        let schema = crate::model::DataSourceSchema::from_object(&ds).unwrap();
+        let mut registry = crate::state::Registry::default();
+        let entry = registry.plan(&schema, "r1").0.clone();
+        let run = RunInfo {
+            run_id: "r1".into(),
+            synced_at: 0,
+        };
+        let db = "846dab72-0000-0000-0000-0000000000db";
+        let parents = [
+            (ds_id.to_string(), db.to_string()),
+            (ds_id.to_uppercase(), db.replace('-', "")),
+            (ds_id.to_string(), db.to_string()),
+            (ds_id.replace('-', ""), db.to_uppercase()),
+        ];
+        let mut b = TableBuilder::new(&entry, &run);
+        for (i, (p_ds, p_db)) in parents.iter().enumerate() {
+            b.append_page(&json!({
+                "object": "page", "id": format!("846dab72-0000-0000-0000-00000000000{i}"),
+                "parent": {"type": "data_source_id", "data_source_id": p_ds, "database_id": p_db},
+                "properties": {},
+            }));
+        }
+        let (t, _) = b.finish().unwrap();
+        let col = |n: &str| t.column_by_name(n).unwrap().as_string::<i32>().clone();
+        assert!(col("_data_source_id").iter().all(|x| x == Some(ds_id)));
+        assert!(col("_database_id").iter().all(|x| x == Some(db)));
     }
 
     #[test]
