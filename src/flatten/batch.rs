@@ -31,6 +31,13 @@ pub struct RunInfo {
     pub synced_at: i64,
 }
 
+impl RunInfo {
+    /// The `_synced_at` column of a batch of `rows` rows.
+    fn synced_at_column(&self, rows: usize) -> ArrayRef {
+        Arc::new(TimestampMicrosecondArray::from_value(self.synced_at, rows).with_timezone("UTC"))
+    }
+}
+
 struct PlannedColumn {
     property_id: String,
     column: String,
@@ -132,13 +139,8 @@ impl MetaBuilders {
             self.in_trash.finish_reserving(),
             self.data_source_id.finish_reserving(),
             self.database_id.finish_reserving(),
-            Arc::new(
-                TimestampMicrosecondArray::from_value(run.synced_at, rows).with_timezone("UTC"),
-            ),
-            Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
-                run.run_id.as_str(),
-                rows,
-            ))),
+            run.synced_at_column(rows),
+            repeated(&run.run_id, rows),
         ]
     }
 }
@@ -393,6 +395,11 @@ fn user_id(v: Option<&Value>) -> Option<&str> {
     v.and_then(|x| field(x, "id")).and_then(Value::as_str)
 }
 
+/// A text column of `n` rows holding `v` (values constant within a batch, written at finish).
+fn repeated(v: &str, n: usize) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(std::iter::repeat_n(v, n)))
+}
+
 /// A normalised id, as [`normalize_id_cow`] gives it; an id equal to `last`, the last canonical
 /// id of its kind, is canonical without a check. A new canonical id becomes `last`.
 fn norm_known<'a>(v: Option<&'a Value>, last: &mut String) -> Option<Cow<'a, str>> {
@@ -587,10 +594,9 @@ impl RichTextBuilder {
 
     fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
         let n = arrow::array::ArrayBuilder::len(&self.index);
-        let constant = |v: &str| Arc::new(StringArray::from_iter_values(std::iter::repeat_n(v, n)));
         let mut arrays: Vec<ArrayRef> = vec![
-            constant(&self.data_source_id),
-            constant(&self.table),
+            repeated(&self.data_source_id, n),
+            repeated(&self.table, n),
             self.page_id.finish_reserving(),
             self.property_id.finish_reserving(),
             self.column.finish_reserving(),
@@ -608,10 +614,8 @@ impl RichTextBuilder {
         arrays.push(self.mention_type.finish_reserving());
         arrays.push(self.mention_id.finish_reserving());
         arrays.push(self.equation.finish_reserving());
-        arrays.push(Arc::new(
-            TimestampMicrosecondArray::from_value(self.run.synced_at, n).with_timezone("UTC"),
-        ));
-        arrays.push(constant(&self.run.run_id));
+        arrays.push(self.run.synced_at_column(n));
+        arrays.push(repeated(&self.run.run_id, n));
         RecordBatch::try_new(self.schema.clone(), arrays)
     }
 }
@@ -621,18 +625,24 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The table plan of a data source object, as a first sync makes it.
+    fn entry_of(data_source: Value) -> crate::state::TableEntry {
+        let schema = crate::model::DataSourceSchema::from_object(&data_source).unwrap();
+        crate::state::Registry::default()
+            .plan(&schema, "r1")
+            .0
+            .clone()
+    }
+
     /// `_synced_at` and `_run_id` are written at finish: every row of every batch carries the
     /// run's values, and the other columns keep their rows.
     #[test]
     fn run_columns_are_constant_in_every_batch() {
         use arrow::array::{AsArray, TimestampMicrosecondArray};
-        let ds = json!({
+        let entry = entry_of(json!({
             "object": "data_source", "id": "846dab72-0000-0000-0000-0000000000d5",
             "properties": {"Name": {"id": "title", "name": "Name", "type": "title", "title": {}}},
-        });
-        let schema = crate::model::DataSourceSchema::from_object(&ds).unwrap();
-        let mut registry = crate::state::Registry::default();
-        let entry = registry.plan(&schema, "r1").0.clone();
+        }));
         let run = RunInfo {
             run_id: "run-7".into(),
             synced_at: 1_700_000_000_000_000,
@@ -669,10 +679,7 @@ mod tests {
     fn parent_ids_are_normalised_row_by_row() {
         use arrow::array::AsArray;
         let ds_id = "846dab72-0000-0000-0000-0000000000d5";
-        let ds = json!({"object": "data_source", "id": ds_id, "properties": {}});
-        let schema = crate::model::DataSourceSchema::from_object(&ds).unwrap();
-        let mut registry = crate::state::Registry::default();
-        let entry = registry.plan(&schema, "r1").0.clone();
+        let entry = entry_of(json!({"object": "data_source", "id": ds_id, "properties": {}}));
         let run = RunInfo {
             run_id: "r1".into(),
             synced_at: 0,
