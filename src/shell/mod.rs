@@ -36,6 +36,11 @@ fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
+/// A SQL string literal of `text`, quotes doubled.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 async fn dirs(
     store: &Arc<dyn ObjectStore>,
     prefix: &object_store::path::Path,
@@ -70,8 +75,8 @@ pub fn latest_view_sql(
     let by_version = |id: &str, edited: &str, tomb_table: &str| {
         let gone = if tombstones {
             format!(
-                " LEFT JOIN (SELECT id AS __tid, max(_synced_at) AS __gone FROM tombstones_history WHERE \"table\" = '{}' GROUP BY id) g ON h.{id} = g.__tid WHERE h.__n = 1 AND (g.__gone IS NULL OR g.__gone < h._synced_at)",
-                tomb_table.replace('\'', "''")
+                " LEFT JOIN (SELECT id AS __tid, max(_synced_at) AS __gone FROM tombstones_history WHERE \"table\" = {} GROUP BY id) g ON h.{id} = g.__tid WHERE h.__n = 1 AND (g.__gone IS NULL OR g.__gone < h._synced_at)",
+                literal(tomb_table)
             )
         } else {
             " WHERE h.__n = 1".to_string()
@@ -115,8 +120,8 @@ pub fn rich_text_latest_sql(history: &str, columns: &[String], tables: &[String]
         .iter()
         .map(|t| {
             format!(
-                "SELECT '{}' AS __t, _id AS __id, _synced_at AS __s FROM {}",
-                t.replace('\'', "''"),
+                "SELECT {} AS __t, _id AS __id, _synced_at AS __s FROM {}",
+                literal(t),
                 quote(t)
             )
         })

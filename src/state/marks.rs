@@ -368,14 +368,9 @@ impl PageMarks {
 
     /// The mark of a page.
     pub fn get(&self, id: &str) -> io::Result<Option<PageMark>> {
-        let bits = uuid_bits(id);
-        let rec = match bits {
-            Some(b) => self.find(b)?,
-            None => None,
-        };
-        Ok(match rec {
-            Some(r) if r.flags & OTHER == 0 => Some(self.expand(&r)),
-            _ => self.other.get(id).map(|o| o.mark.clone()),
+        Ok(match self.compact_rec(id)? {
+            Some((_, r)) => Some(self.expand(&r)),
+            None => self.other.get(id).map(|o| o.mark.clone()),
         })
     }
 
@@ -392,14 +387,9 @@ impl PageMarks {
 
     /// Whether this run has recorded the page.
     pub fn seen(&self, id: &str) -> io::Result<bool> {
-        let bits = uuid_bits(id);
-        let rec = match bits {
-            Some(b) => self.find(b)?,
-            None => None,
-        };
-        Ok(match rec {
-            Some(r) if r.flags & OTHER == 0 => r.flags & SEEN != 0,
-            _ => self.other.get(id).is_some_and(|o| o.seen),
+        Ok(match self.compact_rec(id)? {
+            Some((_, r)) => r.flags & SEEN != 0,
+            None => self.other.get(id).is_some_and(|o| o.seen),
         })
     }
 
@@ -425,13 +415,8 @@ impl PageMarks {
     /// if it had none and notes the listing (`0`: none) that returned it; otherwise returns the
     /// previous mark, and the caller records the new one ([`PageMarks::record`]).
     pub fn observe(&mut self, id: &str, table: Option<&str>, listing: u16) -> io::Result<Observed> {
-        let bits = uuid_bits(id);
-        let rec = match bits {
-            Some(b) => self.find(b)?,
-            None => None,
-        };
-        match (bits, rec) {
-            (Some(b), Some(mut r)) if r.flags & OTHER == 0 => {
+        match self.compact_rec(id)? {
+            Some((b, mut r)) => {
                 if r.flags & SEEN == 0 {
                     return Ok(Observed::first(Some(self.expand(&r))));
                 }
@@ -454,8 +439,7 @@ impl PageMarks {
                     first_in_listing,
                 })
             }
-            (_, None) if bits.is_some() => Ok(Observed::first(None)),
-            _ => {
+            None => {
                 let Some(o) = self.other.get_mut(id) else {
                     return Ok(Observed::first(None));
                 };
@@ -504,10 +488,8 @@ impl PageMarks {
     }
 
     fn entries(&self) -> impl Iterator<Item = io::Result<Entry>> + '_ {
-        let mut hot: Vec<(u128, Rec)> = self.hot.iter().map(|(k, r)| (*k, *r)).collect();
-        hot.sort_unstable_by_key(|e| e.0);
         let mut sources: Vec<Source> = self.runs.iter().cloned().map(Source::run).collect();
-        sources.push(Source::Memory(hot.into_iter()));
+        sources.push(Source::Memory(self.hot_sorted().into_iter()));
         let mut compact = Merge::new(sources).filter_map(|r| match r {
             Ok((_, rec)) if rec.flags & OTHER != 0 => None,
             Ok((bits, rec)) => Some(Ok(Entry {
@@ -536,6 +518,25 @@ impl PageMarks {
                 std::mem::replace(&mut b, other.next()).map(Ok)
             }
         })
+    }
+
+    /// The compact record of a page and its id's bits; `None` when the id is not a canonical
+    /// UUID, is unknown, or has its mark kept verbatim in `other`.
+    fn compact_rec(&self, id: &str) -> io::Result<Option<(u128, Rec)>> {
+        let Some(bits) = uuid_bits(id) else {
+            return Ok(None);
+        };
+        Ok(self
+            .find(bits)?
+            .filter(|r| r.flags & OTHER == 0)
+            .map(|r| (bits, r)))
+    }
+
+    /// The in-memory records in id order.
+    fn hot_sorted(&self) -> Vec<(u128, Rec)> {
+        let mut hot: Vec<(u128, Rec)> = self.hot.iter().map(|(k, r)| (*k, *r)).collect();
+        hot.sort_unstable_by_key(|e| e.0);
+        hot
     }
 
     fn find(&self, bits: u128) -> io::Result<Option<Rec>> {
@@ -605,9 +606,10 @@ impl PageMarks {
 
     /// Writes the in-memory marks as a sorted run (the map keeps its capacity).
     fn spill(&mut self) -> io::Result<()> {
-        let mut hot: Vec<(u128, Rec)> = self.hot.iter().map(|(k, r)| (*k, *r)).collect();
-        hot.sort_unstable_by_key(|e| e.0);
-        let run = SortedRun::write(self.spill_dir.as_deref(), hot.into_iter().map(Ok))?;
+        let run = SortedRun::write(
+            self.spill_dir.as_deref(),
+            self.hot_sorted().into_iter().map(Ok),
+        )?;
         // Only once the run is written: a failed spill keeps every mark in memory.
         self.hot.clear();
         self.runs.push(Arc::new(run));

@@ -71,23 +71,6 @@ impl SyncState {
         Some(floored - margin)
     }
 
-    /// True when a page's content should be read again: new, edited since it was last read, or
-    /// edited at or after the cursor (a second edit in the same minute keeps the same timestamp).
-    pub fn page_changed(
-        &self,
-        id: &str,
-        last_edited_time: &str,
-        cursor: Option<DateTime<Utc>>,
-    ) -> std::io::Result<bool> {
-        Ok(mark_changed(
-            self.pages.get(id)?.as_ref(),
-            last_edited_time,
-            cursor,
-        ))
-    }
-}
-
-impl SyncState {
     /// The state's JSON (the same text as `serde_json::to_vec`) in pieces of about
     /// `piece_bytes`, so that a workspace of millions of pages is written without ever holding
     /// its whole `state.json` in memory.
@@ -143,7 +126,9 @@ impl SyncState {
     }
 }
 
-/// [`SyncState::page_changed`] given the page's previous mark.
+/// True when a page's content should be read again, given its previous mark (`None`: a new
+/// page): new, edited since it was last read, or edited at or after the cursor (a second edit
+/// in the same minute keeps the same timestamp).
 pub fn mark_changed(
     previous: Option<&PageMark>,
     last_edited_time: &str,
@@ -191,7 +176,7 @@ mod tests {
             .insert("p", mark("2026-11-24T10:15:00.000Z", None, false))
             .unwrap();
         let cursor = Some(at("2026-11-24T10:13:00Z"));
-        let changed = |id: &str, t: &str, c| s.page_changed(id, t, c).unwrap();
+        let changed = |id: &str, t: &str, c| mark_changed(s.pages.get(id).unwrap().as_ref(), t, c);
         assert!(
             changed("p", "2026-11-24T10:15:00.000Z", cursor),
             "same timestamp, but within the cursor window"

@@ -606,27 +606,27 @@ fn spill_error(source: std::io::Error) -> SyncError {
 /// `state.json` holds a line per page of the workspace, and its page marks spill to disk past
 /// the budget.
 async fn load_state(lake: &Lake, marks_in_memory: usize) -> Result<SyncState, SyncError> {
-    let Some(file) = lake.read_to_temp_file(STATE_PATH).await? else {
-        let mut state = SyncState {
+    let mut state = match lake.read_to_temp_file(STATE_PATH).await? {
+        None => SyncState {
             format: 1,
             ..SyncState::default()
-        };
-        state
-            .pages
-            .set_budget(marks_in_memory)
-            .map_err(spill_error)?;
-        return Ok(state);
+        },
+        Some(file) => {
+            let corrupt = |message: String| SyncError::CorruptState {
+                path: STATE_PATH.into(),
+                message,
+            };
+            tokio::task::spawn_blocking(move || {
+                serde_json::from_reader::<_, SyncState>(std::io::BufReader::with_capacity(
+                    1 << 16,
+                    file,
+                ))
+            })
+            .await
+            .map_err(|e| corrupt(format!("reading it was interrupted: {e}")))?
+            .map_err(|e| corrupt(e.to_string()))?
+        }
     };
-    let corrupt = |message: String| SyncError::CorruptState {
-        path: STATE_PATH.into(),
-        message,
-    };
-    let mut state = tokio::task::spawn_blocking(move || {
-        serde_json::from_reader::<_, SyncState>(std::io::BufReader::with_capacity(1 << 16, file))
-    })
-    .await
-    .map_err(|e| corrupt(format!("reading it was interrupted: {e}")))?
-    .map_err(|e| corrupt(e.to_string()))?;
     state
         .pages
         .set_budget(marks_in_memory)
