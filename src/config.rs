@@ -99,6 +99,8 @@ pub struct ConnectionArgs {
     pub burst: Option<u32>,
     /// Timeout in seconds.
     pub timeout_secs: Option<f64>,
+    /// Largest response body accepted, in MiB.
+    pub max_response_mb: Option<usize>,
     /// OAuth credential file.
     pub credentials: Option<std::path::PathBuf>,
 }
@@ -172,6 +174,16 @@ impl Settings {
                 message: format!("{timeout} is not a positive number of seconds"),
             });
         }
+        let max_response_bytes = match args.max_response_mb {
+            Some(0) => {
+                return Err(ConfigError::Invalid {
+                    name: "max_response_mb",
+                    message: "must be at least 1".into(),
+                });
+            }
+            Some(mb) => mb.saturating_mul(1 << 20),
+            None => defaults.max_response_bytes,
+        };
         let mut retry = RetryConfig::default();
         if let Some(n) = file.max_attempts {
             if n == 0 {
@@ -201,6 +213,7 @@ impl Settings {
                 burst,
                 timeout: Duration::from_secs_f64(timeout),
                 retry,
+                max_response_bytes,
                 ..defaults
             },
         })

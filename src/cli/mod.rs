@@ -105,6 +105,9 @@ pub struct ConnectionFlags {
     /// Per-request timeout in seconds (default 60).
     #[arg(long)]
     pub timeout_secs: Option<f64>,
+    /// Largest response body accepted from Notion, in MiB (default 64).
+    #[arg(long)]
+    pub max_response_mb: Option<usize>,
     /// OAuth credential file (from `notionlake auth login`), used when no token is given.
     #[arg(long, env = "NOTIONLAKE_CREDENTIALS")]
     pub credentials: Option<PathBuf>,
@@ -119,6 +122,7 @@ impl From<&ConnectionFlags> for ConnectionArgs {
             rps: f.rps,
             burst: f.burst,
             timeout_secs: f.timeout_secs,
+            max_response_mb: f.max_response_mb,
             credentials: f.credentials.clone(),
         }
     }
@@ -224,6 +228,11 @@ pub struct SelectFlags {
     /// rest spill to sorted files in the temporary directory ($TMPDIR).
     #[arg(long, default_value_t = crate::state::marks::DEFAULT_MARKS_IN_MEMORY)]
     pub marks_in_memory: usize,
+    /// Name tables and columns with ASCII letters only (accents folded; names in other scripts
+    /// fall back to type-derived ones such as `select_1`), for engines that accept nothing
+    /// else. Recorded in a new lake and kept for its life; refused on a lake named otherwise.
+    #[arg(long)]
+    pub ascii_names: bool,
     /// Keep syncing at this interval (e.g. 30s, 5m, 1h) until ctrl-c.
     #[arg(long, value_parser = parse_interval)]
     pub watch: Option<Duration>,
@@ -291,6 +300,7 @@ impl SelectFlags {
             full_refresh: self.full_refresh,
             full_every: self.full_every,
             marks_in_memory: self.marks_in_memory,
+            ascii_names: self.ascii_names,
             ..SyncOptions::default()
         }
     }
@@ -309,6 +319,7 @@ impl Default for SelectFlags {
             full_refresh: false,
             full_every: 24,
             marks_in_memory: crate::state::marks::DEFAULT_MARKS_IN_MEMORY,
+            ascii_names: false,
             watch: None,
         }
     }
@@ -597,6 +608,7 @@ async fn run_auth(action: &AuthAction, file: &FileConfig) -> Result<(), CliError
                     name: "api_base",
                     message: e.to_string(),
                 })?,
+                timeout: crate::notion::oauth::OAUTH_TIMEOUT,
             };
             let (access, refresh) = if *manual {
                 let redirect_uri = format!("http://127.0.0.1:{redirect_port}/callback");
@@ -716,7 +728,7 @@ async fn run_sql(
     } else {
         OutputFormat::Csv
     });
-    let lake = Lake::open(location).map_err(SyncError::from)?;
+    let lake = Lake::open_existing(location, &[]).map_err(SyncError::from)?;
     let shell = Shell::open(&lake, format)
         .await
         .map_err(|e| CliError::Shell(e.to_string()))?;

@@ -25,6 +25,15 @@ pub const FIXED_TABLES: &[&str] = &[
     "tombstones",
 ];
 
+/// The side table of formatted rich-text values, written beside the fixed tables.
+pub const RICH_TEXT_TABLE: &str = "rich_text_items";
+
+/// Every table name the lake itself uses: the fixed tables and the rich-text side table. A
+/// data-source table never takes one of these (nor its `_history` name).
+pub fn own_tables() -> impl Iterator<Item = &'static str> {
+    FIXED_TABLES.iter().copied().chain([RICH_TEXT_TABLE])
+}
+
 fn s(name: &str) -> Field {
     Field::new(name, DataType::Utf8, true)
 }

@@ -40,7 +40,13 @@ pub struct ClientConfig {
     pub retry: RetryConfig,
     /// `page_size` of paginated requests (1–100).
     pub page_size: u32,
+    /// Largest response body accepted; a larger one fails its request instead of filling memory.
+    pub max_response_bytes: usize,
 }
+
+/// The default of [`ClientConfig::max_response_bytes`]: 64 MiB, far above any page of 100
+/// objects Notion sends.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 << 20;
 
 impl Default for ClientConfig {
     fn default() -> Self {
@@ -52,6 +58,7 @@ impl Default for ClientConfig {
             timeout: Duration::from_secs(60),
             retry: RetryConfig::default(),
             page_size: 100,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -267,7 +274,12 @@ impl NotionClient {
         let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v));
         let header_request_id = header("x-notion-request-id");
         let cf_ray = header("cf-ray");
-        let bytes = resp.bytes().await.map_err(transport)?;
+        let bytes = read_body(resp, req.endpoint, inner.config.max_response_bytes)
+            .await
+            .map_err(|e| match e {
+                BodyError::Transport(e) => transport(e),
+                BodyError::TooLarge(e) => e,
+            })?;
         inner.stats.record_bytes(bytes.len());
         inner.stats.record_status(status);
 
@@ -295,6 +307,37 @@ impl NotionClient {
             }),
         }
     }
+}
+
+enum BodyError {
+    Transport(reqwest::Error),
+    TooLarge(NotionError),
+}
+
+/// Reads a response body of at most `limit` bytes, refusing a larger one as soon as its
+/// `Content-Length` or its chunks pass the limit.
+async fn read_body(
+    mut resp: reqwest::Response,
+    endpoint: &str,
+    limit: usize,
+) -> Result<Bytes, BodyError> {
+    let too_large = || {
+        BodyError::TooLarge(NotionError::ResponseTooLarge {
+            endpoint: endpoint.to_string(),
+            limit,
+        })
+    };
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// The JSON of a 2xx response body of `endpoint`.

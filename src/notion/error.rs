@@ -62,6 +62,16 @@ pub enum NotionError {
         /// What was expected.
         detail: String,
     },
+    /// A response body larger than the client accepts.
+    #[error(
+        "Notion's answer on {endpoint} is larger than {limit} bytes, the response size limit; if this is expected, raise it with --max-response-mb"
+    )]
+    ResponseTooLarge {
+        /// The endpoint label.
+        endpoint: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// Temporary failures persisted past the retry budget.
     #[error("gave up on {endpoint} after {attempts} attempts in {elapsed:.1?}; last error: {last}")]
     RetriesExhausted {

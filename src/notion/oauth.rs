@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use oauth2::basic::BasicClient;
@@ -30,7 +31,15 @@ pub struct OAuthApp {
     pub client_secret: SecretString,
     /// API base (`https://api.notion.com`).
     pub api_base: Url,
+    /// Longest wait for one answer of the token, introspect or revoke endpoint.
+    pub timeout: Duration,
 }
+
+/// The default [`OAuthApp::timeout`].
+pub const OAUTH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long `auth login` waits for the browser to come back to the loopback redirect.
+pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What the credential file holds.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +80,7 @@ impl Credentials {
             api_base: Url::parse(&self.api_base).map_err(|e| {
                 NotionError::Config(format!("bad api_base in the credential file: {e}"))
             })?,
+            timeout: OAUTH_TIMEOUT,
         })
     }
 }
@@ -140,7 +150,10 @@ struct HttpFailure(String);
 
 /// Sends oauth2's form-encoded token requests as the JSON bodies Notion documents, and turns
 /// Notion-shaped errors into OAuth-shaped ones so that `invalid_grant` is recognised.
-async fn notion_http(request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, HttpFailure> {
+async fn notion_http(
+    request: oauth2::HttpRequest,
+    timeout: Duration,
+) -> Result<oauth2::HttpResponse, HttpFailure> {
     let (parts, body) = request.into_parts();
     let fields: serde_json::Map<String, Value> = url::form_urlencoded::parse(&body)
         .into_owned()
@@ -148,6 +161,7 @@ async fn notion_http(request: oauth2::HttpRequest) -> Result<oauth2::HttpRespons
         .collect();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
         .build()
         .map_err(|e| HttpFailure(e.to_string()))?;
     let mut req = client
@@ -158,10 +172,11 @@ async fn notion_http(request: oauth2::HttpRequest) -> Result<oauth2::HttpRespons
         req = req.header("authorization", auth);
     }
     let resp = req.send().await.map_err(|e| {
-        HttpFailure(format!(
-            "could not reach the OAuth endpoint: {}",
-            e.without_url()
-        ))
+        HttpFailure(if e.is_timeout() {
+            format!("{}", Unanswered(timeout))
+        } else {
+            format!("could not reach the OAuth endpoint: {}", e.without_url())
+        })
     })?;
     let status = resp.status();
     let mut bytes = resp
@@ -183,6 +198,29 @@ async fn notion_http(request: oauth2::HttpRequest) -> Result<oauth2::HttpRespons
         .header("content-type", "application/json")
         .body(bytes)
         .map_err(|e| HttpFailure(e.to_string()))
+}
+
+/// The message of an OAuth endpoint that did not answer in time.
+struct Unanswered(Duration);
+
+impl std::fmt::Display for Unanswered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the OAuth endpoint did not answer within {} s; check the network and the api_base of the credential file, then run again (the credential file is unchanged)",
+            self.0.as_secs_f64()
+        )
+    }
+}
+
+/// Runs an OAuth exchange, bounded by `timeout` as a whole (connect, send, every byte back).
+async fn bounded<T>(
+    timeout: Duration,
+    exchange: impl std::future::Future<Output = Result<T, NotionError>>,
+) -> Result<T, NotionError> {
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .unwrap_or_else(|_| Err(NotionError::Auth(Unanswered(timeout).to_string())))
 }
 
 fn token_error<RE: std::error::Error + 'static>(
@@ -250,12 +288,12 @@ impl OAuthApp {
         code: &str,
         redirect_uri: &str,
     ) -> Result<(String, Option<String>), NotionError> {
-        let r = self
-            .token_client(Some(redirect_uri))?
+        let http = |r| notion_http(r, self.timeout);
+        let client = self.token_client(Some(redirect_uri))?;
+        let exchange = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
-            .request_async(&notion_http)
-            .await
-            .map_err(token_error)?;
+            .request_async(&http);
+        let r = bounded(self.timeout, async { exchange.await.map_err(token_error) }).await?;
         Ok((
             r.access_token().secret().clone(),
             r.refresh_token().map(|t| t.secret().clone()),
@@ -267,12 +305,13 @@ impl OAuthApp {
         &self,
         refresh_token: &str,
     ) -> Result<(String, Option<String>), NotionError> {
-        let r = self
-            .token_client(None)?
-            .exchange_refresh_token(&RefreshToken::new(refresh_token.to_string()))
-            .request_async(&notion_http)
-            .await
-            .map_err(token_error)?;
+        let http = |r| notion_http(r, self.timeout);
+        let client = self.token_client(None)?;
+        let refresh_token = RefreshToken::new(refresh_token.to_string());
+        let exchange = client
+            .exchange_refresh_token(&refresh_token)
+            .request_async(&http);
+        let r = bounded(self.timeout, async { exchange.await.map_err(token_error) }).await?;
         Ok((
             r.access_token().secret().clone(),
             r.refresh_token().map(|t| t.secret().clone()),
@@ -280,6 +319,10 @@ impl OAuthApp {
     }
 
     async fn post(&self, path: &str, token: &str) -> Result<Value, NotionError> {
+        bounded(self.timeout, self.post_unbounded(path, token)).await
+    }
+
+    async fn post_unbounded(&self, path: &str, token: &str) -> Result<Value, NotionError> {
         use base64::Engine;
         let basic = base64::engine::general_purpose::STANDARD.encode(format!(
             "{}:{}",
@@ -349,11 +392,21 @@ impl OAuthApp {
         let redirect_uri = format!("http://127.0.0.1:{}/callback", addr.port());
         let (url, state) = self.authorize_url(&redirect_uri)?;
         open(&url);
-        let (stream, _) = listener
-            .accept()
-            .await
-            .map_err(|e| NotionError::Auth(e.to_string()))?;
-        let query = read_redirect(stream).await?;
+        let waited = || {
+            NotionError::Auth(format!(
+                "no browser came back to {redirect_uri} within {} s; run `notionlake auth login` again and approve the integration in the browser (or use --no-browser and paste the redirect URL)",
+                LOGIN_TIMEOUT.as_secs()
+            ))
+        };
+        let query = tokio::time::timeout(LOGIN_TIMEOUT, async {
+            let (stream, _) = listener
+                .accept()
+                .await
+                .map_err(|e| NotionError::Auth(e.to_string()))?;
+            read_redirect(stream).await
+        })
+        .await
+        .map_err(|_| waited())??;
         let code = check_redirect(&query, state.secret())?;
         self.exchange_code(&code, &redirect_uri).await
     }
@@ -403,47 +456,79 @@ pub fn check_redirect(
 }
 
 /// Tokens from the credential file, refreshed on a 401 and persisted.
+///
+/// Requests read the current credentials without waiting on a refresh in flight (they are
+/// behind a plain lock held only to copy or replace them); refreshes are serialised by a
+/// separate async lock, bounded by the OAuth timeout, and write the file off the runtime.
 #[derive(Debug)]
 pub struct OAuthProvider {
     path: PathBuf,
-    creds: tokio::sync::Mutex<Credentials>,
+    timeout: Duration,
+    current: std::sync::RwLock<Credentials>,
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl OAuthProvider {
     /// A provider over the credential file at `path`.
     pub fn from_file(path: &Path) -> Result<Arc<OAuthProvider>, NotionError> {
+        Self::from_file_with_timeout(path, OAUTH_TIMEOUT)
+    }
+
+    /// A provider over the credential file at `path` whose refreshes give up after `timeout`.
+    pub fn from_file_with_timeout(
+        path: &Path,
+        timeout: Duration,
+    ) -> Result<Arc<OAuthProvider>, NotionError> {
         Ok(Arc::new(OAuthProvider {
             path: path.to_path_buf(),
-            creds: tokio::sync::Mutex::new(load_credentials(path)?),
+            timeout,
+            current: std::sync::RwLock::new(load_credentials(path)?),
+            refreshing: tokio::sync::Mutex::new(()),
         }))
+    }
+
+    fn snapshot(&self) -> Credentials {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 
 #[async_trait]
 impl TokenProvider for OAuthProvider {
     async fn token(&self) -> Result<SecretString, NotionError> {
-        Ok(SecretString::new(
-            self.creds.lock().await.access_token.clone(),
-        ))
+        Ok(SecretString::new(self.snapshot().access_token))
     }
 
     async fn refresh(&self, rejected: &SecretString) -> Result<bool, NotionError> {
         // One refresh for everyone: whoever holds the lock refreshes; the others find the token
         // already replaced and retry with it.
-        let mut creds = self.creds.lock().await;
+        let _one_at_a_time = self.refreshing.lock().await;
+        let creds = self.snapshot();
         if creds.access_token != rejected.expose() {
             return Ok(true);
         }
         let Some(refresh_token) = creds.refresh_token.clone() else {
             return Err(NotionError::Auth("the access token was rejected and there is no refresh token; run `notionlake auth login` again".into()));
         };
-        let (access, rotated) = creds.app()?.refresh(&refresh_token).await?;
-        let mut next = creds.clone();
+        let app = OAuthApp {
+            timeout: self.timeout,
+            ..creds.app()?
+        };
+        let (access, rotated) = app.refresh(&refresh_token).await?;
+        let mut next = creds;
         next.access_token = access;
         next.refresh_token = rotated.or(next.refresh_token);
         // Persist the rotated refresh token before using the new access token.
-        save_credentials(&self.path, &next)?;
-        *creds = next;
+        let (path, saved) = (self.path.clone(), next.clone());
+        tokio::task::spawn_blocking(move || save_credentials(&path, &saved))
+            .await
+            .map_err(|e| NotionError::Auth(format!("saving the credential file failed: {e}")))??;
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = next;
         tracing::info!("access token refreshed");
         Ok(true)
     }

@@ -18,8 +18,8 @@ use datafusion::error::DataFusionError;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use object_store::ObjectStore;
 
-use crate::flatten::fixed::FIXED_TABLES;
-use crate::sink::Lake;
+use crate::flatten::fixed::{RICH_TEXT_TABLE, own_tables};
+use crate::sink::{Lake, PARTITION_COLUMN};
 
 /// A table registered from the lake.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,14 +154,14 @@ pub async fn register_lake(
     };
     let options = || {
         ParquetReadOptions::default()
-            .table_partition_cols(vec![("sync_date".to_string(), DataType::Utf8)])
+            .table_partition_cols(vec![(PARTITION_COLUMN.to_string(), DataType::Utf8)])
     };
     let mut found: Vec<(String, String, bool)> = Vec::new();
     let top = dirs(&store, lake.root()).await?;
     for t in dirs(&store, &lake.path("tables")).await? {
         found.push((t.clone(), format!("tables/{t}"), true));
     }
-    for t in FIXED_TABLES.iter().chain(["rich_text_items"].iter()) {
+    for t in own_tables() {
         if top.iter().any(|d| d == t) {
             found.push((t.to_string(), t.to_string(), false));
         }
@@ -183,7 +183,7 @@ pub async fn register_lake(
             .clone();
         let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
         let kind = if is_ds { "table" } else { name.as_str() };
-        let sql = if kind == "rich_text_items" {
+        let sql = if kind == RICH_TEXT_TABLE {
             // Data-source views come first in `found`, so they exist by now.
             let tables: Vec<String> = out
                 .iter()

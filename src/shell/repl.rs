@@ -13,6 +13,7 @@ use super::{RegisteredTable, register_lake};
 use crate::flatten::mapping::type_name;
 use crate::sink::Lake;
 use crate::state::Registry;
+use crate::state::registry::REGISTRY_PATH;
 
 /// The bundled queries of `queries/`, by name.
 pub const QUERIES: &[(&str, &str)] = &[
@@ -79,6 +80,17 @@ pub enum ShellError {
     /// A backslash command was wrong.
     #[error("{0}")]
     Command(String),
+    /// Nothing was ever synced at the location.
+    #[error(
+        "there is no lake at {location}: nothing has been synced there; run `notionlake sync --lake {location}` (or `notionlake demo --lake {location}`) first"
+    )]
+    NoLake {
+        /// The location given.
+        location: String,
+    },
+    /// Reading the lake failed.
+    #[error(transparent)]
+    Lake(#[from] crate::sink::SinkError),
 }
 
 /// Renders batches in a format.
@@ -178,11 +190,22 @@ impl std::fmt::Debug for Shell {
 impl Shell {
     /// Opens a shell on a lake: every table registered, the schema registry loaded.
     pub async fn open(lake: &Lake, format: OutputFormat) -> Result<Shell, ShellError> {
+        let registry = match lake.read(REGISTRY_PATH).await {
+            Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::warn!(
+                    "the lake's schema registry is not valid JSON ({e}); \\d shows no Notion names"
+                );
+                Registry::default()
+            }),
+            Ok(None) => {
+                return Err(ShellError::NoLake {
+                    location: lake.location(),
+                });
+            }
+            Err(e) => return Err(ShellError::Lake(e)),
+        };
         let ctx = SessionContext::new();
         let tables = register_lake(&ctx, lake).await?;
-        let registry = crate::sync::tables::load_registry(lake)
-            .await
-            .unwrap_or_default();
         Ok(Shell {
             ctx,
             tables,

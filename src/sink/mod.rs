@@ -13,11 +13,15 @@ use bytes::Bytes;
 use object_store::aws::AmazonS3Builder;
 use object_store::buffered::BufWriter;
 use object_store::local::LocalFileSystem;
-use object_store::path::Path;
+use object_store::path::{Path, PathPart};
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use parquet::arrow::{ArrowSchemaConverter, AsyncArrowWriter};
 use parquet::basic::{Compression, Type as PhysicalType, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+/// The hive partition column of every table: the UTC date of the sync that wrote a file. No
+/// property column may take this name.
+pub const PARTITION_COLUMN: &str = "sync_date";
 
 /// A storage failure, with what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +107,20 @@ impl Lake {
     /// Like [`Lake::open`], with S3 settings given explicitly (`("aws_endpoint", "http://…")`,
     /// `("aws_allow_http", "true")`, …) on top of the environment's.
     pub fn open_with(location: &str, s3_options: &[(&str, &str)]) -> Result<Lake, SinkError> {
+        Self::open_inner(location, s3_options, true)
+    }
+
+    /// Like [`Lake::open_with`] for a lake that must already be there (to read it): a local
+    /// directory that does not exist is an error, never created.
+    pub fn open_existing(location: &str, s3_options: &[(&str, &str)]) -> Result<Lake, SinkError> {
+        Self::open_inner(location, s3_options, false)
+    }
+
+    fn open_inner(
+        location: &str,
+        s3_options: &[(&str, &str)],
+        create: bool,
+    ) -> Result<Lake, SinkError> {
         let bad = |message: String| SinkError::Location {
             location: location.to_string(),
             message,
@@ -139,8 +157,14 @@ impl Lake {
             return Err(bad("only local directories and s3:// are supported".into()));
         }
         let dir = std::path::PathBuf::from(location.strip_prefix("file://").unwrap_or(location));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| bad(format!("cannot create the directory: {e}")))?;
+        if create {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| bad(format!("cannot create the directory: {e}")))?;
+        } else if !dir.is_dir() {
+            return Err(bad(
+                "there is no lake there: the directory does not exist; sync into it first (notionlake sync --lake DIR, or notionlake demo --lake DIR)".into(),
+            ));
+        }
         let dir = dir.canonicalize().map_err(|e| bad(e.to_string()))?;
         let store = LocalFileSystem::new_with_prefix(&dir).map_err(|e| bad(e.to_string()))?;
         Ok(Lake {
@@ -148,6 +172,15 @@ impl Lake {
             root: Path::from(""),
             url: format!("file://{}", dir.display()),
         })
+    }
+
+    /// The location as a person gives it: the directory, or `s3://bucket/prefix`.
+    pub fn location(&self) -> String {
+        match self.url.strip_prefix("file://") {
+            Some(dir) => dir.to_string(),
+            None if self.root.as_ref().is_empty() => self.url.clone(),
+            None => format!("{}/{}", self.url, self.root),
+        }
     }
 
     /// The object store.
@@ -169,6 +202,10 @@ impl Lake {
     pub fn path(&self, relative: &str) -> Path {
         let mut p = self.root.clone();
         for part in relative.split('/').filter(|s| !s.is_empty()) {
+            // Valid segments as they are, so that a table named in any script is a directory
+            // of that name (`tables/タスク`) that every engine finds; object_store would
+            // percent-encode every non-ASCII byte. Others (control characters) are encoded.
+            let part = PathPart::parse(part).unwrap_or_else(|_| PathPart::from(part));
             p = p.clone().join(part);
         }
         p

@@ -8,21 +8,46 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::flatten::fixed::own_tables;
 use crate::flatten::mapping::arrow_type;
-use crate::flatten::names::{allocate, snake_case};
+use crate::flatten::names::{
+    NameStyle, allocate, allocate_numbered, first_free, numbered, snake_case, suffixed,
+};
 use crate::model::{DataSourceSchema, PropertySchema};
+use crate::sink::PARTITION_COLUMN;
 
-/// Names of the fixed tables; data-source tables never take them.
-pub const RESERVED_TABLES: &[&str] = &[
-    "pages",
-    "blocks",
-    "users",
-    "comments",
-    "databases",
-    "data_sources",
-    "properties",
-    "rich_text_items",
-];
+/// Where the registry lives in the lake; its presence is what makes a location a lake.
+pub const REGISTRY_PATH: &str = "_notionlake/registry.json";
+
+/// The suffix of the history table each table is registered under besides its latest view.
+pub const HISTORY_SUFFIX: &str = "_history";
+
+/// The prefix of a table whose title keeps no character (`untitled_1`).
+const UNTITLED_TABLE: &str = "untitled";
+
+/// Every name a new data-source table must avoid: the lake's own tables, the tables already
+/// registered, and the `_history` names of both.
+fn taken_table_names<'a>(tables: impl Iterator<Item = &'a str>) -> HashSet<String> {
+    own_tables()
+        .map(str::to_string)
+        .chain(tables.map(str::to_string))
+        .flat_map(|t| [format!("{t}{HISTORY_SUFFIX}"), t])
+        .collect()
+}
+
+/// Every column name a property column must avoid: the metadata columns and the partition
+/// column, in every table format.
+pub fn reserved_columns() -> impl Iterator<Item = String> {
+    crate::flatten::batch::meta_fields()
+        .into_iter()
+        .map(|f| f.name().clone())
+        .chain([PARTITION_COLUMN.to_string()])
+}
+
+/// The naming style of a registry written before styles were recorded: ASCII, the only one then.
+fn legacy_style() -> NameStyle {
+    NameStyle::Ascii
+}
 
 /// One property column of a table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -113,6 +138,9 @@ pub enum SchemaChange {
 pub struct Registry {
     /// Format version of this file.
     pub format: u32,
+    /// How names were made in this lake; kept for the lake's whole life.
+    #[serde(default = "legacy_style")]
+    pub naming: NameStyle,
     /// Tables by data source id.
     pub tables: BTreeMap<String, TableEntry>,
 }
@@ -127,10 +155,17 @@ impl Registry {
         let mut changes = Vec::new();
         let id = schema.source.id.clone();
         if !self.tables.contains_key(&id) {
-            let mut taken: HashSet<String> =
-                self.tables.values().map(|t| t.table.clone()).collect();
-            taken.extend(RESERVED_TABLES.iter().map(|s| s.to_string()));
-            let table = allocate(&snake_case(&schema.title), &mut taken);
+            let taken = taken_table_names(self.tables.values().map(|t| t.table.as_str()));
+            // Neither the name nor its history name may be one in use ("Deals History" next
+            // to "Deals", "Tombstones", "Pages").
+            let free =
+                |c: &str| !taken.contains(c) && !taken.contains(&format!("{c}{HISTORY_SUFFIX}"));
+            let base = snake_case(&schema.title, self.naming);
+            let table = if base.is_empty() {
+                first_free(numbered(UNTITLED_TABLE), free)
+            } else {
+                first_free(suffixed(&base), free)
+            };
             changes.push(SchemaChange::NewTable {
                 table: table.clone(),
             });
@@ -150,11 +185,7 @@ impl Registry {
         entry.title = schema.title.clone();
         entry.properties = schema.properties.clone();
         let mut taken: HashSet<String> = entry.columns.iter().map(|c| c.column.clone()).collect();
-        taken.extend(
-            crate::flatten::batch::meta_fields()
-                .iter()
-                .map(|f| f.name().clone()),
-        );
+        taken.extend(reserved_columns());
         // Existing properties: rename, keep, or retire on a type change.
         let mut new_props: Vec<&PropertySchema> = Vec::new();
         for prop in schema
@@ -180,7 +211,7 @@ impl Registry {
                 }
                 Some(col) => {
                     col.active = false;
-                    let base = format!("{}__{}", col.column, snake_case(&prop.kind));
+                    let base = format!("{}__{}", col.column, snake_case(&prop.kind, self.naming));
                     let new_column = allocate(&base, &mut taken);
                     changes.push(SchemaChange::TypeChanged {
                         old_column: col.column.clone(),
@@ -205,7 +236,12 @@ impl Registry {
         // whatever order Notion lists them in.
         new_props.sort_by(|a, b| a.id.cmp(&b.id));
         for prop in new_props {
-            let column = allocate(&snake_case(&prop.name), &mut taken);
+            let base = snake_case(&prop.name, self.naming);
+            let column = if base.is_empty() {
+                allocate_numbered(&snake_case(&prop.kind, NameStyle::Ascii), &mut taken)
+            } else {
+                allocate(&base, &mut taken)
+            };
             changes.push(SchemaChange::Added {
                 column: column.clone(),
             });

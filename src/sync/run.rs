@@ -15,21 +15,22 @@ use serde_json::{Value, json};
 
 use super::crawl::{Crawler, PageContent};
 use super::tables::{
-    FixedReport, REGISTRY_PATH, SyncError, SyncOptions, SyncReport, TableReport,
-    complete_truncated, discover_data_sources, load_registry, new_run_id,
+    FixedReport, SyncError, SyncOptions, SyncReport, TableReport, complete_truncated,
+    discover_data_sources, new_run_id, registry_for_run,
 };
 use crate::flatten::fixed::{
-    FIXED_TABLES, data_source_row, database_row, fixed_schema, page_row, rows_to_batch, stamp,
-    user_row,
+    FIXED_TABLES, RICH_TEXT_TABLE, data_source_row, database_row, fixed_schema, page_row,
+    rows_to_batch, stamp, user_row,
 };
 use crate::flatten::{RunInfo, TableBuilder, rich_text_schema};
 use crate::model::{DataSourceRef, DataSourceSchema, is_trashed, normalize_id};
 use crate::notion::{NotionClient, SearchTarget};
 use object_store::ObjectStoreExt;
 
-use crate::sink::{Lake, SinkError, TableWriter};
+use crate::sink::{Lake, PARTITION_COLUMN, SinkError, TableWriter};
 use crate::state::Registry;
 use crate::state::lock::LakeLock;
+use crate::state::registry::REGISTRY_PATH;
 use crate::state::sync_state::{
     PageMark, RunMark, STATE_PATH, SourceMark, SyncState, mark_changed,
 };
@@ -530,7 +531,7 @@ pub async fn sync_workspace(
     let now = chrono::Utc::now();
     let run_id = new_run_id(now);
     let lock = LakeLock::acquire(lake, &run_id, options.lock_ttl).await?;
-    let result = run_locked(client, lake, options, now, run_id).await;
+    let result = run_locked(client, lake, &lock, options, now, run_id).await;
     // The lock goes whatever happened; an error of the run wins over one of the release.
     let released = lock.release().await;
     let report = result?;
@@ -637,12 +638,13 @@ async fn load_state(lake: &Lake, marks_in_memory: usize) -> Result<SyncState, Sy
 async fn run_locked(
     client: &NotionClient,
     lake: &Lake,
+    lock: &LakeLock,
     options: &SyncOptions,
     now: chrono::DateTime<chrono::Utc>,
     run_id: String,
 ) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
-    let registry = load_registry(lake).await?;
+    let registry = registry_for_run(lake, options.ascii_names).await?;
     let state = load_state(lake, options.marks_in_memory).await?;
     let orphans = remove_uncommitted(lake).await?;
     if orphans > 0 {
@@ -665,7 +667,7 @@ async fn run_locked(
         run_id,
         synced_at: now.timestamp_micros(),
     };
-    let partition = format!("sync_date={}", now.format("%Y-%m-%d"));
+    let partition = format!("{PARTITION_COLUMN}={}", now.format("%Y-%m-%d"));
     let progress = if options.progress && std::io::stderr().is_terminal() {
         let p = indicatif::ProgressBar::new_spinner();
         p.enable_steady_tick(std::time::Duration::from_millis(200));
@@ -684,7 +686,7 @@ async fn run_locked(
         },
         rich: TableWriter::new(
             lake,
-            &format!("rich_text_items/{partition}"),
+            &format!("{RICH_TEXT_TABLE}/{partition}"),
             &info.run_id,
             rich_text_schema(),
             options.parquet.clone(),
@@ -897,12 +899,16 @@ async fn run_locked(
         requests: client.stats(),
     };
     let report_json = serde_json::to_vec_pretty(&report).expect("report serialises");
+    // Each commit step only while the lock is still ours: a run whose lock was taken over
+    // stops here, and its data files stay uncommitted (the next sync removes them).
+    lock.ensure_held().await?;
     lake.write(
         &format!("_notionlake/runs/{}.json", report.run_id),
         Bytes::from(report_json),
     )
     .await?;
     let registry_json = serde_json::to_vec_pretty(&run.registry).expect("registry serialises");
+    lock.ensure_held().await?;
     lake.write(REGISTRY_PATH, Bytes::from(registry_json))
         .await?;
     if !restricted {
@@ -913,6 +919,7 @@ async fn run_locked(
         });
         state.runs_since_full = if full { 0 } else { state.runs_since_full + 1 };
     }
+    lock.ensure_held().await?;
     lake.write_pieces(STATE_PATH, state.json_pieces(1 << 16))
         .await?;
     for w in &report.warnings {

@@ -8,13 +8,12 @@ use futures::TryStreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::flatten::names::NameStyle;
 use crate::model::{DataSourceRef, is_trashed};
 use crate::notion::{NotionClient, NotionError, SearchTarget, StatsSnapshot};
 use crate::sink::{Lake, ParquetOptions, SinkError, WrittenFile};
+use crate::state::registry::REGISTRY_PATH;
 use crate::state::{Registry, SchemaChange};
-
-/// Where the registry lives in the lake.
-pub const REGISTRY_PATH: &str = "_notionlake/registry.json";
 
 /// A failed sync.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +55,11 @@ pub enum SyncError {
         /// Parser message.
         message: String,
     },
+    /// `--ascii-names` on a lake whose names keep every script.
+    #[error(
+        "this lake names its tables and columns in every script, so --ascii-names cannot apply to it (a lake never mixes the two styles); sync into a new lake with --ascii-names, or drop the flag"
+    )]
+    NamingMismatch,
     /// The temporary files that hold page marks past the memory budget failed.
     #[error(
         "could not use a temporary file in {dir} for the page marks of the sync: {source}; free space there, or point TMPDIR at a directory with room"
@@ -94,6 +98,8 @@ pub struct SyncOptions {
     /// Page marks (the per-page incremental state) held in memory; the rest spill to sorted
     /// temporary files, so a sync's memory does not grow with the workspace.
     pub marks_in_memory: usize,
+    /// Name the tables and columns of a new lake with ASCII letters only.
+    pub ascii_names: bool,
 }
 
 /// Pages crawled at once by default: enough to keep 3 requests/s busy despite latency.
@@ -113,6 +119,7 @@ impl Default for SyncOptions {
             safety_margin: chrono::Duration::minutes(2),
             lock_ttl: std::time::Duration::from_secs(300),
             marks_in_memory: crate::state::marks::DEFAULT_MARKS_IN_MEMORY,
+            ascii_names: false,
         }
     }
 }
@@ -231,17 +238,43 @@ pub fn new_run_id(now: chrono::DateTime<chrono::Utc>) -> String {
     )
 }
 
-/// Loads the registry (empty for a new lake).
-pub async fn load_registry(lake: &Lake) -> Result<Registry, SyncError> {
-    match lake.read(REGISTRY_PATH).await? {
-        None => Ok(Registry {
-            format: 1,
-            ..Registry::default()
-        }),
-        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| SyncError::CorruptRegistry {
+/// The lake's schema registry, if it has one.
+async fn read_registry(lake: &Lake) -> Result<Option<Registry>, SyncError> {
+    let Some(bytes) = lake.read(REGISTRY_PATH).await? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| SyncError::CorruptRegistry {
             path: REGISTRY_PATH.into(),
             message: e.to_string(),
+        })
+}
+
+/// The lake's schema registry, or an empty one for a new lake.
+pub async fn load_registry(lake: &Lake) -> Result<Registry, SyncError> {
+    Ok(read_registry(lake).await?.unwrap_or(Registry {
+        format: 1,
+        ..Registry::default()
+    }))
+}
+
+/// The registry a run plans with: the lake's, or for a new lake an empty one in the naming
+/// style asked for. A lake keeps the style it was created with (a registry from before styles
+/// were recorded is ASCII-named); asking for ASCII names on a Unicode-named lake is refused.
+pub async fn registry_for_run(lake: &Lake, ascii_names: bool) -> Result<Registry, SyncError> {
+    match read_registry(lake).await? {
+        None => Ok(Registry {
+            format: 1,
+            naming: if ascii_names {
+                NameStyle::Ascii
+            } else {
+                NameStyle::Unicode
+            },
+            ..Registry::default()
         }),
+        Some(r) if ascii_names && r.naming != NameStyle::Ascii => Err(SyncError::NamingMismatch),
+        Some(r) => Ok(r),
     }
 }
 

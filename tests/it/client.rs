@@ -545,3 +545,43 @@ async fn timestamp_filters_sorts_and_trash_follow_notion() {
     assert_eq!(trashed.len(), 1);
     assert_eq!(trashed[0]["in_trash"], true);
 }
+
+/// Regression: a response body was read whole, however large.
+#[tokio::test]
+async fn a_response_larger_than_the_limit_fails_with_the_endpoint_named() {
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let small = client_with(ClientConfig {
+        max_response_bytes: 4096,
+        ..test_config(&fake, NotionVersion::V2025_09_03)
+    });
+    let err = small
+        .block_children(&ids.wide_block)
+        .try_collect::<Vec<Value>>()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            notionlake::notion::NotionError::ResponseTooLarge { limit: 4096, .. }
+        ),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("GET /v1/blocks/{id}/children") && text.contains("--max-response-mb"),
+        "{text}"
+    );
+    assert_eq!(
+        fake.stats().count("GET /v1/blocks/{id}/children"),
+        1,
+        "a too-large answer is not retried"
+    );
+    // The default limit lets the same listing through.
+    let normal = client_with(test_config(&fake, NotionVersion::V2025_09_03));
+    let children: Vec<Value> = normal
+        .block_children(&ids.wide_block)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(children.len(), 150);
+}

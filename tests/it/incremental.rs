@@ -611,3 +611,93 @@ async fn rich_text_items_follow_the_latest_version_of_their_row() {
     .await;
     assert_eq!(name[0]["name"], "Initech renewal");
 }
+
+/// Runs a sync on `lake` against a slow fake and takes its lock over mid-run (as a sync that
+/// judged it stale would): the first run must stop before committing, leave the new holder's
+/// lock in place, and lose nothing already committed; once the lock is free, a sync completes.
+async fn takeover_mid_run(lake: &Lake) {
+    use notionlake::state::lock::{LOCK_PATH, LockError, LockInfo};
+    use notionlake::sync::SyncError;
+    // Latency stretches the run so that the takeover lands mid-run.
+    let (fake, _) = demo_fake(FakeConfig {
+        latency: std::time::Duration::from_millis(20),
+        ..FakeConfig::unlimited()
+    })
+    .await;
+    sync(&fake, lake).await;
+    let registry_before = lake.read("_notionlake/registry.json").await.unwrap();
+    let state_before = lake.read("_notionlake/state.json").await.unwrap();
+    let count =
+        "SELECT (SELECT count(*) FROM deals) AS deals, (SELECT count(*) FROM blocks) AS blocks";
+    let before = latest(lake, count).await;
+    let client = client_with(test_config(&fake, NotionVersion::V2025_09_03));
+    let (run_lake, full) = (
+        lake.clone(),
+        SyncOptions {
+            full_refresh: true,
+            ..SyncOptions::default()
+        },
+    );
+    let run = tokio::spawn(async move { sync_workspace(&client, &run_lake, &full).await });
+    let mut holder: Option<LockInfo> = None;
+    for _ in 0..200 {
+        if let Some(b) = lake.read(LOCK_PATH).await.unwrap() {
+            holder = serde_json::from_slice(&b).ok();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let holder = holder.expect("the run took the lock");
+    let taker = LockInfo {
+        run_id: "taker".into(),
+        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+        ..holder.clone()
+    };
+    lake.write(LOCK_PATH, serde_json::to_vec(&taker).unwrap().into())
+        .await
+        .unwrap();
+    let err = run.await.unwrap().unwrap_err();
+    assert!(
+        matches!(err, SyncError::Locked(LockError::Lost { .. })),
+        "{err}"
+    );
+    // Nothing of the lost run was committed, and the new holder keeps its lock.
+    let runs = lake
+        .read(&format!("_notionlake/runs/{}.json", holder.run_id))
+        .await
+        .unwrap();
+    assert!(runs.is_none(), "the lost run wrote its run record");
+    assert_eq!(
+        lake.read("_notionlake/registry.json").await.unwrap(),
+        registry_before
+    );
+    assert_eq!(
+        lake.read("_notionlake/state.json").await.unwrap(),
+        state_before
+    );
+    let on_lake: LockInfo =
+        serde_json::from_slice(&lake.read(LOCK_PATH).await.unwrap().unwrap()).unwrap();
+    assert_eq!(on_lake, taker);
+    assert_eq!(latest(lake, count).await, before, "nothing lost");
+    // The taker finishes (its lock goes); the next sync completes with every row.
+    object_store::ObjectStoreExt::delete(&lake.store(), &lake.path(LOCK_PATH))
+        .await
+        .unwrap();
+    sync(&fake, lake).await;
+    assert_eq!(latest(lake, count).await, before);
+}
+
+#[tokio::test]
+async fn a_run_whose_lock_is_taken_over_stops_before_committing() {
+    let (_dir, lake) = new_lake();
+    takeover_mid_run(&lake).await;
+}
+
+#[tokio::test]
+async fn a_run_whose_lock_is_taken_over_stops_before_committing_on_s3() {
+    let moto = crate::lake::Moto::start("takeover").await;
+    let opts = moto.options();
+    let refs: Vec<(&str, &str)> = opts.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let lake = Lake::open_with("s3://takeover/lake", &refs).unwrap();
+    takeover_mid_run(&lake).await;
+}

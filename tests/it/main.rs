@@ -7,6 +7,7 @@ mod conformance;
 mod fake_server;
 mod incremental;
 mod lake;
+mod names;
 mod oauth;
 mod shell;
 mod tables;
@@ -40,6 +41,7 @@ pub fn test_config(fake: &FakeNotion, version: NotionVersion) -> ClientConfig {
             ..RetryConfig::default()
         },
         page_size: 100,
+        ..ClientConfig::default()
     }
 }
 

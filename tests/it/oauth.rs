@@ -36,6 +36,7 @@ fn app(fake: &FakeNotion) -> OAuthApp {
         client_id: "cid-123".into(),
         client_secret: SecretString::new(SECRET),
         api_base: url::Url::parse(&fake.url()).unwrap(),
+        timeout: notionlake::notion::oauth::OAUTH_TIMEOUT,
     }
 }
 
@@ -320,4 +321,56 @@ async fn manual_login_accepts_the_pasted_redirect_url() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("logged in to workspace Acme Robotics"));
     assert!(load_credentials(&path).unwrap().refresh_token.is_some());
+}
+
+/// Regression: the refresh request had no timeout, so a token endpoint that never answered
+/// hung the sync (and every request waiting on the credentials lock) for ever.
+#[tokio::test]
+async fn a_token_endpoint_that_never_answers_fails_the_sync_within_the_timeout() {
+    // A server that accepts connections and never says a word.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            open.push(stream);
+        }
+    });
+    let fake = oauth_fake(40).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials.json");
+    let mut creds = login(&fake, &path).await;
+    creds.api_base = silent_url;
+    save_credentials(&path, &creds).unwrap();
+    let timeout = std::time::Duration::from_secs(2);
+    let client = NotionClient::new(
+        test_config(&fake, NotionVersion::V2025_09_03),
+        OAuthProvider::from_file_with_timeout(&path, timeout).unwrap(),
+    )
+    .unwrap();
+    let lake_dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(lake_dir.path().to_str().unwrap()).unwrap();
+    let err = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        sync_workspace(&client, &lake, &SyncOptions::default()),
+    )
+    .await
+    .expect("the sync hung on the token endpoint")
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("did not answer within 2 s"), "{err}");
+    assert!(!err.contains(SECRET), "{err}");
+    assert_eq!(
+        load_credentials(&path).unwrap(),
+        creds,
+        "the credential file is unchanged"
+    );
+    assert!(
+        lake.read("_notionlake/registry.json")
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing committed"
+    );
+    held.abort();
 }
