@@ -169,6 +169,10 @@ pub enum Command {
         /// Output format (default: table on a terminal, csv otherwise).
         #[arg(long, value_enum)]
         format: Option<crate::shell::repl::OutputFormat>,
+        /// Rows the table format shows of each result (0: all); csv, json and ndjson print
+        /// every row.
+        #[arg(long, default_value_t = crate::shell::print::DEFAULT_MAX_ROWS)]
+        maxrows: usize,
     },
     /// Run against the built-in demo workspace (no Notion account needed).
     #[command(after_help = "Examples:\n  notionlake demo\n  notionlake demo --lake /tmp/demo-lake")]
@@ -467,6 +471,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             file: script,
             query,
             format,
+            maxrows,
         } => {
             let location = lake.clone().or_else(|| file.lake.clone()).ok_or(ConfigError::Invalid {
                 name: "lake",
@@ -478,6 +483,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 script.as_deref(),
                 query.as_deref(),
                 *format,
+                crate::shell::print::MaxRows::from_flag(*maxrows),
             )
             .await
         }
@@ -720,6 +726,7 @@ async fn run_sql(
     script: Option<&std::path::Path>,
     query: Option<&str>,
     format: Option<crate::shell::repl::OutputFormat>,
+    max_rows: crate::shell::print::MaxRows,
 ) -> Result<(), CliError> {
     use crate::shell::repl::{OutputFormat, QUERIES, Shell, stdin_is_terminal};
     let terminal_out = std::io::IsTerminal::is_terminal(&std::io::stdout());
@@ -729,9 +736,10 @@ async fn run_sql(
         OutputFormat::Csv
     });
     let lake = Lake::open_existing(location, &[]).map_err(SyncError::from)?;
-    let shell = Shell::open(&lake, format)
+    let mut shell = Shell::open(&lake, format)
         .await
         .map_err(|e| CliError::Shell(e.to_string()))?;
+    shell.max_rows = max_rows;
     let mut text = String::new();
     if let Some(name) = query {
         let sql = QUERIES

@@ -6,9 +6,11 @@
 use std::collections::HashMap;
 use std::io::IsTerminal;
 
-use arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 
+pub use super::print::{MaxRows, OutputFormat};
+use super::print::{Printed, print_stream};
+use super::statements::{has_sql, split_statements};
 use super::{RegisteredTable, register_lake};
 use crate::flatten::mapping::type_name;
 use crate::sink::Lake;
@@ -55,19 +57,6 @@ pub const QUERIES: &[(&str, &str)] = &[
     ),
 ];
 
-/// How results are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
-    /// An aligned text table.
-    Table,
-    /// CSV with a header.
-    Csv,
-    /// One JSON array of objects.
-    Json,
-    /// One JSON object per line.
-    Ndjson,
-}
-
 /// A shell error: SQL, or output.
 #[derive(Debug, thiserror::Error)]
 pub enum ShellError {
@@ -93,83 +82,6 @@ pub enum ShellError {
     Lake(#[from] crate::sink::SinkError),
 }
 
-/// Renders batches in a format.
-pub fn render(batches: &[RecordBatch], format: OutputFormat) -> Result<String, ShellError> {
-    let mut out = Vec::new();
-    match format {
-        OutputFormat::Table => {
-            return Ok(format!(
-                "{}\n",
-                arrow::util::pretty::pretty_format_batches(batches)?
-            ));
-        }
-        OutputFormat::Csv => {
-            let mut w = arrow::csv::Writer::new(&mut out);
-            for b in batches {
-                w.write(b)?;
-            }
-        }
-        OutputFormat::Json => {
-            let mut w = arrow::json::ArrayWriter::new(&mut out);
-            for b in batches {
-                w.write(b)?;
-            }
-            w.finish()?;
-            if out.is_empty() {
-                out.extend_from_slice(b"[]");
-            }
-            out.push(b'\n');
-        }
-        OutputFormat::Ndjson => {
-            let mut w = arrow::json::LineDelimitedWriter::new(&mut out);
-            for b in batches {
-                w.write(b)?;
-            }
-            w.finish()?;
-        }
-    }
-    Ok(String::from_utf8_lossy(&out).into_owned())
-}
-
-/// Splits a script into statements at `;` outside quotes and `--` comments.
-pub fn split_statements(script: &str) -> (Vec<String>, String) {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let (mut single, mut double, mut comment) = (false, false, false);
-    let mut chars = script.chars().peekable();
-    while let Some(c) = chars.next() {
-        if comment {
-            cur.push(c);
-            if c == '\n' {
-                comment = false;
-            }
-            continue;
-        }
-        match c {
-            '\'' if !double => single = !single,
-            '"' if !single => double = !double,
-            '-' if !single && !double && chars.peek() == Some(&'-') => comment = true,
-            ';' if !single && !double => {
-                if has_sql(&cur) {
-                    out.push(cur.trim().to_string());
-                }
-                cur.clear();
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(c);
-    }
-    (out, cur)
-}
-
-fn has_sql(s: &str) -> bool {
-    s.lines().any(|l| {
-        let t = l.trim();
-        !t.is_empty() && !t.starts_with("--")
-    })
-}
-
 /// A session over one lake.
 pub struct Shell {
     ctx: SessionContext,
@@ -177,6 +89,8 @@ pub struct Shell {
     registry: Registry,
     /// Output format.
     pub format: OutputFormat,
+    /// Rows the aligned table shows.
+    pub max_rows: MaxRows,
 }
 
 impl std::fmt::Debug for Shell {
@@ -211,6 +125,7 @@ impl Shell {
             tables,
             registry,
             format,
+            max_rows: MaxRows::default(),
         })
     }
 
@@ -219,10 +134,40 @@ impl Shell {
         &self.ctx
     }
 
-    /// Runs one statement and renders its result.
+    /// Runs one statement and returns its printed result (without the footer).
     pub async fn execute(&self, sql: &str) -> Result<String, ShellError> {
-        let batches = self.ctx.sql(sql).await?.collect().await?;
-        render(&batches, self.format)
+        let mut out = Vec::new();
+        self.print(sql, &mut out).await?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// Runs one statement and writes its result to `out` as the batches arrive.
+    pub async fn print(
+        &self,
+        sql: &str,
+        out: &mut dyn std::io::Write,
+    ) -> Result<Printed, ShellError> {
+        let stream = self.ctx.sql(sql).await?.execute_stream().await?;
+        print_stream(stream, self.format, self.max_rows, out).await
+    }
+
+    /// Runs one statement, streams its result to stdout and ends with the footer (on stdout
+    /// under the aligned table, on stderr under machine formats so that their output stays
+    /// clean).
+    async fn print_with_footer(&self, sql: &str) -> Result<(), ShellError> {
+        let started = std::time::Instant::now();
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        let printed = self.print(sql, &mut out).await;
+        std::io::Write::flush(&mut out).map_err(|e| ShellError::Command(e.to_string()))?;
+        drop(out);
+        let footer = printed?.footer(started.elapsed());
+        if self.format == OutputFormat::Table {
+            println!("{footer}");
+        } else {
+            eprintln!("{footer}");
+        }
+        Ok(())
     }
 
     /// Runs a backslash command.
@@ -326,11 +271,8 @@ impl Shell {
     }
 
     async fn run_one(&self, sql: &str) -> bool {
-        match self.execute(sql).await {
-            Ok(text) => {
-                print!("{text}");
-                true
-            }
+        match self.print_with_footer(sql).await {
+            Ok(()) => true,
             Err(e) => {
                 eprintln!("error: {e}");
                 false
@@ -354,11 +296,7 @@ impl Shell {
         );
         let mut buffer = String::new();
         loop {
-            let prompt = if buffer.is_empty() {
-                "notionlake> "
-            } else {
-                "        ...> "
-            };
+            let prompt = prompt_for(&buffer);
             let line = match tokio::task::block_in_place(|| rl.readline(prompt)) {
                 Ok(l) => l,
                 Err(rustyline::error::ReadlineError::Interrupted) => {
@@ -368,7 +306,7 @@ impl Shell {
                 Err(rustyline::error::ReadlineError::Eof) => break,
                 Err(e) => return Err(ShellError::Command(e.to_string())),
             };
-            if buffer.is_empty() && line.trim_start().starts_with('\\') {
+            if buffer.trim().is_empty() && line.trim_start().starts_with('\\') {
                 let _ = rl.add_history_entry(line.as_str());
                 if line.trim() == "\\q" {
                     break;
@@ -379,20 +317,18 @@ impl Shell {
                 }
                 continue;
             }
-            buffer.push_str(&line);
-            buffer.push('\n');
-            let (statements, rest) = split_statements(&buffer);
+            let typed = format!("{buffer}{line}\n");
+            let (statements, rest) = take_line(&buffer, &line);
             if statements.is_empty() {
+                buffer = rest;
                 continue;
             }
-            let _ = rl.add_history_entry(buffer.trim());
+            let _ = rl.add_history_entry(typed.trim());
             buffer = rest;
             for s in statements {
-                let started = std::time::Instant::now();
                 tokio::select! {
-                    result = self.execute(&s) => match result {
-                        Ok(text) => println!("{text}({:.3} s)", started.elapsed().as_secs_f64()),
-                        Err(e) => eprintln!("error: {e}"),
+                    result = self.print_with_footer(&s) => if let Err(e) = result {
+                        eprintln!("error: {e}");
                     },
                     _ = tokio::signal::ctrl_c() => eprintln!("query cancelled"),
                 }
@@ -403,6 +339,23 @@ impl Shell {
         }
         Ok(())
     }
+}
+
+/// The prompt for the text typed so far: the main one when no statement is begun.
+fn prompt_for(pending: &str) -> &'static str {
+    if has_sql(pending) {
+        "        ...> "
+    } else {
+        "notionlake> "
+    }
+}
+
+/// Adds a typed line to the pending text: the statements it completes, and the pending text
+/// left (empty when nothing but white space and comments follows the last statement).
+fn take_line(pending: &str, line: &str) -> (Vec<String>, String) {
+    let (statements, rest) = split_statements(&format!("{pending}{line}\n"));
+    let rest = if has_sql(&rest) { rest } else { String::new() };
+    (statements, rest)
 }
 
 fn first_comment(sql: &str) -> &str {
@@ -429,20 +382,21 @@ pub fn stdin_is_terminal() -> bool {
 mod tests {
     use super::*;
 
+    /// Regression: after a complete statement the prompt stayed at the continuation prompt.
     #[test]
-    fn statements_split_outside_quotes_and_comments() {
-        let (s, rest) =
-            split_statements("SELECT 'a;b'; -- note; here\nSELECT \"x;\" FROM t;\nSELECT 3");
-        assert_eq!(
-            s,
-            vec![
-                "SELECT 'a;b'".to_string(),
-                "-- note; here\nSELECT \"x;\" FROM t".to_string()
-            ]
-        );
-        assert_eq!(rest.trim(), "SELECT 3");
-        let (s, _) = split_statements("-- only a comment;\n;");
-        assert!(s.is_empty(), "{s:?}");
+    fn the_prompt_returns_after_a_complete_statement() {
+        let (done, rest) = take_line("", "SELECT 1;");
+        assert_eq!(done, ["SELECT 1"]);
+        assert_eq!(prompt_for(&rest), "notionlake> ");
+        let (done, rest) = take_line("", "SELECT 1; -- done");
+        assert_eq!(done.len(), 1);
+        assert_eq!(prompt_for(&rest), "notionlake> ");
+        let (done, rest) = take_line("", "SELECT");
+        assert!(done.is_empty());
+        assert_eq!(prompt_for(&rest), "        ...> ");
+        let (done, rest) = take_line(&rest, "  2; SELECT");
+        assert_eq!(done, ["SELECT\n  2"]);
+        assert_eq!(prompt_for(&rest), "        ...> ");
     }
 
     #[test]

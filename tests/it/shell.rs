@@ -233,3 +233,72 @@ async fn duckdb_runs_the_documented_latest_view() {
         "the trashed deal is gone from the latest view"
     );
 }
+
+/// Regression: results were collected whole and printed without a row limit or a footer.
+#[tokio::test]
+async fn results_stream_with_a_row_limit_for_tables_and_a_footer() {
+    let (dir, lake) = demo_lake().await;
+    let blocks = Shell::open(&lake, OutputFormat::Csv)
+        .await
+        .unwrap()
+        .execute("SELECT count(*) AS n FROM blocks")
+        .await
+        .unwrap();
+    let total: usize = blocks.lines().nth(1).unwrap().parse().unwrap();
+    assert!(total > 200, "{total}");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_notionlake"))
+            .args(["sql", "--lake", dir.path().to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let sql = "SELECT id, type FROM blocks ORDER BY id";
+    // The table shows 40 rows by default and says how many there were.
+    let (out, _) = run(&["--format", "table", "-c", sql]);
+    let data_rows = out
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| id "))
+        .count();
+    assert_eq!(data_rows, 40, "{out}");
+    assert!(
+        out.contains(&format!("{total} rows in ")) && out.contains("(40 shown;"),
+        "{out}"
+    );
+    let (out, _) = run(&["--format", "table", "--maxrows", "5", "-c", sql]);
+    let data_rows = out
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| id "))
+        .count();
+    assert_eq!(data_rows, 5, "{out}");
+    let (out, _) = run(&["--format", "table", "--maxrows", "0", "-c", sql]);
+    let data_rows = out
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| id "))
+        .count();
+    assert_eq!(data_rows, total, "--maxrows 0 shows all");
+    assert!(!out.contains(" shown;"), "{out}");
+    // Machine formats print every row; the footer goes to stderr.
+    let (out, err) = run(&["--format", "csv", "-c", sql]);
+    assert_eq!(out.lines().count(), total + 1, "header and every row");
+    assert!(err.contains(&format!("{total} rows in ")), "{err}");
+    let (out, _) = run(&["--format", "ndjson", "-c", sql]);
+    assert_eq!(out.lines().count(), total);
+    // `;` inside strings and block comments does not split a statement.
+    let (out, _) = run(&[
+        "--format",
+        "csv",
+        "-c",
+        "SELECT 'a;b' AS x /* c; d */, 'it''s;' AS y",
+    ]);
+    assert_eq!(out, "x,y\na;b,it's;\n");
+}
