@@ -44,6 +44,10 @@ const SEEN: u8 = 2;
 /// The mark lives in `other` (its timestamp is not in Notion's form); this record only shadows
 /// older records of the same id.
 const OTHER: u8 = 4;
+/// [`PageMark::settled`] is known (marks from before it was recorded lack it)...
+const SETTLED_KNOWN: u8 = 8;
+/// ...and true.
+const SETTLED: u8 = 16;
 
 /// A mark that fits in 16 bytes (32 with its id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -559,7 +563,13 @@ impl PageMarks {
                     self.other.remove(id);
                 }
                 let table = mark.table.as_deref().map_or(0, |t| self.intern(t));
-                let flags = if mark.trashed { TRASHED } else { 0 } | if seen { SEEN } else { 0 };
+                let settled = match mark.settled {
+                    None => 0,
+                    Some(false) => SETTLED_KNOWN,
+                    Some(true) => SETTLED_KNOWN | SETTLED,
+                };
+                let flags =
+                    if mark.trashed { TRASHED } else { 0 } | if seen { SEEN } else { 0 } | settled;
                 self.put(
                     b,
                     Rec {
@@ -657,6 +667,7 @@ impl PageMarks {
                 .and_then(|i| self.tables.get(i as usize))
                 .cloned(),
             trashed: r.flags & TRASHED != 0,
+            settled: (r.flags & SETTLED_KNOWN != 0).then_some(r.flags & SETTLED != 0),
         }
     }
 }
@@ -718,6 +729,7 @@ mod tests {
 
     fn mark(t: &str, table: Option<&str>, trashed: bool) -> PageMark {
         PageMark {
+            settled: None,
             last_edited_time: t.into(),
             table: table.map(str::to_string),
             trashed,

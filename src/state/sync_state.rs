@@ -24,6 +24,26 @@ pub struct PageMark {
     /// In the trash when last seen.
     #[serde(default)]
     pub trashed: bool,
+    /// Whether the page was last read in a later minute than the minute of its last edit.
+    /// Notion rounds `last_edited_time` down to the minute, so an edit made in the minute of a
+    /// read keeps the timestamp the read saw; only a settled page with an unchanged timestamp
+    /// is known unchanged. `None` for marks written before this was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled: Option<bool>,
+}
+
+/// How far this machine's clock may run ahead of Notion's: a read counts as made in a later
+/// minute than an edit only when it began at least this much into that later minute.
+pub const CLOCK_SKEW_ALLOWANCE: Duration = Duration::seconds(10);
+
+/// Whether a page whose `last_edited_time` is `edited` is settled once read at `read_at`: its
+/// edit minute is strictly before the minute of the read (less [`CLOCK_SKEW_ALLOWANCE`]).
+pub fn settled_when_read(edited: &str, read_at: DateTime<Utc>) -> bool {
+    let Ok(edited) = DateTime::parse_from_rfc3339(edited) else {
+        return false;
+    };
+    let minute = |t: i64| t.div_euclid(60);
+    minute(edited.timestamp()) < minute((read_at - CLOCK_SKEW_ALLOWANCE).timestamp())
 }
 
 /// What the lake remembers of one data source.
@@ -126,9 +146,10 @@ impl SyncState {
     }
 }
 
-/// True when a page's content should be read again, given its previous mark (`None`: a new
-/// page): new, edited since it was last read, or edited at or after the cursor (a second edit
-/// in the same minute keeps the same timestamp).
+/// True when a page should be read again, given its previous mark (`None`: a new page): new,
+/// edited since it was last read, or last read in the minute of its edit (a second edit in the
+/// same minute keeps the same timestamp). For a mark from before reads were recorded as
+/// settled: edited at or after the cursor.
 pub fn mark_changed(
     previous: Option<&PageMark>,
     last_edited_time: &str,
@@ -139,6 +160,9 @@ pub fn mark_changed(
     };
     if mark.last_edited_time != last_edited_time {
         return true;
+    }
+    if let Some(settled) = mark.settled {
+        return !settled;
     }
     match (cursor, DateTime::parse_from_rfc3339(last_edited_time)) {
         (Some(c), Ok(t)) => t.with_timezone(&Utc) >= c,
@@ -194,8 +218,37 @@ mod tests {
         assert!(changed("new", "2026-01-01T00:00:00.000Z", cursor));
     }
 
+    /// Regression: a page edited in the minute of a read was read again on every run for
+    /// minutes (until the cursor passed it); now only until one read lands in a later minute.
+    #[test]
+    fn a_page_is_read_again_only_until_a_read_in_a_later_minute() {
+        let edited = "2026-11-24T10:15:00.000Z";
+        assert!(!settled_when_read(edited, at("2026-11-24T10:15:40Z")));
+        assert!(
+            !settled_when_read(edited, at("2026-11-24T10:16:05Z")),
+            "within the clock-skew allowance of the edit's minute"
+        );
+        assert!(settled_when_read(edited, at("2026-11-24T10:16:30Z")));
+        let cursor = Some(at("2026-11-24T10:14:00Z"));
+        let read = |settled| PageMark {
+            settled: Some(settled),
+            ..mark(edited, None, false)
+        };
+        assert!(mark_changed(Some(&read(false)), edited, cursor));
+        assert!(
+            !mark_changed(Some(&read(true)), edited, cursor),
+            "settled: not read again though within the cursor window"
+        );
+        assert!(mark_changed(
+            Some(&read(true)),
+            "2026-11-24T10:17:00.000Z",
+            cursor
+        ));
+    }
+
     fn mark(t: &str, table: Option<&str>, trashed: bool) -> PageMark {
         PageMark {
+            settled: None,
             last_edited_time: t.into(),
             table: table.map(str::to_string),
             trashed,

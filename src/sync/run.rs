@@ -32,7 +32,7 @@ use crate::state::Registry;
 use crate::state::lock::LakeLock;
 use crate::state::registry::REGISTRY_PATH;
 use crate::state::sync_state::{
-    PageMark, RunMark, STATE_PATH, SourceMark, SyncState, mark_changed,
+    PageMark, RunMark, STATE_PATH, SourceMark, SyncState, mark_changed, settled_when_read,
 };
 
 /// Rows flattened per batch (memory stays bounded whatever the table size).
@@ -100,6 +100,8 @@ struct Run<'a> {
     state: SyncState,
     /// Rows edited since this instant are read (incremental runs).
     cursor: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the run started: every read of the run happens after it.
+    started_at: chrono::DateTime<chrono::Utc>,
     /// A full refresh (everything read again; vanished ids detected).
     full: bool,
     tombstones: usize,
@@ -179,6 +181,14 @@ impl Run<'_> {
         let changed = self.full
             || mark_changed(previous.as_ref(), &edited, self.cursor)
             || was_trashed.is_some_and(|t| t != trashed);
+        // Read now (or already settled, and so not read again).
+        let settled = if changed {
+            settled_when_read(&edited, self.started_at)
+        } else {
+            // Unchanged under the cursor rule of marks from before `settled`: edited before the
+            // cursor, so read in a later minute.
+            previous.as_ref().is_some_and(|m| m.settled.unwrap_or(true))
+        };
         let table = table.or_else(|| previous.and_then(|m| m.table));
         if trashed
             && was_trashed == Some(false)
@@ -194,6 +204,7 @@ impl Run<'_> {
                     last_edited_time: edited,
                     table,
                     trashed,
+                    settled: Some(settled),
                 },
                 listing,
             )
@@ -528,7 +539,7 @@ pub async fn sync_workspace(
     lake: &Lake,
     options: &SyncOptions,
 ) -> Result<SyncReport, SyncError> {
-    let now = chrono::Utc::now();
+    let now = options.now.unwrap_or_else(chrono::Utc::now);
     let run_id = new_run_id(now);
     let lock = LakeLock::acquire(lake, &run_id, options.lock_ttl).await?;
     let result = run_locked(client, lake, &lock, options, now, run_id).await;
@@ -705,6 +716,7 @@ async fn run_locked(
         counts: (0, 0),
         state,
         cursor,
+        started_at: now,
         full,
         tombstones: 0,
     };

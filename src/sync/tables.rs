@@ -100,6 +100,10 @@ pub struct SyncOptions {
     pub marks_in_memory: usize,
     /// Name the tables and columns of a new lake with ASCII letters only.
     pub ascii_names: bool,
+    /// The instant the run counts as started (the system clock when `None`): the cursor of the
+    /// next run and the minute every read of this run is taken to be made in. Set it to replay
+    /// a run at a known time.
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Pages crawled at once by default: enough to keep 3 requests/s busy despite latency.
@@ -120,6 +124,7 @@ impl Default for SyncOptions {
             lock_ttl: std::time::Duration::from_secs(300),
             marks_in_memory: crate::state::marks::DEFAULT_MARKS_IN_MEMORY,
             ascii_names: false,
+            now: None,
         }
     }
 }

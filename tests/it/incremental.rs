@@ -701,3 +701,81 @@ async fn a_run_whose_lock_is_taken_over_stops_before_committing_on_s3() {
     let lake = Lake::open_with("s3://takeover/lake", &refs).unwrap();
     takeover_mid_run(&lake).await;
 }
+
+/// Regression: a page edited in the minute of a sync was crawled again by every run until the
+/// cursor passed its edit (several minutes); now by the next run only, whose read lands in a
+/// later minute. A second edit in the minute of the first read is still read.
+#[tokio::test]
+async fn a_page_edited_in_the_minute_of_a_read_is_read_again_once() {
+    use chrono::Duration;
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let (_dir, lake) = new_lake();
+    let page = ids.block_gallery.clone();
+    let ada = ids.people["ada"].clone();
+    let paragraph = {
+        let ws = fake.workspace();
+        ws.page(&page)
+            .unwrap()
+            .children
+            .iter()
+            .find(|b| ws.blocks[*b].kind == "paragraph")
+            .unwrap()
+            .clone()
+    };
+    fake.workspace_mut().edit_page_now(&page, &ada, |_| {});
+    let edited = fake.workspace().page(&page).unwrap().last_edited_time;
+    let minute = notionlake::fake::workspace::minute_floor(edited);
+    let client = client_with(test_config(&fake, NotionVersion::V2025_09_03));
+    let run_at = |at: chrono::DateTime<chrono::Utc>| {
+        let (client, lake) = (client.clone(), lake.clone());
+        async move {
+            let options = SyncOptions {
+                now: Some(at),
+                ..SyncOptions::default()
+            };
+            sync_workspace(&client, &lake, &options).await.unwrap()
+        }
+    };
+    // Run 1 reads the page in the minute of its edit.
+    assert_eq!(run_at(edited).await.mode, "full");
+    // Edited again in that minute, after the read: the timestamp stays the same.
+    {
+        let mut ws = fake.workspace_mut();
+        ws.edit_block_now(
+            &paragraph,
+            json!({"rich_text": [notionlake::fake::workspace::rt("Second edit, same minute")], "color": "default"}),
+            &ada,
+        );
+        ws.page_mut(&page).unwrap().last_edited_time = edited;
+        ws.blocks.get_mut(&paragraph).unwrap().last_edited_time = edited;
+    }
+    let children = "GET /v1/blocks/{id}/children";
+    // Run 2, a minute later: the page is read again, and the second edit lands.
+    fake.reset_stats();
+    assert_eq!(
+        run_at(minute + Duration::seconds(90)).await.mode,
+        "incremental"
+    );
+    assert!(fake.stats().count(children) > 0, "the page was read again");
+    let text = latest(
+        &lake,
+        &format!("SELECT plain_text FROM blocks WHERE id = '{paragraph}'"),
+    )
+    .await;
+    assert_eq!(
+        text,
+        vec![json!({"plain_text": "Second edit, same minute"})]
+    );
+    // Run 3, another minute later: nothing changed and the last read was in a later minute.
+    fake.reset_stats();
+    assert_eq!(
+        run_at(minute + Duration::seconds(150)).await.mode,
+        "incremental"
+    );
+    assert_eq!(
+        fake.stats().count(children),
+        0,
+        "{:#?}",
+        fake.stats().requests
+    );
+}
