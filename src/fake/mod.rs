@@ -5,13 +5,14 @@
 //! Retry-After, latency and seeded fault injection, and request stats.
 //!
 //! Layout: [`workspace`] (the model), [`render`] (objects as JSON per version), [`query`]
-//! (filters, sorts, cursors), [`server`] (axum routes and the gate), [`demo`] (the built-in demo
+//! (filters, sorts, cursors), [`rollup`] (rollups computed from relations), [`server`] (axum routes and the gate), [`demo`] (the built-in demo
 //! workspace), [`synth`] (large synthetic workspaces), [`oauth`] (the OAuth endpoints).
 
 pub mod demo;
 pub mod oauth;
 pub mod query;
 pub mod render;
+pub mod rollup;
 pub mod server;
 pub mod synth;
 pub mod workspace;

@@ -56,6 +56,11 @@ impl<'a> Renderer<'a> {
         Renderer { ws, v }
     }
 
+    /// The workspace rendered.
+    pub fn workspace(&self) -> &'a Workspace {
+        self.ws
+    }
+
     fn trash_flags(&self, obj: &mut Map<String, Value>, in_trash: bool) {
         if self.v.has_archived_alias() {
             obj.insert("archived".into(), json!(in_trash));
@@ -218,6 +223,10 @@ impl<'a> Renderer<'a> {
                 "title" | "rich_text" => {
                     entry[prop.kind.as_str()] = truncate_mentions(&full);
                 }
+                // Computed over the related pages the truncated relation shows.
+                "rollup" if self.computes_rollup(page, prop) => {
+                    entry["rollup"] = self.rollup_value(page, prop, Some(MAX_REFS_IN_PAGE), 0);
+                }
                 kind => entry[kind] = full,
             }
             out.insert(prop.name.clone(), entry);
@@ -232,6 +241,9 @@ impl<'a> Renderer<'a> {
             "last_edited_time" => return json!(ts(page.last_edited_time)),
             "created_by" => return self.user_full(&page.created_by),
             "last_edited_by" => return self.user_full(&page.last_edited_by),
+            "rollup" if self.computes_rollup(page, prop) => {
+                return self.rollup_value(page, prop, None, 0);
+            }
             _ => {}
         }
         if let Some(v) = page.properties.get(&prop.id) {

@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 
 use super::query::{self, Invalid, Row};
 use super::render::{Renderer, ts};
-use super::workspace::{FParent, Page, Workspace};
+use super::workspace::{FParent, Page, PropDef, Workspace};
 use crate::model::normalize_id;
 use crate::notion::NotionVersion;
 use crate::notion::rate_limit::RateLimiter;
@@ -1089,23 +1089,7 @@ async fn page_property(
             .into_iter()
             .map(|x| item("relation", x))
             .collect(),
-        "rollup" if full.get("type").and_then(Value::as_str) == Some("array") => full
-            .get("array")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|x| {
-                let t = x
-                    .get("type")
-                    .and_then(Value::as_str)
-                    .unwrap_or("unsupported")
-                    .to_string();
-                let inner = x.get(&t).cloned().unwrap_or(Value::Null);
-                item(&t, inner)
-            })
-            .collect(),
-        "rollup" => Vec::new(),
+        "rollup" => return rollup_property(&r, page, &prop, &query),
         _ => return ok(item(kind, full)),
     };
     let size = match query::page_size(q(&query, "page_size").map(|s| json!(s)).as_ref()) {
@@ -1126,15 +1110,7 @@ async fn page_property(
     let end = (start + size).min(items.len());
     let next = (end < items.len()).then(|| end.to_string());
     let mut descriptor = json!({"id": prop.id, "type": kind, "next_url": next.as_ref().map(|c| format!("https://api.notion.com/v1/pages/{id}/properties/{}?start_cursor={c}", prop.id))});
-    descriptor[kind] = if kind == "rollup" {
-        let mut agg = full.clone();
-        if agg.get("type").and_then(Value::as_str) == Some("array") {
-            agg["array"] = json!([]);
-        }
-        agg
-    } else {
-        json!({})
-    };
+    descriptor[kind] = json!({});
     let body = json!({
         "object": "list",
         "results": items[start..end],
@@ -1144,6 +1120,66 @@ async fn page_property(
         "property_item": descriptor,
     });
     ok(body)
+}
+
+/// A rollup through the property-item endpoint: the related pages' values, a page of them per
+/// answer, with the rollup over every page so far in `property_item.rollup` (partial until the
+/// last page; a show-original rollup's array stays empty there, its items are the results).
+fn rollup_property(
+    r: &Renderer,
+    page: &Page,
+    prop: &PropDef,
+    query: &[(String, String)],
+) -> Response {
+    let size = match query::page_size(q(query, "page_size").map(|s| json!(s)).as_ref()) {
+        Ok(s) => s,
+        Err(e) => return validation(e),
+    };
+    let pages = r.rollup_pages(page, prop, size);
+    let at = match q(query, "start_cursor") {
+        None => 0,
+        Some(c) => match c.parse::<usize>() {
+            Ok(n) if n < pages.len() => n,
+            _ => {
+                return validation(Invalid(format!(
+                    "The start_cursor provided is invalid: {c}"
+                )));
+            }
+        },
+    };
+    let Some((values, mut rollup)) = pages.get(at).cloned() else {
+        return validation(Invalid("no such page".into()));
+    };
+    let next = (at + 1 < pages.len()).then(|| (at + 1).to_string());
+    if rollup.get("type").and_then(Value::as_str) == Some("array") {
+        rollup["array"] = json!([]);
+    }
+    let results: Vec<Value> = values
+        .into_iter()
+        .map(|x| {
+            let t = x
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("unsupported")
+                .to_string();
+            let inner = x.get(&t).cloned().unwrap_or(Value::Null);
+            json!({"object": "property_item", "id": prop.id, "type": t, t.as_str(): inner})
+        })
+        .collect();
+    let url = |c: &String| {
+        format!(
+            "https://api.notion.com/v1/pages/{}/properties/{}?start_cursor={c}",
+            page.id, prop.id
+        )
+    };
+    ok(json!({
+        "object": "list",
+        "results": results,
+        "next_cursor": next,
+        "has_more": next.is_some(),
+        "type": "property_item",
+        "property_item": {"id": prop.id, "type": "rollup", "rollup": rollup, "next_url": next.as_ref().map(url)},
+    }))
 }
 
 async fn retrieve_block(

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::mapping::{arrow_type, date_fields};
 use super::reuse::FinishReserving;
-use super::values::{date_parts, pick, typed_value_text};
+use super::values::{date_parts, pick, typed_value_is_empty, typed_value_text};
 
 fn ts_builder() -> TimestampMicrosecondBuilder {
     TimestampMicrosecondBuilder::new().with_timezone("UTC")
@@ -497,7 +497,11 @@ impl ColumnBuilder {
                 match result_of(t, "array", a).and_then(Value::as_array) {
                     Some(items) => {
                         for item in items {
-                            array.values().append_value(typed_value_text(item));
+                            if typed_value_is_empty(item) {
+                                array.values().append_null();
+                            } else {
+                                array.values().append_value(typed_value_text(item));
+                            }
                         }
                         array.append(true);
                         array_json.append_value(serde_json::to_string(items).unwrap_or_default());

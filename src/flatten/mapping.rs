@@ -104,7 +104,7 @@ pub const MAPPINGS: &[Mapping] = &[
     },
     Mapping {
         notion_type: "rollup",
-        note: "result type and function; number, date, or array (items as text, and as JSON)",
+        note: "result type and function; number, date, or array (items as text, NULL for an empty item; as JSON with each item's type); over all related pages, also past 25",
     },
     Mapping {
         notion_type: "created_time",

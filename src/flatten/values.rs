@@ -214,6 +214,21 @@ pub fn date_parts(v: &Value) -> Option<DateParts<'_>> {
     })
 }
 
+/// Whether a typed value `{"type": t, t: payload}` holds nothing: a null payload (a related
+/// page with no select option, no number, no date), an empty list or an empty string. Such an
+/// item is NULL in a rollup's `array`, not `''`.
+pub fn typed_value_is_empty(item: &Value) -> bool {
+    let Some(t) = item.get("type").and_then(Value::as_str) else {
+        return false;
+    };
+    match item.get(t) {
+        None | Some(Value::Null) => true,
+        Some(Value::Array(a)) => a.is_empty(),
+        Some(Value::String(s)) => s.is_empty(),
+        Some(_) => false,
+    }
+}
+
 /// The text of a typed value `{"type": t, t: payload}` (rollup array items, property items).
 pub fn typed_value_text(item: &Value) -> String {
     let Some(t) = item.get("type").and_then(Value::as_str) else {
@@ -380,5 +395,26 @@ mod tests {
             ),
             "2026-01-01"
         );
+    }
+
+    /// Regression: an empty item of a show-original rollup landed as `''`.
+    #[test]
+    fn empty_typed_values_are_told_apart_from_empty_text() {
+        assert!(typed_value_is_empty(
+            &json!({"type": "select", "select": null})
+        ));
+        assert!(typed_value_is_empty(&json!({"type": "title", "title": []})));
+        assert!(typed_value_is_empty(
+            &json!({"type": "number", "number": null})
+        ));
+        assert!(!typed_value_is_empty(
+            &json!({"type": "number", "number": 0})
+        ));
+        assert!(!typed_value_is_empty(
+            &json!({"type": "checkbox", "checkbox": false})
+        ));
+        assert!(!typed_value_is_empty(
+            &json!({"type": "select", "select": {"name": "A"}})
+        ));
     }
 }

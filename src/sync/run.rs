@@ -458,7 +458,8 @@ impl Run<'_> {
                     if !tables {
                         continue;
                     }
-                    completed += complete_truncated(self.client, &mut row).await?;
+                    completed +=
+                        complete_truncated(self.client, &mut row, &entry.properties).await?;
                     builder.append_page(&row);
                     rows += 1;
                     if builder.len() >= BATCH_ROWS {

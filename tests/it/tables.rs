@@ -466,10 +466,12 @@ async fn only_truncated_values_cost_extra_requests() {
     let dir = tempfile::tempdir().unwrap();
     let report = sync_into(&fake, &Lake::open(dir.path().to_str().unwrap()).unwrap()).await;
     let stats = fake.stats();
-    // One deal has a relation of 30 (> 25): exactly one property-item request (30 < page size).
+    // One deal has a relation of 30 (> 25) and a show-original rollup over it, which the page
+    // object computes over 25 related pages only: exactly one property-item request for each
+    // (30 < page size), none for any other row.
     assert_eq!(
         stats.count("GET /v1/pages/{id}/properties/{property_id}"),
-        1
+        2
     );
     assert_eq!(
         report
@@ -477,14 +479,14 @@ async fn only_truncated_values_cost_extra_requests() {
             .iter()
             .map(|t| t.completed_values)
             .sum::<usize>(),
-        1
+        2
     );
     let sources = fake.workspace().data_sources.len() as u64;
     // Search returns each data source with its schema: one query page per source, no retrieve.
     assert_eq!(
         stats.total,
-        1 + sources + 1,
-        "search + one query page per source + one completion"
+        1 + sources + 2,
+        "search + one query page per source + two completions"
     );
     assert_eq!(stats.count("GET /v1/data_sources/{id}"), 0);
 }
@@ -736,4 +738,171 @@ print(json.dumps(out))
         );
     }
     assert_eq!(got["duckdb_deal_1"], json!(["2026-09-01", "DEAL-1", 30]));
+}
+
+/// Regression: a rollup over a relation of more than 25 pages was taken from the page object,
+/// which computes it over the first 25 related pages only.
+#[tokio::test]
+async fn rollups_over_more_than_25_related_pages_are_read_whole() {
+    let mut ws = Workspace::new("w", 7, chrono::Utc::now() - chrono::Duration::days(2));
+    let u = ws.bot.id.clone();
+    let root = ws.add_page(FParent::Workspace, "Root", &u);
+    ws.page_mut(&root).unwrap().shared = true;
+    let def = |id: &str, name: &str, kind: &str, config: Value| PropDef {
+        id: id.into(),
+        name: name.into(),
+        kind: kind.into(),
+        config,
+    };
+    let (_, items) = ws.add_database(
+        &root,
+        "Items",
+        &u,
+        vec![(
+            "Items".into(),
+            vec![
+                def("title", "Name", "title", json!({})),
+                def("iAmt", "Amount", "number", json!({"format": "number"})),
+                def("iDue", "Due", "date", json!({})),
+                def(
+                    "iKnd",
+                    "Kind",
+                    "select",
+                    json!({"options": [{"id": "k1", "name": "A", "color": "red"}]}),
+                ),
+            ],
+        )],
+    );
+    let rollup = |id: &str, prop: &str, f: &str| {
+        def(
+            id,
+            id,
+            "rollup",
+            json!({"relation_property_name": "Items", "relation_property_id": "gRel", "rollup_property_name": prop, "rollup_property_id": prop, "function": f}),
+        )
+    };
+    let (_, groups) = ws.add_database(
+        &root,
+        "Groups",
+        &u,
+        vec![(
+            "Groups".into(),
+            vec![
+                def("title", "Name", "title", json!({})),
+                def("gRel", "Items", "relation", json!({"data_source_id": items[0], "type": "single_property", "single_property": {}})),
+                rollup("gSum", "iAmt", "sum"),
+                rollup("gCnt", "iAmt", "count"),
+                rollup("gLat", "iDue", "latest_date"),
+                rollup("gKnd", "iKnd", "show_original"),
+                rollup("gNam", "title", "show_original"),
+            ],
+        )],
+    );
+    let mut related = Vec::new();
+    for i in 1..=40 {
+        let kind = if i % 10 == 0 {
+            Value::Null
+        } else {
+            json!({"id": "k1", "name": "A", "color": "red"})
+        };
+        related.push(json!({"id": ws.add_row(
+            &items[0],
+            &u,
+            vec![
+                ("title", notionlake::fake::workspace::rt_array(&format!("Item {i}"))),
+                ("iAmt", json!(i)),
+                ("iDue", json!({"start": (chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Duration::days(i - 1)).to_string(), "end": null, "time_zone": null})),
+                ("iKnd", kind),
+            ],
+        )}));
+    }
+    let big = ws.add_row(
+        &groups[0],
+        &u,
+        vec![
+            ("title", notionlake::fake::workspace::rt_array("Big")),
+            ("gRel", Value::Array(related.clone())),
+        ],
+    );
+    let small = ws.add_row(
+        &groups[0],
+        &u,
+        vec![
+            ("title", notionlake::fake::workspace::rt_array("Small")),
+            ("gRel", Value::Array(related[..3].to_vec())),
+        ],
+    );
+    let fake = FakeNotion::start(ws, FakeConfig::unlimited())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let report = sync_into(&fake, &Lake::open(dir.path().to_str().unwrap()).unwrap()).await;
+    // The big group: its relation and five rollups, each read once (40 < page size 100); the
+    // small group costs nothing extra.
+    assert_eq!(
+        fake.stats()
+            .count("GET /v1/pages/{id}/properties/{property_id}"),
+        6
+    );
+    assert_eq!(
+        report
+            .tables
+            .iter()
+            .map(|t| t.completed_values)
+            .sum::<usize>(),
+        6
+    );
+    let ctx = session(dir.path(), &["groups"]).await;
+    let got = |id: &str| {
+        let ctx = ctx.clone();
+        let id = id.to_string();
+        async move {
+            rows(&ctx, &format!("SELECT g_sum['number'] AS sum, g_cnt['number'] AS cnt, g_lat['date']['start_text'] AS latest, g_knd['array'] AS kinds, g_nam['array'] AS names, cardinality(items) AS n FROM groups WHERE _id = '{id}'")).await.remove(0)
+        }
+    };
+    let b = got(&big).await;
+    assert_eq!(b["sum"], json!(820.0), "1 + … + 40, not 1 + … + 25 (325)");
+    assert_eq!(b["cnt"], json!(40.0));
+    assert_eq!(b["n"], json!(40));
+    assert_eq!(
+        b["latest"],
+        json!("2026-02-09"),
+        "item 40 is due last; item 25 on 2026-01-25"
+    );
+    let names = b["names"].as_array().unwrap();
+    assert_eq!(names.len(), 40);
+    assert_eq!(names[39], json!("Item 40"));
+    let kinds = b["kinds"].as_array().unwrap();
+    assert_eq!(kinds.len(), 40);
+    assert_eq!(
+        kinds[9],
+        Value::Null,
+        "an item with no option is NULL, not ''"
+    );
+    assert_eq!(kinds[0], json!("A"));
+    // Read 10 items a page, every page but the last carries a partial rollup: the last counts.
+    fake.reset_stats();
+    let paged = tempfile::tempdir().unwrap();
+    let client = crate::client_with(notionlake::notion::ClientConfig {
+        page_size: 10,
+        ..crate::test_config(&fake, notionlake::notion::NotionVersion::V2025_09_03)
+    });
+    notionlake::sync::sync_workspace(
+        &client,
+        &Lake::open(paged.path().to_str().unwrap()).unwrap(),
+        &notionlake::sync::SyncOptions::tables_only(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        fake.stats()
+            .count("GET /v1/pages/{id}/properties/{property_id}"),
+        6 * 4
+    );
+    let ctx10 = session(paged.path(), &["groups"]).await;
+    let sum = rows(&ctx10, &format!("SELECT g_sum['number'] AS sum, cardinality(g_nam['array']) AS n FROM groups WHERE _id = '{big}'")).await;
+    assert_eq!(sum[0], json!({"sum": 820.0, "n": 40}));
+    let s = got(&small).await;
+    assert_eq!(s["sum"], json!(6.0));
+    assert_eq!(s["kinds"], json!(["A", "A", "A"]));
 }

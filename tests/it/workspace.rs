@@ -369,6 +369,33 @@ async fn a_full_sync_makes_exactly_the_lower_bound_of_requests() {
         })
         .count();
     expected += truncated as u64; // one property-item request per truncated relation (< 100 items)
+    // One per rollup over a truncated relation: the page object computes it over 25 pages.
+    for p in &visible {
+        let notionlake::fake::workspace::FParent::DataSource(ds) = &p.parent else {
+            continue;
+        };
+        let props = &ws.data_sources[ds].properties;
+        let long: Vec<&str> = props
+            .iter()
+            .filter(|d| d.kind == "relation")
+            .filter(|d| {
+                p.properties
+                    .get(&d.id)
+                    .and_then(|v| v.as_array())
+                    .is_some_and(|a| a.len() > 25)
+            })
+            .map(|d| d.id.as_str())
+            .collect();
+        expected += props
+            .iter()
+            .filter(|d| d.kind == "rollup")
+            .filter(|d| {
+                d.config["relation_property_id"]
+                    .as_str()
+                    .is_some_and(|r| long.contains(&r))
+            })
+            .count() as u64;
+    }
     expected += visible.iter().filter(|p| !p.searchable).count() as u64; // pages search missed
     let blocks = reachable_blocks(&ws);
     for p in &crawled {
