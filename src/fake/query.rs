@@ -188,6 +188,18 @@ fn property_condition(entry: &Value, filter: &Value, prop: &str) -> Result<bool,
                 _ => return invalid(format!("unsupported number condition `{op}`")),
             }
         }
+        ("unique_id", op) => {
+            let (n, a) = (value.get("number").and_then(Value::as_f64), arg.as_f64());
+            match op {
+                "equals" => n.is_some() && n == a,
+                "does_not_equal" => n != a,
+                "greater_than" => matches!((n, a), (Some(n), Some(a)) if n > a),
+                "less_than" => matches!((n, a), (Some(n), Some(a)) if n < a),
+                "greater_than_or_equal_to" => matches!((n, a), (Some(n), Some(a)) if n >= a),
+                "less_than_or_equal_to" => matches!((n, a), (Some(n), Some(a)) if n <= a),
+                _ => return invalid(format!("unsupported unique_id condition `{op}`")),
+            }
+        }
         ("date" | "created_time" | "last_edited_time", _) => {
             let actual = match kind {
                 "date" => value
@@ -279,6 +291,10 @@ impl SortKey {
         let v = entry.get(kind).unwrap_or(&Value::Null);
         match kind {
             "number" => v.as_f64().map_or(SortKey::Empty, SortKey::Num),
+            "unique_id" => v
+                .get("number")
+                .and_then(Value::as_f64)
+                .map_or(SortKey::Empty, SortKey::Num),
             "title" | "rich_text" => SortKey::Text(crate::model::plain_text(v)),
             "date" => v
                 .get("start")

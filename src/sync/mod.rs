@@ -1,10 +1,13 @@
 //! Orchestration of a run against Notion: [`run`] syncs the workspace (typed tables per data
-//! source, pages, blocks, users, comments); [`crawl`] walks one page's content; [`tables`] holds
+//! source, pages, blocks, users, comments); `extract` reads one data source's rows (windows,
+//! the query cap, [`split`] for minutes past it); [`crawl`] walks one page's content; [`tables`] holds
 //! the shared options, reports and helpers; [`inventory`] reports what a token can see without
 //! writing anything.
 
 pub mod crawl;
+mod extract;
 pub mod run;
+pub mod split;
 pub mod tables;
 
 pub use crawl::CommentsMode;

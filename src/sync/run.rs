@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 
 use super::crawl::{Crawler, PageContent};
 use super::tables::{
-    FixedReport, SyncError, SyncOptions, SyncReport, TableReport, complete_truncated,
-    discover_data_sources, new_run_id, registry_for_run,
+    FixedReport, SyncError, SyncOptions, SyncReport, TableReport, discover_data_sources,
+    new_run_id, registry_for_run,
 };
 use crate::flatten::fixed::{
     FIXED_TABLES, RICH_TEXT_TABLE, data_source_row, database_row, fixed_schema, page_row,
@@ -76,18 +76,18 @@ struct RunStamp {
 }
 
 /// Everything a run accumulates.
-struct Run<'a> {
-    client: &'a NotionClient,
-    lake: &'a Lake,
-    options: &'a SyncOptions,
+pub(super) struct Run<'a> {
+    pub(super) client: &'a NotionClient,
+    pub(super) lake: &'a Lake,
+    pub(super) options: &'a SyncOptions,
     registry: Registry,
-    info: RunInfo,
+    pub(super) info: RunInfo,
     stamp: RunStamp,
-    partition: String,
+    pub(super) partition: String,
     fixed: HashMap<&'static str, FixedTable>,
-    rich: TableWriter,
-    tables: Vec<TableReport>,
-    warnings: Vec<String>,
+    pub(super) rich: TableWriter,
+    pub(super) tables: Vec<TableReport>,
+    pub(super) warnings: Vec<String>,
     skipped: Vec<String>,
     databases_seen: HashSet<String>,
     sources_seen: HashSet<String>,
@@ -97,9 +97,9 @@ struct Run<'a> {
     counts: (usize, usize),
     /// State of the previous run, updated in place with the marks of the pages this run sees
     /// (one map, not a second one per run: it is the only per-page memory of a sync).
-    state: SyncState,
+    pub(super) state: SyncState,
     /// Rows edited since this instant are read (incremental runs).
-    cursor: Option<chrono::DateTime<chrono::Utc>>,
+    pub(super) cursor: Option<chrono::DateTime<chrono::Utc>>,
     /// When the run started: every read of the run happens after it.
     started_at: chrono::DateTime<chrono::Utc>,
     /// A full refresh (everything read again; vanished ids detected).
@@ -132,7 +132,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn tick(&mut self) {
+    pub(super) fn tick(&mut self) {
         let stats = self.client.stats();
         self.progress.set_message(format!(
             "pages {}  blocks {}  requests {}  retries {}",
@@ -145,7 +145,7 @@ impl Run<'_> {
     /// tombstone when it was moved to the trash. `listing` is the current data-source listing
     /// when a query returned the page (0 otherwise). Returns false if the page was already
     /// returned by this listing (a row to skip), or, outside a listing, already seen by this run.
-    async fn add_page(
+    pub(super) async fn add_page(
         &mut self,
         page: &Value,
         table: Option<&str>,
@@ -383,118 +383,6 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// The rows of a data source: all of them (full), or those edited since the cursor; in
-    /// `created_time` windows past Notion's per-query cap; a listing whose cursor is rejected is
-    /// restarted, rows already read being skipped.
-    async fn extract_rows(
-        &mut self,
-        source: &DataSourceRef,
-        entry: &crate::state::TableEntry,
-        changes: Vec<crate::state::SchemaChange>,
-    ) -> Result<(), SyncError> {
-        let tables = self.options.selection.tables;
-        let mut builder = TableBuilder::new(entry, &self.info);
-        let mut writer = TableWriter::new(
-            self.lake,
-            &format!("tables/{}/{}", entry.table, self.partition),
-            &self.info.run_id,
-            builder.schema(),
-            self.options.parquet.clone(),
-        );
-        let (mut rows, mut completed) = (0, 0);
-        let edited_filter = self.cursor.map(|c| json!({"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": c.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)}}));
-        let listing = self.state.pages.begin_listing().map_err(spill_error)?;
-        let mut listed = 0usize;
-        let mut window_start: Option<String> = None;
-        let mut restarts = 0;
-        'windows: loop {
-            let window = window_start
-                .as_ref()
-                .map(|t| json!({"timestamp": "created_time", "created_time": {"on_or_after": t}}));
-            let filter = match (&edited_filter, window) {
-                (Some(e), Some(w)) => Some(json!({"and": [e, w]})),
-                (Some(e), None) => Some(e.clone()),
-                (None, w) => w,
-            };
-            let mut body =
-                json!({"sorts": [{"timestamp": "created_time", "direction": "ascending"}]});
-            if let Some(f) = filter {
-                body["filter"] = f;
-            }
-            let mut pages = self.client.query_rows(source, body);
-            let endpoint = self.client.query_rows_endpoint();
-            let (mut capped, mut new_rows, mut last_created) = (false, 0usize, None);
-            loop {
-                let page = match pages.try_next().await {
-                    Ok(Some(p)) => p,
-                    Ok(None) => break,
-                    Err(e)
-                        if e.code() == Some("validation_error") && restarts < 3 && listed > 0 =>
-                    {
-                        restarts += 1;
-                        self.warnings.push(format!("table {}: Notion rejected a pagination cursor ({e}); the listing was restarted", entry.table));
-                        continue 'windows;
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                capped |= page.is_incomplete();
-                for raw in page.results {
-                    // Decoded one at a time: see `RawRow`.
-                    let mut row = crate::notion::decode_row(endpoint, &raw)?;
-                    drop(raw);
-                    if row.get("object").and_then(Value::as_str) != Some("page") {
-                        continue;
-                    }
-                    last_created = row
-                        .get("created_time")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                        .or(last_created);
-                    if !self.add_page(&row, Some(&entry.table), listing).await? {
-                        continue;
-                    }
-                    listed += 1;
-                    new_rows += 1;
-                    if !tables {
-                        continue;
-                    }
-                    completed +=
-                        complete_truncated(self.client, &mut row, &entry.properties).await?;
-                    builder.append_page(&row);
-                    rows += 1;
-                    if builder.len() >= BATCH_ROWS {
-                        flush(&mut builder, &mut writer, &mut self.rich, &entry.table).await?;
-                    }
-                }
-                self.tick();
-            }
-            if !capped {
-                break;
-            }
-            if new_rows == 0 || last_created.is_none() || last_created == window_start {
-                self.warnings.push(format!("table {}: more rows share one created_time than Notion returns per query; some may be missing", entry.table));
-                break;
-            }
-            // Past the per-query cap: a new window from the last row's creation time.
-            window_start = last_created;
-        }
-        if tables {
-            flush(&mut builder, &mut writer, &mut self.rich, &entry.table).await?;
-            self.warnings.extend(builder.take_warnings());
-            let files = writer.finish().await?;
-            tracing::info!(table = %entry.table, rows, files = files.len(), "table written");
-            self.tables.push(TableReport {
-                table: entry.table.clone(),
-                data_source_id: entry.data_source_id.clone(),
-                rows,
-                completed_values: completed,
-                files,
-                changes,
-            });
-        }
-        Ok(())
-    }
-
     /// Records what a crawled page held; returns the boundaries it found.
     async fn absorb(
         &mut self,
@@ -514,7 +402,7 @@ impl Run<'_> {
     }
 }
 
-async fn flush(
+pub(super) async fn flush(
     builder: &mut TableBuilder,
     writer: &mut TableWriter,
     rich: &mut TableWriter,
@@ -608,7 +496,7 @@ pub async fn remove_uncommitted(lake: &Lake) -> Result<usize, SinkError> {
 }
 
 /// A failure of the temporary files that hold page marks past the memory budget.
-fn spill_error(source: std::io::Error) -> SyncError {
+pub(super) fn spill_error(source: std::io::Error) -> SyncError {
     SyncError::Spill {
         dir: std::env::temp_dir().display().to_string(),
         source,

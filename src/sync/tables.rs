@@ -55,6 +55,20 @@ pub enum SyncError {
         /// Parser message.
         message: String,
     },
+    /// More rows than Notion returns per query were created in one minute, and no property of
+    /// the data source divides them into parts under that cap.
+    #[error(
+        "table {table}: {window} are more than Notion returns for one query, and no property filter divides them below that limit (tried: {}); add a property of type ID (unique_id) to the data source in Notion, which numbers every row, then sync again",
+        if .tried.is_empty() { "none available".to_string() } else { .tried.join(", ") }
+    )]
+    Unsplittable {
+        /// Table.
+        table: String,
+        /// The rows that could not be divided.
+        window: String,
+        /// The filters tried, in order.
+        tried: Vec<String>,
+    },
     /// `--ascii-names` on a lake whose names keep every script.
     #[error(
         "this lake names its tables and columns in every script, so --ascii-names cannot apply to it (a lake never mixes the two styles); sync into a new lake with --ascii-names, or drop the flag"

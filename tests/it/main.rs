@@ -1,6 +1,7 @@
 //! The one integration-test binary (ripgrep's habit): every test talks to the in-process fake
 //! Notion over real HTTP on loopback.
 
+mod bulk;
 mod cli;
 mod client;
 mod conformance;
