@@ -257,6 +257,44 @@ pub struct DataSourceSchema {
 }
 
 impl DataSourceSchema {
+    /// A schema made from row pages' properties (each `{id, type, <type>: value}`), for a
+    /// database whose schema cannot be read: every property any row carries, in the order
+    /// first seen, with no configuration.
+    pub fn from_rows(database_id: &str, title: &str, rows: &[Value]) -> DataSourceSchema {
+        let mut properties: Vec<PropertySchema> = Vec::new();
+        for props in rows
+            .iter()
+            .filter_map(|r| r.get("properties").and_then(Value::as_object))
+        {
+            for (name, p) in props {
+                let Some(id) = p.get("id").and_then(Value::as_str) else {
+                    continue;
+                };
+                if properties.iter().any(|q| q.id == id) {
+                    continue;
+                }
+                properties.push(PropertySchema {
+                    id: id.to_string(),
+                    name: name.clone(),
+                    kind: p
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("unknown")
+                        .to_string(),
+                    config: Value::Null,
+                });
+            }
+        }
+        DataSourceSchema {
+            source: DataSourceRef {
+                id: database_id.to_string(),
+                database_id: Some(database_id.to_string()),
+            },
+            title: title.to_string(),
+            properties,
+        }
+    }
+
     /// Reads a schema from a data source object (2025+) or a database object (2022-06-28).
     pub fn from_object(obj: &Value) -> Option<DataSourceSchema> {
         let source = DataSourceRef::from_object(obj)?;

@@ -10,7 +10,7 @@ use super::run::{BATCH_ROWS, Run, flush, spill_error};
 use super::split::{Part, Splitter, splitters};
 use super::tables::{SyncError, TableReport, complete_truncated};
 use crate::flatten::TableBuilder;
-use crate::model::DataSourceRef;
+use crate::model::{DataSourceRef, DataSourceSchema};
 use crate::sink::TableWriter;
 use crate::state::{SchemaChange, TableEntry};
 
@@ -62,25 +62,7 @@ impl Run<'_> {
         entry: &TableEntry,
         changes: Vec<SchemaChange>,
     ) -> Result<(), SyncError> {
-        let builder = TableBuilder::new(entry, &self.info);
-        let writer = TableWriter::new(
-            self.lake,
-            &format!("tables/{}/{}", entry.table, self.partition),
-            &self.info.run_id,
-            builder.schema(),
-            self.options.parquet.clone(),
-        );
-        let listing = self.state.pages.begin_listing().map_err(spill_error)?;
-        let mut sink = RowSink {
-            entry,
-            builder,
-            writer,
-            listing,
-            listed: 0,
-            rows: 0,
-            completed: 0,
-            restarts: 0,
-        };
+        let mut sink = self.sink(entry)?;
         let base: Vec<Value> = self
             .cursor
             .map(|c| json!({"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": c.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)}}))
@@ -118,6 +100,63 @@ impl Run<'_> {
                     window = Some(("after", minute));
                 }
             }
+        }
+        self.finish_table(sink, changes).await
+    }
+
+    /// A new listing of `entry`'s rows into its table.
+    fn sink<'e>(&mut self, entry: &'e TableEntry) -> Result<RowSink<'e>, SyncError> {
+        let builder = TableBuilder::new(entry, &self.info);
+        let writer = TableWriter::new(
+            self.lake,
+            &format!("tables/{}/{}", entry.table, self.partition),
+            &self.info.run_id,
+            builder.schema(),
+            self.options.parquet.clone(),
+        );
+        let listing = self.state.pages.begin_listing().map_err(spill_error)?;
+        Ok(RowSink {
+            entry,
+            builder,
+            writer,
+            listing,
+            listed: 0,
+            rows: 0,
+            completed: 0,
+            restarts: 0,
+        })
+    }
+
+    /// The rows of a database that Notion-Version 2022-06-28 cannot query (it has several
+    /// data sources), as search returned them: one table for the database, its schema taken
+    /// from the rows' properties, with a warning that says which version reads it whole.
+    pub(super) async fn extract_search_rows(
+        &mut self,
+        database_id: &str,
+        rows: Vec<Value>,
+    ) -> Result<(), SyncError> {
+        // The database's block (its id is the database's) carries its title.
+        let title = match self.client.retrieve_block(database_id).await {
+            Ok(b) => b
+                .pointer("/child_database/title")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            Err(e) if e.is_not_found() || e.is_restricted() => String::new(),
+            Err(e) => return Err(e.into()),
+        };
+        let schema = DataSourceSchema::from_rows(database_id, &title, &rows);
+        let (entry, changes) = self.registry.plan(&schema, &self.info.run_id);
+        let entry = entry.clone();
+        self.warnings.push(format!(
+            "database {title:?} ({database_id}) has several data sources, which Notion-Version {} cannot query: its {} rows were read from search results into table {}, with a schema taken from the rows' properties (no option lists, no formula expressions, rows of every data source together); sync with --notion-version 2025-09-03 or later to read each data source as a table with its full schema",
+            self.client.version(),
+            rows.len(),
+            entry.table
+        ));
+        let mut sink = self.sink(&entry)?;
+        for row in rows {
+            self.take_row(&mut sink, row).await?;
         }
         self.finish_table(sink, changes).await
     }

@@ -80,7 +80,7 @@ pub(super) struct Run<'a> {
     pub(super) client: &'a NotionClient,
     pub(super) lake: &'a Lake,
     pub(super) options: &'a SyncOptions,
-    registry: Registry,
+    pub(super) registry: Registry,
     pub(super) info: RunInfo,
     stamp: RunStamp,
     pub(super) partition: String,
@@ -246,7 +246,7 @@ impl Run<'_> {
             // Notion-Version 2022-06-28 cannot read a database with several data sources.
             Err(e) if e.code() == Some("validation_error") => {
                 self.warnings.push(format!(
-                    "database {database_id} cannot be read with Notion-Version {}: {e}; skipped",
+                    "database {database_id} cannot be read with Notion-Version {}: {e}; its rows are read from search results where search returns them",
                     self.client.version()
                 ));
                 return Ok(Vec::new());
@@ -649,6 +649,7 @@ async fn run_locked(
 
     // Discovery.
     let mut found_sources: HashMap<String, Value> = HashMap::new();
+    let mut search_rows: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
     if !selection.only_databases.is_empty() {
         for db in &selection.only_databases {
             let sources = run.add_database(db).await?;
@@ -684,6 +685,18 @@ async fn run_locked(
                 .filter(|p| p.get("object").and_then(Value::as_str) == Some("page"))
             {
                 run.add_page(p, None, 0).await?;
+                // Under 2022-06-28 search does not return a database with several data
+                // sources, and it cannot be queried; its rows come only from here.
+                if !client.version().has_data_sources()
+                    && let Some(crate::model::Parent::Database { id }) =
+                        p.get("parent").map(crate::model::Parent::from_json)
+                    && !found_sources.contains_key(&normalize_id(&id))
+                {
+                    search_rows
+                        .entry(normalize_id(&id))
+                        .or_default()
+                        .push(p.clone());
+                }
             }
         }
     }
@@ -746,6 +759,11 @@ async fn run_locked(
                         .filter(|s| !run.sources_seen.contains(&s.id)),
                 );
             }
+        }
+    }
+    for (database_id, rows) in search_rows {
+        if selection.tables {
+            run.extract_search_rows(&database_id, rows).await?;
         }
     }
     run.warnings.extend(crawler.take_warnings());

@@ -556,8 +556,50 @@ async fn version_2022_06_28_yields_the_same_pages_and_blocks() {
         );
         counts.push((blocks, report.tables.len()));
     }
-    // The old version cannot read the two-source Projects database (and its rows' content).
+    // The old version cannot query the two-source Projects database: its rows come from
+    // search into one table for the database instead of one per data source.
     assert!(counts[0].0 <= counts[1].0);
     assert_eq!(counts[1].1, 7);
-    assert_eq!(counts[0].1, 5);
+    assert_eq!(counts[0].1, 6);
+}
+
+/// Regression: under Notion-Version 2022-06-28 a database with several data sources answers
+/// 400 to retrieve and query, and its rows never reached the lake.
+#[tokio::test]
+async fn old_version_reads_a_multi_source_database_from_search() {
+    let (fake, _) = demo_fake(FakeConfig::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = crate::client_with(crate::test_config(
+        &fake,
+        notionlake::notion::NotionVersion::V2022_06_28,
+    ));
+    let report = notionlake::sync::sync_workspace(
+        &client,
+        &Lake::open(dir.path().to_str().unwrap()).unwrap(),
+        &SyncOptions::default(),
+    )
+    .await
+    .unwrap();
+    let warning = report
+        .warnings
+        .iter()
+        .find(|w| w.contains("several data sources"))
+        .unwrap_or_else(|| panic!("{:?}", report.warnings));
+    assert!(
+        warning.contains("\"Projects\"") && warning.contains("2025-09-03"),
+        "says which version reads it whole: {warning}"
+    );
+    let table = report
+        .tables
+        .iter()
+        .find(|t| t.table == "projects")
+        .unwrap_or_else(|| panic!("{:?}", report.tables));
+    assert_eq!(table.rows, 10, "4 projects and 6 milestones");
+    let ctx = crate::lake::session(dir.path(), &["projects"]).await;
+    let got = rows(
+        &ctx,
+        "SELECT count(*) AS n, count(status) AS projects, count(reached) AS milestones FROM projects",
+    )
+    .await;
+    assert_eq!(got, vec![json!({"n": 10, "projects": 4, "milestones": 6})]);
 }
