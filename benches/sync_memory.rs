@@ -1,15 +1,24 @@
-//! Memory of a sync against table size: syncs synthetic data sources of increasing size (25
-//! properties) from a fake Notion running in a separate process, and prints the sync process's
-//! peak resident memory (VmHWM) and throughput for each. Everything a sync holds is bounded:
+//! Memory of a sync against workspace size, in two modes, each syncing from a fake Notion
+//! running in a separate process and printing the sync process's peak resident memory (VmHWM):
+//! - `workspace` (the default): a whole-workspace sync (pages, blocks, comments, users and a
+//!   table of 5,000 rows) of synthetic workspaces of increasing size: for B blocks, B/4 pages
+//!   (three paragraphs and a child_page block each, in sections of 500) and B/10 comments;
+//! - `tables`: a tables-only sync of one synthetic data source (25 properties) of N rows.
+//!
+//! Everything a sync holds is bounded:
 //! rows are decoded one at a time and flattened in batches of 2,048; Parquet row groups close at
 //! 65,536 rows or 32 MiB and each open column buffers at most one data page; each open file
 //! uploads in 5 MiB parts, two in flight; `_notionlake/state.json` is read through a temporary
 //! file and written in 64 KiB pieces; and the per-page incremental marks keep at most 100,000
 //! entries in memory (about 4 MiB), spilling the rest to sorted temporary files
-//! (`state::marks`). Past 100,000 rows the peak should therefore stay flat. (The fake server
-//! slows down on large tables, so the rows/s column measures it more than the sync.)
+//! (`state::marks`); search results and the lake's listing are streamed, and the crawler keeps
+//! one page's blocks at a time. The peak should therefore stay flat as the workspace grows. (The
+//! fake server slows down on large workspaces, so the per-second column measures it more than
+//! the sync.)
 //!
-//! Run: `cargo bench --bench sync_memory` (optional sizes: `-- 20000 100000`). Linux only.
+//! Run: `cargo bench --bench sync_memory` (the workspace mode at 50k, 100k and 200k blocks),
+//! `cargo bench --bench sync_memory -- workspace 50000 200000` or
+//! `cargo bench --bench sync_memory -- tables 100000 400000`. Linux only.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -37,13 +46,61 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-async fn serve(rows: usize) {
-    let ws = synthetic_workspace(SynthSpec {
-        data_sources: 1,
-        rows,
-        pages: 0,
-        ..SynthSpec::default()
-    });
+/// What a run syncs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// One data source of N rows, tables only.
+    Tables,
+    /// A whole workspace of N blocks.
+    Workspace,
+}
+
+impl Mode {
+    fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "tables" => Some(Mode::Tables),
+            "workspace" => Some(Mode::Workspace),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Tables => "tables",
+            Mode::Workspace => "workspace",
+        }
+    }
+
+    fn spec(self, n: usize) -> SynthSpec {
+        match self {
+            Mode::Tables => SynthSpec {
+                data_sources: 1,
+                rows: n,
+                pages: 0,
+                ..SynthSpec::default()
+            },
+            Mode::Workspace => SynthSpec {
+                data_sources: 1,
+                rows: 5_000,
+                pages: n / 4,
+                block_depth: 1,
+                fanout: 3,
+                comments: n / 10,
+                ..SynthSpec::default()
+            },
+        }
+    }
+
+    fn options(self) -> SyncOptions {
+        match self {
+            Mode::Tables => SyncOptions::tables_only(),
+            Mode::Workspace => SyncOptions::default(),
+        }
+    }
+}
+
+async fn serve(mode: Mode, n: usize) {
+    let ws = synthetic_workspace(mode.spec(n));
     let fake = FakeNotion::start(
         ws,
         FakeConfig {
@@ -58,7 +115,7 @@ async fn serve(rows: usize) {
     fake.wait().await;
 }
 
-async fn sync(url: &str) {
+async fn sync(mode: Mode, url: &str) {
     let client = fake_client(
         url,
         ClientConfig {
@@ -71,12 +128,22 @@ async fn sync(url: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let lake = Lake::open(dir.path().to_str().expect("utf-8 path")).expect("lake");
     let start = Instant::now();
-    let report = sync_workspace(&client, &lake, &SyncOptions::tables_only())
+    let report = sync_workspace(&client, &lake, &mode.options())
         .await
         .expect("sync");
     let rows: usize = report.tables.iter().map(|t| t.rows).sum();
+    let fixed = |t: &str| {
+        report
+            .fixed
+            .iter()
+            .find(|f| f.table == t)
+            .map_or(0, |f| f.rows)
+    };
     println!(
-        "{rows} {:.3} {}",
+        "{rows} {} {} {} {:.3} {}",
+        fixed("pages"),
+        fixed("blocks"),
+        fixed("comments"),
         start.elapsed().as_secs_f64(),
         peak_rss_kib()
     );
@@ -89,27 +156,39 @@ async fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     match args.first().map(String::as_str) {
-        Some("serve") => return serve(args[1].parse().expect("rows")).await,
-        Some("sync") => return sync(&args[1]).await,
+        Some("serve") => {
+            let mode = Mode::parse(&args[1]).expect("mode");
+            return serve(mode, args[2].parse().expect("size")).await;
+        }
+        Some("sync") => return sync(Mode::parse(&args[1]).expect("mode"), &args[2]).await,
         _ => {}
     }
+    let mode = args
+        .first()
+        .and_then(|a| Mode::parse(a))
+        .unwrap_or(Mode::Workspace);
     let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
-    let sizes = if sizes.is_empty() {
-        vec![10_000, 50_000, 200_000]
-    } else {
-        sizes
+    let sizes = match (sizes.is_empty(), mode) {
+        (false, _) => sizes,
+        (true, Mode::Workspace) => vec![50_000, 100_000, 200_000],
+        (true, Mode::Tables) => vec![10_000, 50_000, 200_000],
     };
     let me = std::env::current_exe().expect("own path");
+    match mode {
+        Mode::Tables => println!(
+            "sync_memory tables: one synthetic data source, 25 properties, tables only; fake Notion in a separate process"
+        ),
+        Mode::Workspace => println!(
+            "sync_memory workspace: whole-workspace sync (B blocks, B/4 pages, B/10 comments, 5,000 table rows); fake Notion in a separate process"
+        ),
+    }
     println!(
-        "sync_memory: one synthetic data source, 25 properties, fake Notion in a separate process"
-    );
-    println!(
-        "{:>9} {:>10} {:>12} {:>14}",
-        "rows", "seconds", "rows/s", "peak RSS MiB"
+        "{:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>14}",
+        "size", "rows", "pages", "blocks", "comments", "seconds", "peak RSS MiB"
     );
     for n in sizes {
         let mut server = Command::new(&me)
-            .args(["serve", &n.to_string()])
+            .args(["serve", mode.name(), &n.to_string()])
             .stdout(Stdio::piped())
             .spawn()
             .expect("server");
@@ -118,7 +197,7 @@ async fn main() {
         out.read_line(&mut line).expect("url");
         std::thread::sleep(Duration::from_millis(100));
         let result = Command::new(&me)
-            .args(["sync", line.trim()])
+            .args(["sync", mode.name(), line.trim()])
             .output()
             .expect("sync");
         let _ = server.kill();
@@ -128,19 +207,22 @@ async fn main() {
             .split_whitespace()
             .filter_map(|x| x.parse().ok())
             .collect();
-        if parts.len() != 3 {
+        if parts.len() != 6 {
             eprintln!(
-                "sync of {n} rows failed: {}",
+                "sync of size {n} failed: {}",
                 String::from_utf8_lossy(&result.stderr)
             );
             std::process::exit(1);
         }
         println!(
-            "{:>9} {:>10.2} {:>12.0} {:>14.1}",
+            "{:>9} {:>9} {:>9} {:>9} {:>9} {:>10.2} {:>14.1}",
+            n,
             parts[0],
             parts[1],
-            parts[0] / parts[1],
-            parts[2] / 1024.0
+            parts[2],
+            parts[3],
+            parts[4],
+            parts[5] / 1024.0
         );
     }
 }

@@ -1,11 +1,15 @@
 //! Generator of large synthetic workspaces for benchmarks and load tests: `data_sources` ×
 //! `rows` with a 25-property schema covering the common property types, plus pages with block
-//! trees `block_depth` deep.
+//! trees `block_depth` deep (in sections of [`PAGES_PER_SECTION`] under the root, as a real
+//! workspace nests them) and comments spread over those pages.
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use super::workspace::{FParent, PropDef, Workspace, bold, link, mention_user, rt, rt_array};
+
+/// Standalone pages per section page: no page has more children than this.
+pub const PAGES_PER_SECTION: usize = 500;
 
 /// The size of a synthetic workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +24,8 @@ pub struct SynthSpec {
     pub block_depth: usize,
     /// Children per block at each level.
     pub fanout: usize,
+    /// Comments, spread over the standalone pages (one discussion each).
+    pub comments: usize,
     /// Seed of the generator.
     pub seed: u64,
 }
@@ -32,6 +38,7 @@ impl Default for SynthSpec {
             pages: 5,
             block_depth: 3,
             fanout: 3,
+            comments: 0,
             seed: 1,
         }
     }
@@ -216,12 +223,31 @@ pub fn synthetic_workspace(spec: SynthSpec) -> Workspace {
             prev.push(id);
         }
     }
+    let mut section = root.clone();
     for p in 0..spec.pages {
+        if p % PAGES_PER_SECTION == 0 && spec.pages > PAGES_PER_SECTION {
+            section = ws.add_page(
+                FParent::Page(root.clone()),
+                &format!("Section {}", p / PAGES_PER_SECTION),
+                &users[0],
+            );
+        }
         let page = ws.add_page(
-            FParent::Page(root.clone()),
+            FParent::Page(section.clone()),
             &format!("Page {p}"),
             &users[p % users.len()],
         );
+        // Comments go to the first pages, as evenly as whole numbers allow.
+        let per_page = spec.comments / spec.pages.max(1);
+        let extra = usize::from(p < spec.comments % spec.pages.max(1));
+        for c in 0..per_page + extra {
+            ws.add_comment(
+                &page,
+                &users[c % users.len()],
+                &format!("Comment {c} on page {p}"),
+                None,
+            );
+        }
         let mut frontier = vec![page];
         for depth in 0..spec.block_depth {
             let mut next = Vec::new();
@@ -253,6 +279,7 @@ mod tests {
             pages: 2,
             block_depth: 2,
             fanout: 3,
+            comments: 5,
             seed: 9,
         });
         assert_eq!(ws.data_sources.len(), 2);
@@ -265,5 +292,6 @@ mod tests {
             .filter(|b| b.kind == "toggle" || b.kind == "paragraph")
             .count();
         assert_eq!(content, 2 * (3 + 9));
+        assert_eq!(ws.comments.len(), 5);
     }
 }

@@ -35,7 +35,6 @@ pub struct Crawler {
     pub max_depth: usize,
     /// Which comments to read.
     pub comments: CommentsMode,
-    visited: Mutex<HashSet<String>>,
     comments_restricted: AtomicBool,
     warnings: Mutex<Vec<String>>,
 }
@@ -62,17 +61,9 @@ impl Crawler {
             client,
             max_depth,
             comments,
-            visited: Mutex::new(HashSet::new()),
             comments_restricted: AtomicBool::new(false),
             warnings: Mutex::new(Vec::new()),
         })
-    }
-
-    fn first_visit(&self, id: &str) -> bool {
-        self.visited
-            .lock()
-            .map(|mut v| v.insert(id.to_string()))
-            .unwrap_or(false)
     }
 
     fn warn(&self, w: String) {
@@ -95,16 +86,16 @@ impl Crawler {
         self.comments_restricted.load(Ordering::Relaxed)
     }
 
-    /// Crawls a page's content and comments. A page that vanished (404) yields nothing.
+    /// Crawls a page's content and comments. A page that vanished (404) yields nothing. The
+    /// run hands each page over once; the cycle guard covers the blocks of one page, so the
+    /// crawler keeps nothing that grows with the workspace.
     pub async fn crawl_page(&self, page_id: &str) -> Result<PageContent, NotionError> {
         let page_id = normalize_id(page_id);
         let mut out = PageContent {
             page_id: page_id.clone(),
             ..PageContent::default()
         };
-        if !self.first_visit(&page_id) {
-            return Ok(out);
-        }
+        let mut visited: HashSet<String> = HashSet::from([page_id.clone()]);
         // (container id, depth of its children)
         let mut stack: Vec<(String, usize)> = vec![(page_id.clone(), 1)];
         let mut commentable: Vec<String> = Vec::new();
@@ -153,7 +144,7 @@ impl Crawler {
                 {
                     if depth >= self.max_depth {
                         self.warn(format!("block {id} in page {page_id} is nested deeper than {} levels; its children are skipped (raise --max-depth)", self.max_depth));
-                    } else if self.first_visit(&id) {
+                    } else if visited.insert(id.clone()) {
                         nested.push((id.clone(), depth + 1));
                     } else {
                         self.warn(format!(

@@ -460,39 +460,40 @@ pub async fn remove_uncommitted(lake: &Lake) -> Result<usize, SinkError> {
             path: runs_dir.to_string(),
             source,
         })?;
-    let files: Vec<object_store::ObjectMeta> = store
-        .list(Some(lake.root()))
-        .try_collect()
+    // Streamed: only the orphans are kept, never the whole lake's listing.
+    let mut listing = store.list(Some(lake.root()));
+    let mut orphans = Vec::new();
+    while let Some(f) = listing
+        .try_next()
         .await
         .map_err(|source| SinkError::Store {
             action: "listing",
             path: lake.root().to_string(),
             source,
-        })?;
-    let mut removed = 0;
-    for f in files {
+        })?
+    {
         let name = f.location.filename().unwrap_or_default();
-        let Some(run) = name
+        let run = name
             .strip_prefix("part-")
             .and_then(|n| n.strip_suffix(".parquet"))
             .and_then(|n| n.rsplit_once('-'))
-            .map(|(r, _)| r)
-        else {
-            continue;
-        };
-        if !committed.contains(run) {
-            store
-                .delete(&f.location)
-                .await
-                .map_err(|source| SinkError::Store {
-                    action: "removing",
-                    path: f.location.to_string(),
-                    source,
-                })?;
-            removed += 1;
+            .map(|(r, _)| r);
+        if run.is_some_and(|r| !committed.contains(r)) {
+            orphans.push(f.location);
         }
     }
-    Ok(removed)
+    drop(listing);
+    for path in &orphans {
+        store
+            .delete(path)
+            .await
+            .map_err(|source| SinkError::Store {
+                action: "removing",
+                path: path.to_string(),
+                source,
+            })?;
+    }
+    Ok(orphans.len())
 }
 
 /// A failure of the temporary files that hold page marks past the memory budget.
@@ -661,30 +662,26 @@ async fn run_locked(
             run.pending.push(source);
         }
         if run.wants("pages") || run.crawls() {
-            let found: Vec<Value> = match cursor {
+            // Streamed: a workspace's search results are never all in memory at once.
+            let mut found = match cursor {
                 // Most recent first: stop at the first page older than the cursor.
-                Some(c) => {
-                    let mut recent = Vec::new();
-                    let mut stream = client.search_pages_recent_first();
-                    while let Some(p) = stream.try_next().await? {
-                        let edited = p
-                            .get("last_edited_time")
-                            .and_then(Value::as_str)
-                            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
-                        if edited.is_some_and(|t| t.with_timezone(&chrono::Utc) < c) {
-                            break;
-                        }
-                        recent.push(p);
-                    }
-                    recent
-                }
-                None => client.search(SearchTarget::Pages).try_collect().await?,
+                Some(_) => client.search_pages_recent_first(),
+                None => client.search(SearchTarget::Pages),
             };
-            for p in found
-                .iter()
-                .filter(|p| p.get("object").and_then(Value::as_str) == Some("page"))
-            {
-                run.add_page(p, None, 0).await?;
+            while let Some(p) = found.try_next().await? {
+                if let Some(c) = cursor {
+                    let edited = p
+                        .get("last_edited_time")
+                        .and_then(Value::as_str)
+                        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+                    if edited.is_some_and(|t| t.with_timezone(&chrono::Utc) < c) {
+                        break;
+                    }
+                }
+                if p.get("object").and_then(Value::as_str) != Some("page") {
+                    continue;
+                }
+                run.add_page(&p, None, 0).await?;
                 // Under 2022-06-28 search does not return a database with several data
                 // sources, and it cannot be queried; its rows come only from here.
                 if !client.version().has_data_sources()
@@ -692,10 +689,7 @@ async fn run_locked(
                         p.get("parent").map(crate::model::Parent::from_json)
                     && !found_sources.contains_key(&normalize_id(&id))
                 {
-                    search_rows
-                        .entry(normalize_id(&id))
-                        .or_default()
-                        .push(p.clone());
+                    search_rows.entry(normalize_id(&id)).or_default().push(p);
                 }
             }
         }
