@@ -148,6 +148,21 @@ pub fn matches(filter: &Value, row: &dyn Row, depth: usize) -> Result<bool, Inva
     )
 }
 
+/// A number (or unique ID) condition `op` with argument `a` on the value `n`.
+fn number_condition(n: Option<f64>, a: Option<f64>, op: &str, kind: &str) -> Result<bool, Invalid> {
+    Ok(match op {
+        "equals" => n.is_some() && n == a,
+        "does_not_equal" => n != a,
+        "greater_than" => matches!((n, a), (Some(n), Some(a)) if n > a),
+        "less_than" => matches!((n, a), (Some(n), Some(a)) if n < a),
+        "greater_than_or_equal_to" => matches!((n, a), (Some(n), Some(a)) if n >= a),
+        "less_than_or_equal_to" => matches!((n, a), (Some(n), Some(a)) if n <= a),
+        "is_empty" => n.is_none(),
+        "is_not_empty" => n.is_some(),
+        _ => return invalid(format!("unsupported {kind} condition `{op}`")),
+    })
+}
+
 fn property_condition(entry: &Value, filter: &Value, prop: &str) -> Result<bool, Invalid> {
     let kind = entry
         .get("type")
@@ -174,32 +189,14 @@ fn property_condition(entry: &Value, filter: &Value, prop: &str) -> Result<bool,
     Ok(match (kind, op.as_str()) {
         ("checkbox", "equals") => value.as_bool() == arg.as_bool(),
         ("checkbox", "does_not_equal") => value.as_bool() != arg.as_bool(),
-        ("number", op) => {
-            let (n, a) = (value.as_f64(), arg.as_f64());
-            match op {
-                "equals" => n.is_some() && n == a,
-                "does_not_equal" => n != a,
-                "greater_than" => matches!((n, a), (Some(n), Some(a)) if n > a),
-                "less_than" => matches!((n, a), (Some(n), Some(a)) if n < a),
-                "greater_than_or_equal_to" => matches!((n, a), (Some(n), Some(a)) if n >= a),
-                "less_than_or_equal_to" => matches!((n, a), (Some(n), Some(a)) if n <= a),
-                "is_empty" => n.is_none(),
-                "is_not_empty" => n.is_some(),
-                _ => return invalid(format!("unsupported number condition `{op}`")),
-            }
-        }
-        ("unique_id", op) => {
-            let (n, a) = (value.get("number").and_then(Value::as_f64), arg.as_f64());
-            match op {
-                "equals" => n.is_some() && n == a,
-                "does_not_equal" => n != a,
-                "greater_than" => matches!((n, a), (Some(n), Some(a)) if n > a),
-                "less_than" => matches!((n, a), (Some(n), Some(a)) if n < a),
-                "greater_than_or_equal_to" => matches!((n, a), (Some(n), Some(a)) if n >= a),
-                "less_than_or_equal_to" => matches!((n, a), (Some(n), Some(a)) if n <= a),
-                _ => return invalid(format!("unsupported unique_id condition `{op}`")),
-            }
-        }
+        ("number", op) => number_condition(value.as_f64(), arg.as_f64(), op, kind)?,
+        // A unique ID never is empty; it compares by its number.
+        ("unique_id", op) if !op.ends_with("empty") => number_condition(
+            value.get("number").and_then(Value::as_f64),
+            arg.as_f64(),
+            op,
+            kind,
+        )?,
         ("date" | "created_time" | "last_edited_time", _) => {
             let actual = match kind {
                 "date" => value

@@ -117,33 +117,35 @@ pub async fn print_stream(
         }
         OutputFormat::Csv => {
             let mut w = arrow::csv::Writer::new(&mut *out);
-            while let Some(batch) = stream.next().await {
-                let batch = batch?;
-                rows += batch.num_rows();
-                w.write(&batch)?;
-            }
+            rows = for_each_batch(&mut stream, |b| w.write(b)).await?;
         }
         OutputFormat::Json => {
             let mut w = arrow::json::ArrayWriter::new(&mut *out);
-            while let Some(batch) = stream.next().await {
-                let batch = batch?;
-                rows += batch.num_rows();
-                w.write(&batch)?;
-            }
+            rows = for_each_batch(&mut stream, |b| w.write(b)).await?;
             w.finish()?;
             writeln!(out).map_err(io)?;
         }
         OutputFormat::Ndjson => {
             let mut w = arrow::json::LineDelimitedWriter::new(&mut *out);
-            while let Some(batch) = stream.next().await {
-                let batch = batch?;
-                rows += batch.num_rows();
-                w.write(&batch)?;
-            }
+            rows = for_each_batch(&mut stream, |b| w.write(b)).await?;
             w.finish()?;
         }
     }
     Ok(Printed { rows, shown: rows })
+}
+
+/// Hands every batch of `stream` to `write` as it arrives; returns the rows seen.
+async fn for_each_batch(
+    stream: &mut SendableRecordBatchStream,
+    mut write: impl FnMut(&RecordBatch) -> Result<(), arrow::error::ArrowError>,
+) -> Result<usize, ShellError> {
+    let mut rows = 0;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        rows += batch.num_rows();
+        write(&batch)?;
+    }
+    Ok(rows)
 }
 
 fn io(e: std::io::Error) -> ShellError {

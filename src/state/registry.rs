@@ -146,6 +146,19 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// The name of a new table titled `title`: neither it nor its history name is one in use
+    /// ("Deals History" next to "Deals", "Tombstones", "Pages").
+    fn new_table_name(&self, title: &str) -> String {
+        let taken = taken_table_names(self.tables.values().map(|t| t.table.as_str()));
+        let free = |c: &str| !taken.contains(c) && !taken.contains(&format!("{c}{HISTORY_SUFFIX}"));
+        let base = snake_case(title, self.naming);
+        if base.is_empty() {
+            first_free(numbered(UNTITLED_TABLE), free)
+        } else {
+            first_free(suffixed(&base), free)
+        }
+    }
+
     /// Brings a table's entry up to date with `schema` and returns it with the changes.
     pub fn plan(
         &mut self,
@@ -155,17 +168,7 @@ impl Registry {
         let mut changes = Vec::new();
         let id = schema.source.id.clone();
         if !self.tables.contains_key(&id) {
-            let taken = taken_table_names(self.tables.values().map(|t| t.table.as_str()));
-            // Neither the name nor its history name may be one in use ("Deals History" next
-            // to "Deals", "Tombstones", "Pages").
-            let free =
-                |c: &str| !taken.contains(c) && !taken.contains(&format!("{c}{HISTORY_SUFFIX}"));
-            let base = snake_case(&schema.title, self.naming);
-            let table = if base.is_empty() {
-                first_free(numbered(UNTITLED_TABLE), free)
-            } else {
-                first_free(suffixed(&base), free)
-            };
+            let table = self.new_table_name(&schema.title);
             changes.push(SchemaChange::NewTable {
                 table: table.clone(),
             });

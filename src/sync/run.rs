@@ -4,7 +4,7 @@
 //! child pages and child databases that search missed; the fixed tables written in bounded
 //! batches; and, once every file is durable, the schema registry and the run record.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Instant;
@@ -70,6 +70,36 @@ impl FixedTable {
     }
 }
 
+/// Pages whose content waits to be read. A full sync queues every page of the workspace before
+/// the crawl starts, so canonical ids are kept as their 128 bits (16 bytes each, not a heap
+/// string of 36); others, which real Notion does not send, as they are.
+#[derive(Debug, Default)]
+struct CrawlQueue {
+    compact: Vec<u128>,
+    other: Vec<String>,
+}
+
+impl CrawlQueue {
+    fn push(&mut self, id: String) {
+        match crate::model::uuid_bits(&id) {
+            Some(bits) => self.compact.push(bits),
+            None => self.other.push(id),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.compact.is_empty() && self.other.is_empty()
+    }
+
+    /// The queued ids, in the order they were queued (canonical ones first).
+    fn into_ids(self) -> impl Iterator<Item = String> {
+        self.compact
+            .into_iter()
+            .map(crate::model::uuid_text)
+            .chain(self.other)
+    }
+}
+
 struct RunStamp {
     run_id: String,
     synced_at: String,
@@ -91,7 +121,7 @@ pub(super) struct Run<'a> {
     skipped: Vec<String>,
     databases_seen: HashSet<String>,
     sources_seen: HashSet<String>,
-    crawl_queue: Vec<String>,
+    crawl_queue: CrawlQueue,
     pending: Vec<DataSourceRef>,
     progress: indicatif::ProgressBar,
     counts: (usize, usize),
@@ -218,6 +248,46 @@ impl Run<'_> {
             self.crawl_queue.push(id);
         }
         Ok(true)
+    }
+
+    /// Reads the pages search returns (since the cursor, most recent first, on incremental
+    /// runs), as they arrive: a workspace's results are never all in memory at once. Returns
+    /// the rows of databases that `found_sources` lacks, by database: under Notion-Version
+    /// 2022-06-28 search omits a database with several data sources, which cannot be queried,
+    /// and its rows come only from here.
+    async fn search_pages(
+        &mut self,
+        found_sources: &HashMap<String, Value>,
+    ) -> Result<BTreeMap<String, Vec<Value>>, SyncError> {
+        let client = self.client;
+        let mut found = match self.cursor {
+            Some(_) => client.search_pages_recent_first(),
+            None => client.search(SearchTarget::Pages),
+        };
+        let mut search_rows: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        while let Some(p) = found.try_next().await? {
+            if let Some(c) = self.cursor {
+                let edited = p
+                    .get("last_edited_time")
+                    .and_then(Value::as_str)
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+                if edited.is_some_and(|t| t.with_timezone(&chrono::Utc) < c) {
+                    break;
+                }
+            }
+            if p.get("object").and_then(Value::as_str) != Some("page") {
+                continue;
+            }
+            self.add_page(&p, None, 0).await?;
+            if !client.version().has_data_sources()
+                && let Some(crate::model::Parent::Database { id }) =
+                    p.get("parent").map(crate::model::Parent::from_json)
+                && !found_sources.contains_key(&normalize_id(&id))
+            {
+                search_rows.entry(normalize_id(&id)).or_default().push(p);
+            }
+        }
+        Ok(search_rows)
     }
 
     async fn tombstone(&mut self, table: &str, id: &str, reason: &str) -> Result<(), SyncError> {
@@ -600,7 +670,7 @@ async fn run_locked(
         skipped: Vec::new(),
         databases_seen: HashSet::new(),
         sources_seen: HashSet::new(),
-        crawl_queue: Vec::new(),
+        crawl_queue: CrawlQueue::default(),
         pending: Vec::new(),
         progress,
         counts: (0, 0),
@@ -650,7 +720,7 @@ async fn run_locked(
 
     // Discovery.
     let mut found_sources: HashMap<String, Value> = HashMap::new();
-    let mut search_rows: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+    let mut search_rows = BTreeMap::new();
     if !selection.only_databases.is_empty() {
         for db in &selection.only_databases {
             let sources = run.add_database(db).await?;
@@ -662,36 +732,7 @@ async fn run_locked(
             run.pending.push(source);
         }
         if run.wants("pages") || run.crawls() {
-            // Streamed: a workspace's search results are never all in memory at once.
-            let mut found = match cursor {
-                // Most recent first: stop at the first page older than the cursor.
-                Some(_) => client.search_pages_recent_first(),
-                None => client.search(SearchTarget::Pages),
-            };
-            while let Some(p) = found.try_next().await? {
-                if let Some(c) = cursor {
-                    let edited = p
-                        .get("last_edited_time")
-                        .and_then(Value::as_str)
-                        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
-                    if edited.is_some_and(|t| t.with_timezone(&chrono::Utc) < c) {
-                        break;
-                    }
-                }
-                if p.get("object").and_then(Value::as_str) != Some("page") {
-                    continue;
-                }
-                run.add_page(&p, None, 0).await?;
-                // Under 2022-06-28 search does not return a database with several data
-                // sources, and it cannot be queried; its rows come only from here.
-                if !client.version().has_data_sources()
-                    && let Some(crate::model::Parent::Database { id }) =
-                        p.get("parent").map(crate::model::Parent::from_json)
-                    && !found_sources.contains_key(&normalize_id(&id))
-                {
-                    search_rows.entry(normalize_id(&id)).or_default().push(p);
-                }
-            }
+            search_rows = run.search_pages(&found_sources).await?;
         }
     }
     for root in &selection.roots {
@@ -716,7 +757,7 @@ async fn run_locked(
         if run.crawl_queue.is_empty() {
             break;
         }
-        let batch = std::mem::take(&mut run.crawl_queue);
+        let batch = std::mem::take(&mut run.crawl_queue).into_ids();
         let mut results = futures::stream::iter(batch)
             .map(|id| {
                 let c = Arc::clone(&crawler);
