@@ -514,6 +514,23 @@ async fn selection_restricts_tables_and_subtrees() {
     );
 }
 
+/// A full sync of `fake` speaking `version` into a fresh lake.
+async fn sync_at(
+    fake: &FakeNotion,
+    version: notionlake::notion::NotionVersion,
+) -> (TempDir, SyncReport) {
+    let dir = tempfile::tempdir().unwrap();
+    let client = crate::client_with(crate::test_config(fake, version));
+    let report = notionlake::sync::sync_workspace(
+        &client,
+        &Lake::open(dir.path().to_str().unwrap()).unwrap(),
+        &SyncOptions::default(),
+    )
+    .await
+    .unwrap();
+    (dir, report)
+}
+
 #[tokio::test]
 async fn version_2022_06_28_yields_the_same_pages_and_blocks() {
     let (fake, _) = demo_fake(FakeConfig::unlimited()).await;
@@ -522,15 +539,7 @@ async fn version_2022_06_28_yields_the_same_pages_and_blocks() {
         notionlake::notion::NotionVersion::V2022_06_28,
         notionlake::notion::NotionVersion::V2026_03_11,
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let client = crate::client_with(crate::test_config(&fake, version));
-        let report = notionlake::sync::sync_workspace(
-            &client,
-            &Lake::open(dir.path().to_str().unwrap()).unwrap(),
-            &SyncOptions::default(),
-        )
-        .await
-        .unwrap();
+        let (dir, report) = sync_at(&fake, version).await;
         let blocks = report
             .fixed
             .iter()
@@ -568,18 +577,7 @@ async fn version_2022_06_28_yields_the_same_pages_and_blocks() {
 #[tokio::test]
 async fn old_version_reads_a_multi_source_database_from_search() {
     let (fake, _) = demo_fake(FakeConfig::unlimited()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let client = crate::client_with(crate::test_config(
-        &fake,
-        notionlake::notion::NotionVersion::V2022_06_28,
-    ));
-    let report = notionlake::sync::sync_workspace(
-        &client,
-        &Lake::open(dir.path().to_str().unwrap()).unwrap(),
-        &SyncOptions::default(),
-    )
-    .await
-    .unwrap();
+    let (dir, report) = sync_at(&fake, notionlake::notion::NotionVersion::V2022_06_28).await;
     let warning = report
         .warnings
         .iter()
