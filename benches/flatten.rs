@@ -103,7 +103,7 @@ fn pipeline(
         synced_at: 0,
     };
     let mut spent = Duration::ZERO;
-    let mut b = TableBuilder::new(entry, &run);
+    let mut b = TableBuilder::new(&entry.layout(), &run);
     let mut out = encode.then(|| (writer(b.schema()), writer(rich_text_schema())));
     let mut flush = |b: &mut TableBuilder| {
         let (t, r) = b.finish().expect("batch");
@@ -159,7 +159,7 @@ fn batches(bodies: &[Vec<u8>], entry: &TableEntry) -> (Vec<RecordBatch>, Vec<Rec
         run_id: "bench".into(),
         synced_at: 0,
     };
-    let mut b = TableBuilder::new(entry, &run);
+    let mut b = TableBuilder::new(&entry.layout(), &run);
     let pages: Vec<Value> = bodies
         .iter()
         .flat_map(|x| decode(x).results)

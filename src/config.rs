@@ -105,6 +105,18 @@ pub struct ConnectionArgs {
     pub credentials: Option<std::path::PathBuf>,
 }
 
+/// Why a client could not be set up: the settings (no token, exit code 2), or the client
+/// itself (a credential file that cannot be read, a bad configuration).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientSetupError {
+    /// The settings are incomplete.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The client could not be built.
+    #[error(transparent)]
+    Notion(#[from] crate::notion::NotionError),
+}
+
 /// Validated connection settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -220,7 +232,7 @@ impl Settings {
     }
 
     /// A client with these settings, or [`ConfigError::MissingToken`].
-    pub fn client(&self) -> Result<NotionClient, crate::cli::CliError> {
+    pub fn client(&self) -> Result<NotionClient, ClientSetupError> {
         if let Some(token) = self.token.clone() {
             return Ok(NotionClient::new(self.client.clone(), Arc::new(token))?);
         }

@@ -43,6 +43,15 @@ pub enum CliError {
     Shell(String),
 }
 
+impl From<crate::config::ClientSetupError> for CliError {
+    fn from(e: crate::config::ClientSetupError) -> Self {
+        match e {
+            crate::config::ClientSetupError::Config(c) => CliError::Config(c),
+            crate::config::ClientSetupError::Notion(n) => CliError::Notion(n),
+        }
+    }
+}
+
 impl CliError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {

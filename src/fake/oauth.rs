@@ -1,19 +1,19 @@
 //! The fake's OAuth 2.0 endpoints (NOTION_API.md §4.12): an auto-approving authorize redirect,
 //! the token endpoint with the authorization-code and refresh-token grants (refresh tokens rotate:
 //! the old one stops working), introspect and revoke; issued access tokens expire after a
-//! configurable number of requests.
+//! configurable number of requests. They have their own state and router, which the server
+//! merges in front of its gate; the server asks this state whether a bearer token is valid.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use base64::Engine;
 use serde_json::{Value, json};
-
-use super::server::FakeState;
 
 /// The public integration the fake knows.
 #[derive(Debug, Clone)]
@@ -39,6 +39,64 @@ pub struct OAuthTokens {
     pub refreshes: u64,
 }
 
+/// Who the workspace is, as token answers say it.
+#[derive(Debug, Clone)]
+pub struct WorkspaceIdentity {
+    /// Workspace id.
+    pub id: String,
+    /// Workspace name.
+    pub name: String,
+    /// The integration's bot user id.
+    pub bot_id: String,
+}
+
+/// What the OAuth endpoints share.
+#[derive(Debug)]
+pub struct OAuthState {
+    app: Option<FakeOAuth>,
+    tokens: Mutex<OAuthTokens>,
+    workspace: WorkspaceIdentity,
+}
+
+impl OAuthState {
+    /// The state of a fake with `app` configured (or none) serving `workspace`.
+    pub fn new(app: Option<FakeOAuth>, workspace: WorkspaceIdentity) -> Arc<OAuthState> {
+        Arc::new(OAuthState {
+            app,
+            tokens: Mutex::new(OAuthTokens::default()),
+            workspace,
+        })
+    }
+
+    /// Issued tokens.
+    pub fn tokens(&self) -> MutexGuard<'_, OAuthTokens> {
+        self.tokens.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// True for an issued access token with requests left (counting this one).
+    pub fn accept(&self, token: &str) -> bool {
+        let mut tokens = self.tokens();
+        match tokens.access.get_mut(token) {
+            Some(None) => true,
+            Some(Some(left)) if *left > 0 => {
+                *left -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The OAuth routes, with their state applied (mergeable into a router of any state).
+pub fn router<S: Clone + Send + Sync + 'static>(state: Arc<OAuthState>) -> Router<S> {
+    Router::new()
+        .route("/v1/oauth/authorize", get(authorize))
+        .route("/v1/oauth/token", post(token))
+        .route("/v1/oauth/introspect", post(introspect))
+        .route("/v1/oauth/revoke", post(revoke))
+        .with_state(state)
+}
+
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     (
         status,
@@ -47,8 +105,8 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
         .into_response()
 }
 
-fn client_ok(state: &FakeState, headers: &HeaderMap) -> bool {
-    let Some(app) = state.oauth_app() else {
+fn client_ok(state: &OAuthState, headers: &HeaderMap) -> bool {
+    let Some(app) = state.app.as_ref() else {
         return false;
     };
     let expected = base64::engine::general_purpose::STANDARD
@@ -79,11 +137,11 @@ fn body_fields(headers: &HeaderMap, body: &[u8]) -> HashMap<String, String> {
 }
 
 /// `GET /v1/oauth/authorize`: approves at once and redirects with a code and the state.
-pub async fn authorize(
-    State(state): State<Arc<FakeState>>,
+async fn authorize(
+    State(state): State<Arc<OAuthState>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(app) = state.oauth_app() else {
+    let Some(app) = state.app.as_ref() else {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -107,7 +165,7 @@ pub async fn authorize(
         );
     };
     let code = uuid::Uuid::new_v4().to_string();
-    state.oauth_tokens().codes.insert(code.clone());
+    state.tokens().codes.insert(code.clone());
     let mut location = redirect;
     location.query_pairs_mut().append_pair("code", &code);
     if let Some(s) = q.get("state") {
@@ -117,8 +175,8 @@ pub async fn authorize(
 }
 
 /// `POST /v1/oauth/token`: both grants; refresh tokens rotate.
-pub async fn token(
-    State(state): State<Arc<FakeState>>,
+async fn token(
+    State(state): State<Arc<OAuthState>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -130,8 +188,8 @@ pub async fn token(
         );
     }
     let fields = body_fields(&headers, &body);
-    let max = state.oauth_app().and_then(|a| a.access_token_max_requests);
-    let mut tokens = state.oauth_tokens();
+    let max = state.app.as_ref().and_then(|a| a.access_token_max_requests);
+    let mut tokens = state.tokens();
     match fields.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {
             if !fields.get("code").is_some_and(|c| tokens.codes.remove(c)) {
@@ -168,10 +226,10 @@ pub async fn token(
     tokens.access.insert(access.clone(), max);
     tokens.refresh.insert(refresh.clone());
     drop(tokens);
-    let ws = state.workspace_read();
+    let ws = &state.workspace;
     Json(json!({
         "access_token": access, "token_type": "bearer", "refresh_token": refresh,
-        "bot_id": ws.bot.id, "workspace_id": ws.id, "workspace_name": ws.name, "workspace_icon": null,
+        "bot_id": ws.bot_id, "workspace_id": ws.id, "workspace_name": ws.name, "workspace_icon": null,
         "owner": {"type": "workspace", "workspace": true}, "duplicated_template_id": null,
         "request_id": uuid::Uuid::new_v4().to_string()
     }))
@@ -180,7 +238,7 @@ pub async fn token(
 
 /// Authenticates the client and reads the `token` field of an introspect/revoke body; `None`
 /// when the client authentication fails.
-fn token_field(state: &FakeState, headers: &HeaderMap, body: &[u8]) -> Option<String> {
+fn token_field(state: &OAuthState, headers: &HeaderMap, body: &[u8]) -> Option<String> {
     client_ok(state, headers).then(|| {
         body_fields(headers, body)
             .remove("token")
@@ -197,15 +255,15 @@ fn invalid_client() -> Response {
 }
 
 /// `POST /v1/oauth/introspect`.
-pub async fn introspect(
-    State(state): State<Arc<FakeState>>,
+async fn introspect(
+    State(state): State<Arc<OAuthState>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let Some(token) = token_field(&state, &headers, &body) else {
         return invalid_client();
     };
-    let tokens = state.oauth_tokens();
+    let tokens = state.tokens();
     let active = tokens
         .access
         .get(&token)
@@ -215,15 +273,15 @@ pub async fn introspect(
 }
 
 /// `POST /v1/oauth/revoke`.
-pub async fn revoke(
-    State(state): State<Arc<FakeState>>,
+async fn revoke(
+    State(state): State<Arc<OAuthState>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let Some(token) = token_field(&state, &headers, &body) else {
         return invalid_client();
     };
-    let mut tokens = state.oauth_tokens();
+    let mut tokens = state.tokens();
     tokens.access.remove(&token);
     tokens.refresh.remove(&token);
     Json(json!({"request_id": uuid::Uuid::new_v4().to_string()})).into_response()

@@ -158,7 +158,7 @@ pub struct FakeState {
     stats: Mutex<FakeStats>,
     cursors_seen: std::sync::atomic::AtomicU64,
     rejected_cursors: Mutex<HashSet<String>>,
-    oauth_tokens: Mutex<super::oauth::OAuthTokens>,
+    oauth: Arc<super::oauth::OAuthState>,
 }
 
 impl FakeState {
@@ -168,6 +168,12 @@ impl FakeState {
             .rps
             .map(|rps| RateLimiter::new(rps, config.burst))
             .transpose()?;
+        let identity = super::oauth::WorkspaceIdentity {
+            id: workspace.id.clone(),
+            name: workspace.name.clone(),
+            bot_id: workspace.bot.id.clone(),
+        };
+        let oauth = super::oauth::OAuthState::new(config.oauth.clone(), identity);
         Ok(Arc::new(FakeState {
             workspace: RwLock::new(workspace),
             rng: Mutex::new(StdRng::seed_from_u64(config.faults.seed)),
@@ -176,39 +182,18 @@ impl FakeState {
             stats: Mutex::new(FakeStats::default()),
             cursors_seen: std::sync::atomic::AtomicU64::new(0),
             rejected_cursors: Mutex::new(HashSet::new()),
-            oauth_tokens: Mutex::new(super::oauth::OAuthTokens::default()),
+            oauth,
         }))
     }
 
-    /// The OAuth app, when configured.
-    pub(crate) fn oauth_app(&self) -> Option<&super::oauth::FakeOAuth> {
-        self.config.oauth.as_ref()
-    }
-
     /// Issued OAuth tokens.
-    pub(crate) fn oauth_tokens(&self) -> std::sync::MutexGuard<'_, super::oauth::OAuthTokens> {
-        self.oauth_tokens.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The workspace, for reading.
-    pub(crate) fn workspace_read(&self) -> RwLockReadGuard<'_, Workspace> {
-        self.ws()
+    fn oauth_tokens(&self) -> std::sync::MutexGuard<'_, super::oauth::OAuthTokens> {
+        self.oauth.tokens()
     }
 
     /// True for a static token, or an OAuth access token with requests left (counting this one).
     fn accept_token(&self, token: &str) -> bool {
-        if self.config.tokens.iter().any(|k| k == token) {
-            return true;
-        }
-        let mut tokens = self.oauth_tokens();
-        match tokens.access.get_mut(token) {
-            Some(None) => true,
-            Some(Some(left)) if *left > 0 => {
-                *left -= 1;
-                true
-            }
-            _ => false,
-        }
+        self.config.tokens.iter().any(|k| k == token) || self.oauth.accept(token)
     }
 
     fn ws(&self) -> RwLockReadGuard<'_, Workspace> {
@@ -602,10 +587,7 @@ pub fn router(state: Arc<FakeState>) -> Router {
         .route("/v1/blocks/{id}", get(retrieve_block))
         .route("/v1/blocks/{id}/children", get(block_children))
         .route("/v1/comments", get(list_comments))
-        .route("/v1/oauth/authorize", get(super::oauth::authorize))
-        .route("/v1/oauth/token", post(super::oauth::token))
-        .route("/v1/oauth/introspect", post(super::oauth::introspect))
-        .route("/v1/oauth/revoke", post(super::oauth::revoke))
+        .merge(super::oauth::router(state.oauth.clone()))
         .route("/__fake/stats", get(fake_stats))
         .route("/__fake/stats/reset", post(reset_stats))
         .fallback(fallback)

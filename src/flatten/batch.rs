@@ -20,7 +20,6 @@ use super::mapping::{arrow_type, is_known, ts_type};
 use super::reuse::FinishReserving;
 use super::values::{field, key_eq, parse_ts_micros, pick};
 use crate::model::normalize_id_cow;
-use crate::state::TableEntry;
 
 /// The run a row was extracted by.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,12 +149,36 @@ pub fn meta_fields() -> Vec<Field> {
     MetaBuilders::fields()
 }
 
-/// The schema of a table for a registry entry: metadata columns, then active property columns
-/// carrying their Notion identity in field metadata (`notion.property_id`, `notion.name`,
-/// `notion.type`).
-pub fn table_schema(entry: &TableEntry) -> SchemaRef {
+/// What flattening needs to know of a data-source table: its name, its data source and its
+/// property columns (the schema registry decides them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableLayout {
+    /// Table name in the lake.
+    pub table: String,
+    /// The data source whose rows it holds.
+    pub data_source_id: String,
+    /// The property columns written, in order.
+    pub columns: Vec<ColumnLayout>,
+}
+
+/// One property column of a [`TableLayout`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnLayout {
+    /// Column name.
+    pub column: String,
+    /// Notion property id (the column's identity).
+    pub property_id: String,
+    /// The property's name.
+    pub name: String,
+    /// The property's Notion type.
+    pub notion_type: String,
+}
+
+/// The schema of a table: metadata columns, then its property columns carrying their Notion
+/// identity in field metadata (`notion.property_id`, `notion.name`, `notion.type`).
+pub fn table_schema(layout: &TableLayout) -> SchemaRef {
     let mut fields = MetaBuilders::fields();
-    for c in entry.active_columns() {
+    for c in &layout.columns {
         if let Some(t) = arrow_type(&c.notion_type) {
             let meta = HashMap::from([
                 ("notion.property_id".to_string(), c.property_id.clone()),
@@ -169,12 +192,12 @@ pub fn table_schema(entry: &TableEntry) -> SchemaRef {
 }
 
 impl TableBuilder {
-    /// A builder for the active columns of `entry`.
-    pub fn new(entry: &TableEntry, run: &RunInfo) -> TableBuilder {
+    /// A builder for the columns of `entry`.
+    pub fn new(entry: &TableLayout, run: &RunInfo) -> TableBuilder {
         let mut columns = Vec::new();
         let mut builders = Vec::new();
         let mut warnings = BTreeSet::new();
-        for c in entry.active_columns() {
+        for c in &entry.columns {
             let (Some(data_type), Some(builder)) = (
                 arrow_type(&c.notion_type),
                 ColumnBuilder::for_type(&c.notion_type),
@@ -625,13 +648,28 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// The table plan of a data source object, as a first sync makes it.
-    fn entry_of(data_source: Value) -> crate::state::TableEntry {
+    /// The layout of a data source object: a column per property of a known type, named by
+    /// its snake-cased name.
+    fn entry_of(data_source: Value) -> TableLayout {
         let schema = crate::model::DataSourceSchema::from_object(&data_source).unwrap();
-        crate::state::Registry::default()
-            .plan(&schema, "r1")
-            .0
-            .clone()
+        TableLayout {
+            table: "t".into(),
+            data_source_id: schema.source.id.clone(),
+            columns: schema
+                .properties
+                .iter()
+                .filter(|p| arrow_type(&p.kind).is_some())
+                .map(|p| ColumnLayout {
+                    column: crate::flatten::names::snake_case(
+                        &p.name,
+                        crate::flatten::names::NameStyle::Unicode,
+                    ),
+                    property_id: p.id.clone(),
+                    name: p.name.clone(),
+                    notion_type: p.kind.clone(),
+                })
+                .collect(),
+        }
     }
 
     /// `_synced_at` and `_run_id` are written at finish: every row of every batch carries the

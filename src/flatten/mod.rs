@@ -12,4 +12,4 @@ pub mod names;
 mod reuse;
 pub mod values;
 
-pub use batch::{RunInfo, TableBuilder, rich_text_schema, table_schema};
+pub use batch::{ColumnLayout, RunInfo, TableBuilder, TableLayout, rich_text_schema, table_schema};

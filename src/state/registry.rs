@@ -13,6 +13,7 @@ use crate::flatten::mapping::arrow_type;
 use crate::flatten::names::{
     NameStyle, allocate, allocate_numbered, first_free, numbered, snake_case, suffixed,
 };
+use crate::flatten::{ColumnLayout, TableLayout};
 use crate::model::{DataSourceSchema, PropertySchema};
 use crate::sink::PARTITION_COLUMN;
 
@@ -89,6 +90,23 @@ impl TableEntry {
     /// Columns written by the current run.
     pub fn active_columns(&self) -> impl Iterator<Item = &ColumnEntry> {
         self.columns.iter().filter(|c| c.active)
+    }
+
+    /// The layout the current run writes the table with: its active columns.
+    pub fn layout(&self) -> TableLayout {
+        TableLayout {
+            table: self.table.clone(),
+            data_source_id: self.data_source_id.clone(),
+            columns: self
+                .active_columns()
+                .map(|c| ColumnLayout {
+                    column: c.column.clone(),
+                    property_id: c.property_id.clone(),
+                    name: c.name.clone(),
+                    notion_type: c.notion_type.clone(),
+                })
+                .collect(),
+        }
     }
 }
 

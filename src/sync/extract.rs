@@ -106,7 +106,7 @@ impl Run<'_> {
 
     /// A new listing of `entry`'s rows into its table.
     fn sink<'e>(&mut self, entry: &'e TableEntry) -> Result<RowSink<'e>, SyncError> {
-        let builder = TableBuilder::new(entry, &self.info);
+        let builder = TableBuilder::new(&entry.layout(), &self.info);
         let writer = TableWriter::new(
             self.lake,
             &format!("tables/{}/{}", entry.table, self.partition),
