@@ -175,15 +175,61 @@ impl NotionError {
         }
     }
 
+    /// What kind of failure this is, for callers that react to some kinds.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            NotionError::Api(e) => match e.code.as_str() {
+                "validation_error" if e.message.contains("start_cursor") => ErrorKind::StaleCursor,
+                "object_not_found" => ErrorKind::NotFound,
+                "restricted_resource" => ErrorKind::Restricted,
+                "rate_limited" => ErrorKind::RateLimited,
+                "unauthorized" => ErrorKind::Unauthorized,
+                _ if is_temporary_status(e.status) => ErrorKind::Server,
+                _ => ErrorKind::InvalidRequest,
+            },
+            NotionError::NonJson { status, .. } if is_temporary_status(*status) => {
+                ErrorKind::Server
+            }
+            NotionError::RetriesExhausted { last, .. } => last.kind(),
+            NotionError::Transport { .. } => ErrorKind::Transport,
+            NotionError::Auth(_) => ErrorKind::Unauthorized,
+            _ => ErrorKind::Other,
+        }
+    }
+
     /// True for 404 `object_not_found`: deleted, or not shared with the integration.
     pub fn is_not_found(&self) -> bool {
-        self.code() == Some("object_not_found")
+        self.kind() == ErrorKind::NotFound
     }
 
     /// True for 403 `restricted_resource`: a capability the integration lacks.
     pub fn is_restricted(&self) -> bool {
-        self.code() == Some("restricted_resource")
+        self.kind() == ErrorKind::Restricted
     }
+}
+
+/// The kinds of failure callers tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A pagination cursor Notion no longer accepts (a `validation_error` about
+    /// `start_cursor`): the listing can start again.
+    StaleCursor,
+    /// 404 `object_not_found`: deleted, or not shared with the integration.
+    NotFound,
+    /// 403 `restricted_resource`: a capability the integration lacks.
+    Restricted,
+    /// 429 `rate_limited`.
+    RateLimited,
+    /// 401, or credentials that could not be obtained.
+    Unauthorized,
+    /// Any other 4xx: the request itself is wrong for Notion.
+    InvalidRequest,
+    /// 5xx and 529 answers.
+    Server,
+    /// No answer: timeouts, resets, DNS.
+    Transport,
+    /// Everything else (bad configuration, undecodable answers, oversized bodies).
+    Other,
 }
 
 #[cfg(test)]
@@ -200,6 +246,33 @@ mod tests {
             retry_after: None,
             additional_data: None,
         }))
+    }
+
+    /// Regression: any validation_error was taken for a stale cursor and restarted listings.
+    #[test]
+    fn only_a_cursor_validation_error_is_a_stale_cursor() {
+        let with = |message: &str| {
+            NotionError::Api(Box::new(ApiError {
+                endpoint: "POST /v1/data_sources/{id}/query".into(),
+                status: 400,
+                code: "validation_error".into(),
+                message: message.into(),
+                request_id: None,
+                retry_after: None,
+                additional_data: None,
+            }))
+        };
+        assert_eq!(
+            with("The start_cursor provided is invalid: abc").kind(),
+            ErrorKind::StaleCursor
+        );
+        assert_eq!(
+            with("body.filter.number should be a number").kind(),
+            ErrorKind::InvalidRequest
+        );
+        assert_eq!(api(404, "object_not_found").kind(), ErrorKind::NotFound);
+        assert_eq!(api(503, "service_unavailable").kind(), ErrorKind::Server);
+        assert_eq!(api(429, "rate_limited").kind(), ErrorKind::RateLimited);
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod version;
 pub use auth::{SecretString, StaticToken, TokenProvider};
 pub use client::{ApiRequest, ClientConfig, DEFAULT_API_BASE, NotionClient};
 pub use endpoints::SearchTarget;
-pub use error::{ApiError, NotionError};
+pub use error::{ApiError, ErrorKind, NotionError};
 pub use pagination::{ListPage, RawRow, decode_row};
 pub use retry::RetryConfig;
 pub use stats::StatsSnapshot;

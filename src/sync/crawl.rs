@@ -108,7 +108,7 @@ impl Crawler {
             // A rejected (stale) cursor: list the children again from the start.
             for _ in 0..3 {
                 match &listing {
-                    Err(e) if e.code() == Some("validation_error") => {
+                    Err(e) if e.kind() == crate::notion::ErrorKind::StaleCursor => {
                         self.warn(format!("Notion rejected a pagination cursor while listing the children of {container}; the listing was restarted"));
                         listing = self.client.block_children(&container).try_collect().await;
                     }

@@ -11,6 +11,7 @@ use super::split::{Part, Splitter, splitters};
 use super::tables::{SyncError, TableReport, complete_truncated};
 use crate::flatten::TableBuilder;
 use crate::model::{DataSourceRef, DataSourceSchema};
+use crate::notion::ErrorKind;
 use crate::sink::TableWriter;
 use crate::state::{SchemaChange, TableEntry};
 
@@ -265,7 +266,7 @@ impl Run<'_> {
                     Ok(Some(p)) => p,
                     Ok(None) => return Ok(read),
                     Err(e)
-                        if e.code() == Some("validation_error")
+                        if e.kind() == ErrorKind::StaleCursor
                             && sink.restarts < MAX_RESTARTS
                             && sink.listed > 0 =>
                     {

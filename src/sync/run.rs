@@ -314,7 +314,7 @@ impl Run<'_> {
                 return Ok(Vec::new());
             }
             // Notion-Version 2022-06-28 cannot read a database with several data sources.
-            Err(e) if e.code() == Some("validation_error") => {
+            Err(e) if e.kind() == crate::notion::ErrorKind::InvalidRequest => {
                 self.warnings.push(format!(
                     "database {database_id} cannot be read with Notion-Version {}: {e}; its rows are read from search results where search returns them",
                     self.client.version()
