@@ -66,26 +66,34 @@ pub enum SinkError {
     },
 }
 
+const DISK_FULL_HINT: &str =
+    " — the disk is full: free space or point --lake elsewhere; files already written are intact";
+
+/// The I/O error at the root of `e`, if any.
+fn io_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
+    std::iter::successors(Some(e), |e| e.source()).find_map(|e| e.downcast_ref::<std::io::Error>())
+}
+
+fn disk_full(e: &(dyn std::error::Error + 'static)) -> bool {
+    io_cause(e).is_some_and(|io| io.kind() == std::io::ErrorKind::StorageFull)
+}
+
 fn storage_hint(e: &object_store::Error) -> &'static str {
-    let text = e.to_string();
-    if text.contains("No space left") {
-        " — the disk is full: free space or point --lake elsewhere; files already written are intact"
-    } else if text.contains("ermission denied")
-        || text.contains("AccessDenied")
-        || text.contains("403")
-    {
-        " — check the permissions (or AWS credentials) for the lake location"
-    } else {
-        ""
+    match e {
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => {
+            " — check the permissions (or AWS credentials) for the lake location"
+        }
+        _ if io_cause(e).is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied) => {
+            " — check the permissions (or AWS credentials) for the lake location"
+        }
+        _ if disk_full(e) => DISK_FULL_HINT,
+        _ => "",
     }
 }
 
 fn parquet_hint(e: &parquet::errors::ParquetError) -> &'static str {
-    if e.to_string().contains("No space left") {
-        " — the disk is full: free space or point --lake elsewhere; files already written are intact"
-    } else {
-        ""
-    }
+    if disk_full(e) { DISK_FULL_HINT } else { "" }
 }
 
 /// A lake location: an object store and the prefix inside it.
@@ -561,6 +569,33 @@ impl TableWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hints come from the error's variant and its I/O cause, not from its text.
+    #[test]
+    fn storage_hints_follow_error_variants_and_io_causes() {
+        let full = object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(std::io::Error::from(std::io::ErrorKind::StorageFull)),
+        };
+        assert!(storage_hint(&full).contains("disk is full"));
+        let denied = object_store::Error::PermissionDenied {
+            path: "x".into(),
+            source: "denied".into(),
+        };
+        assert!(storage_hint(&denied).contains("permissions"));
+        let local_denied = object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(std::io::Error::from(std::io::ErrorKind::PermissionDenied)),
+        };
+        assert!(storage_hint(&local_denied).contains("permissions"));
+        let other = object_store::Error::Generic {
+            store: "S3",
+            source: "status 403 in a message says nothing".into(),
+        };
+        assert_eq!(storage_hint(&other), "");
+        let parquet = parquet::errors::ParquetError::External(Box::new(full));
+        assert!(parquet_hint(&parquet).contains("disk is full"));
+    }
 
     #[test]
     fn dictionaries_and_statistics_only_where_they_pay() {
