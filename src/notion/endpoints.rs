@@ -17,8 +17,6 @@ pub enum SearchTarget {
     Pages,
     /// Data sources (2025+) or databases (2022-06-28).
     DataSources,
-    /// Everything.
-    All,
 }
 
 fn id_path(id: &str) -> String {
@@ -32,15 +30,6 @@ impl NotionClient {
             .await
     }
 
-    /// `GET /v1/users/{id}`.
-    pub async fn retrieve_user(&self, id: &str) -> Result<Value, NotionError> {
-        self.send(&ApiRequest::get(
-            "GET /v1/users/{id}",
-            format!("/v1/users/{}", id_path(id)),
-        ))
-        .await
-    }
-
     /// `GET /v1/users`: every member and bot, page by page.
     pub fn list_users(&self) -> BoxStream<'static, Result<Value, NotionError>> {
         pagination::items(self.clone(), ApiRequest::get("GET /v1/users", "/v1/users"))
@@ -48,15 +37,11 @@ impl NotionClient {
 
     /// `POST /v1/search`, with the filter value this version expects.
     pub fn search(&self, target: SearchTarget) -> BoxStream<'static, Result<Value, NotionError>> {
-        let mut body = json!({});
         let value = match target {
-            SearchTarget::Pages => Some("page"),
-            SearchTarget::DataSources => Some(self.version().container_search_value()),
-            SearchTarget::All => None,
+            SearchTarget::Pages => "page",
+            SearchTarget::DataSources => self.version().container_search_value(),
         };
-        if let Some(value) = value {
-            body["filter"] = json!({"property": "object", "value": value});
-        }
+        let body = json!({"filter": {"property": "object", "value": value}});
         pagination::items(
             self.clone(),
             ApiRequest::post("POST /v1/search", "/v1/search", body),
@@ -93,33 +78,6 @@ impl NotionClient {
             format!("/v1/data_sources/{}", id_path(id)),
         ))
         .await
-    }
-
-    /// The data sources of a database: its `data_sources` list (2025+), or the database itself
-    /// (2022-06-28).
-    pub async fn data_sources_of_database(
-        &self,
-        database_id: &str,
-    ) -> Result<Vec<DataSourceRef>, NotionError> {
-        let db = self.retrieve_database(database_id).await?;
-        if !self.version().has_data_sources() {
-            return Ok(DataSourceRef::from_object(&db).into_iter().collect());
-        }
-        let list = db
-            .get("data_sources")
-            .and_then(Value::as_array)
-            .ok_or_else(|| NotionError::Decode {
-                endpoint: "GET /v1/databases/{id}".into(),
-                detail: "a database object without data_sources".into(),
-            })?;
-        Ok(list
-            .iter()
-            .filter_map(|d| d.get("id").and_then(Value::as_str))
-            .map(|id| DataSourceRef {
-                id: normalize_id(id),
-                database_id: Some(normalize_id(database_id)),
-            })
-            .collect())
     }
 
     /// The schema object of a table: the data source (2025+) or the database (2022-06-28).

@@ -26,8 +26,6 @@ impl Clock for TokioClock {
 #[derive(Debug)]
 pub struct RateLimiter {
     inner: Governor<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<std::time::Instant>>,
-    rps: f64,
-    burst: u32,
 }
 
 impl RateLimiter {
@@ -43,8 +41,6 @@ impl RateLimiter {
             .allow_burst(burst_nz);
         Ok(RateLimiter {
             inner: Governor::direct_with_clock(quota, TokioClock),
-            rps,
-            burst: burst.max(1),
         })
     }
 
@@ -60,16 +56,6 @@ impl RateLimiter {
         while let Err(wait) = self.try_acquire() {
             tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
         }
-    }
-
-    /// The configured average rate.
-    pub fn rps(&self) -> f64 {
-        self.rps
-    }
-
-    /// The configured burst.
-    pub fn burst(&self) -> u32 {
-        self.burst
     }
 }
 

@@ -129,11 +129,6 @@ impl Shell {
         })
     }
 
-    /// The DataFusion session.
-    pub fn context(&self) -> &SessionContext {
-        &self.ctx
-    }
-
     /// Runs one statement and returns its printed result (without the footer).
     pub async fn execute(&self, sql: &str) -> Result<String, ShellError> {
         let mut out = Vec::new();

@@ -120,6 +120,12 @@ pub struct SyncOptions {
     pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// Deepest block nesting followed by default.
+pub const DEFAULT_MAX_DEPTH: usize = 64;
+
+/// Every Nth run is a full refresh by default.
+pub const DEFAULT_FULL_EVERY: u32 = 24;
+
 /// Pages crawled at once by default: enough to keep 3 requests/s busy despite latency.
 pub const MAX_IN_FLIGHT_PAGES: usize = 4;
 
@@ -129,11 +135,11 @@ impl Default for SyncOptions {
             parquet: ParquetOptions::default(),
             selection: Selection::default(),
             comments: super::crawl::CommentsMode::Pages,
-            max_depth: 64,
+            max_depth: DEFAULT_MAX_DEPTH,
             concurrency: MAX_IN_FLIGHT_PAGES,
             progress: false,
             full_refresh: false,
-            full_every: 24,
+            full_every: DEFAULT_FULL_EVERY,
             safety_margin: chrono::Duration::minutes(2),
             lock_ttl: std::time::Duration::from_secs(300),
             marks_in_memory: crate::state::marks::DEFAULT_MARKS_IN_MEMORY,
