@@ -251,23 +251,19 @@ pub struct SelectFlags {
     pub watch: Option<Duration>,
 }
 
-/// Parses `30s`, `5m`, `2h` or plain seconds.
+/// Parses `30s`, `5m`, `2h`, `1h 30m` or plain seconds.
 pub fn parse_interval(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not an interval like 30s, 5m or 1h"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("{s:?}: use s, m or h")),
+    // Plain seconds, or any humantime duration (30s, 5m, 1h 30m, 2days).
+    let interval = match s.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => humantime::parse_duration(s)
+            .map_err(|e| format!("{s:?} is not an interval like 30s, 5m or 1h ({e})"))?,
     };
-    if secs == 0 {
+    if interval < Duration::from_secs(1) {
         return Err("the interval must be at least 1s".into());
     }
-    Ok(Duration::from_secs(secs))
+    Ok(interval)
 }
 
 /// Groups of tables a sync can include or exclude.
@@ -928,6 +924,19 @@ mod tests {
     struct Flags {
         #[command(flatten)]
         select: SelectFlags,
+    }
+
+    #[test]
+    fn intervals_take_units_or_plain_seconds() {
+        assert_eq!(parse_interval("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_interval("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_interval("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert!(parse_interval("0s").is_err());
+        assert!(
+            parse_interval("soon")
+                .unwrap_err()
+                .contains("30s, 5m or 1h")
+        );
     }
 
     #[test]
