@@ -893,7 +893,7 @@ fn build_meetings(ws: &mut Workspace, ids: &mut DemoIds, root: &str, team: &[Str
         ids.meeting_pages.push(page);
     }
 
-    // One block of every type (NOTION_API.md §7.2).
+    // One block of every type Notion documents.
     let g = ws.add_page(FParent::Page(hub.clone()), "Block gallery", &ada);
     ids.block_gallery = g.clone();
     let a = ada.as_str();

@@ -1,4 +1,4 @@
-//! The fake's OAuth 2.0 endpoints (NOTION_API.md §4.12): an auto-approving authorize redirect,
+//! The fake's OAuth 2.0 endpoints (`/v1/oauth/*`): an auto-approving authorize redirect,
 //! the token endpoint with the authorization-code and refresh-token grants (refresh tokens rotate:
 //! the old one stops working), introspect and revoke; issued access tokens expire after a
 //! configurable number of requests. They have their own state and router, which the server

@@ -10,7 +10,8 @@ use super::workspace::{
 };
 use crate::notion::NotionVersion;
 
-/// Page objects carry at most this many references per property (NOTION_API.md §4.5).
+/// Page objects carry at most this many references per property (relations, people,
+/// mentions); the property-item endpoint gives the rest.
 pub const MAX_REFS_IN_PAGE: usize = 25;
 
 /// A timestamp as pages, blocks and data sources carry it: minute-rounded, `…:00.000Z`.

@@ -217,7 +217,8 @@ pub fn rt(text: &str) -> Value {
     })
 }
 
-/// The six annotation keys (NOTION_API.md §6).
+/// The six annotation keys of a rich-text item (bold, italic, strikethrough, underline, code,
+/// color).
 pub fn annotations(bold: bool, italic: bool, code: bool) -> Value {
     json!({"bold": bold, "italic": italic, "strikethrough": false, "underline": false, "code": code, "color": "default"})
 }

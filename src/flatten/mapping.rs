@@ -40,7 +40,7 @@ pub struct Mapping {
     pub note: &'static str,
 }
 
-/// Every property type of NOTION_API.md §5.2, in the documented order.
+/// Every property type Notion documents, in the order of Notion's reference.
 pub const MAPPINGS: &[Mapping] = &[
     Mapping {
         notion_type: "title",
@@ -204,7 +204,7 @@ pub fn arrow_type(notion_type: &str) -> Option<DataType> {
     })
 }
 
-/// True for the property types of NOTION_API.md §5.2 (everything else is stored as raw JSON).
+/// True for the property types Notion documents (everything else is stored as raw JSON).
 pub fn is_known(notion_type: &str) -> bool {
     MAPPINGS.iter().any(|m| m.notion_type == notion_type)
 }

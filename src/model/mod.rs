@@ -1,5 +1,5 @@
 //! The internal model of the Notion objects the extractor reads, one shape for every
-//! Notion-Version (NOTION_API.md Appendix E): parents, trash flags, databases vs data sources,
+//! Notion-Version (2022-06-28, 2025-09-03, 2026-03-11): parents, trash flags, databases vs data sources,
 //! block type names. Payloads stay `serde_json::Value` so that nothing unknown is lost; these
 //! helpers only read what differs between versions.
 
@@ -331,7 +331,7 @@ impl DataSourceSchema {
     }
 }
 
-/// Concatenates the `plain_text` of a rich-text array (NOTION_API.md §6).
+/// Concatenates the `plain_text` of a rich-text array (every item carries one).
 pub fn plain_text(rich_text: &Value) -> String {
     rich_text
         .as_array()

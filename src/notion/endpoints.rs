@@ -1,4 +1,5 @@
-//! The read endpoints an extractor needs (NOTION_API.md §4), as methods on [`NotionClient`].
+//! The read endpoints an extractor needs (users, search, databases, data sources, pages,
+//! property items, blocks, comments), as methods on [`NotionClient`].
 //! Version differences are hidden here: callers ask for "rows of a data source" or "search for
 //! data sources" and get the right path, body and filter value for the selected version.
 

@@ -29,7 +29,7 @@ pub struct ApiError {
 /// An error talking to Notion.
 #[derive(Debug, thiserror::Error)]
 pub enum NotionError {
-    /// Notion answered with its JSON error object (NOTION_API.md §1.4).
+    /// Notion answered with its JSON error object (`{"object": "error", status, code, message}`).
     #[error(transparent)]
     Api(Box<ApiError>),
     /// Notion (or the edge in front of it) answered with a body that is not a Notion error object.
@@ -137,7 +137,7 @@ fn hint_for(code: &str) -> &'static str {
 }
 
 impl NotionError {
-    /// True when retrying the same request may succeed (NOTION_API.md §1.4: 429, 5xx, 529,
+    /// True when retrying the same request may succeed (429, 5xx, 529,
     /// timeouts and connection failures). 400/401/403/404 are permanent.
     pub fn is_temporary(&self) -> bool {
         match self {

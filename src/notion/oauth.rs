@@ -1,4 +1,4 @@
-//! OAuth 2.0 for public integrations (NOTION_API.md §4.12), through the `oauth2` crate: the
+//! OAuth 2.0 for public integrations (`/v1/oauth/authorize`, `/v1/oauth/token`), through the `oauth2` crate: the
 //! authorize URL (owner=user, random state), a loopback-only redirect listener, the code and
 //! refresh-token grants with HTTP Basic client authentication, introspect and revoke; the
 //! credential file (written atomically, mode 0600); and [`OAuthProvider`], which refreshes once

@@ -1,4 +1,4 @@
-//! Cursor pagination (NOTION_API.md §3) as a stream of pages, for GET endpoints (cursor in the
+//! Cursor pagination (`start_cursor`/`next_cursor`/`has_more` list envelopes) as a stream of pages, for GET endpoints (cursor in the
 //! query string) and POST endpoints (cursor in the JSON body). Every page goes through the
 //! client's one send path.
 

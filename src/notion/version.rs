@@ -1,5 +1,5 @@
 //! The `Notion-Version` values this tool speaks, and the facts that differ between them
-//! (NOTION_API.md §1.3 and Appendix E). Everything version-dependent asks this module.
+//! (2022-06-28, 2025-09-03, 2026-03-11; sent as the `Notion-Version` header). Everything version-dependent asks this module.
 
 use std::fmt;
 use std::str::FromStr;

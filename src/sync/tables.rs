@@ -321,7 +321,8 @@ pub async fn discover_data_sources(
         .collect())
 }
 
-/// True when a page-object value was cut at 25 references (NOTION_API.md §4.6).
+/// True when a page-object value was cut at 25 references: a relation with `has_more`, 25
+/// people, or a title or text with 25 mentions.
 fn is_truncated(prop: &Value) -> bool {
     match prop.get("type").and_then(Value::as_str) {
         Some("relation") => prop

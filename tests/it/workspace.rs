@@ -71,7 +71,7 @@ async fn every_block_type_lands_with_parent_depth_and_position() {
     .iter()
     .map(|r| r["type"].as_str().unwrap().to_string())
     .collect();
-    // NOTION_API.md §7.2, transcription under its canonical name.
+    // Every documented block type, transcription under its canonical name.
     let expected = [
         "paragraph",
         "heading_1",
