@@ -1,0 +1,410 @@
+//! The command line's clap types: global flags, connection and selection flags, every
+//! subcommand's arguments, and the parsing of intervals.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::ConnectionArgs;
+use crate::fake::DEMO_TOKEN;
+use crate::sync::{CommentsMode, Selection, SyncOptions};
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for schedulers.
+    Json,
+}
+
+/// notionlake: turn a Notion workspace into an analytics lake (Parquet + SQL).
+#[derive(Debug, Parser)]
+#[command(name = "notionlake", version, about, long_about = None, after_help = "\
+Examples:
+  notionlake demo                                   # everything against the built-in demo workspace
+  NOTION_TOKEN=ntn_… notionlake sync --lake ./lake  # extract your workspace
+  notionlake fake-notion --port 7700                # run the fake Notion server")]
+pub struct Cli {
+    /// Optional TOML config file (keys: api_base, notion_version, rps, burst, timeout_secs, max_attempts, lake).
+    #[arg(long, global = true, env = "NOTIONLAKE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// More log detail (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Connection flags shared by commands that talk to Notion.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionFlags {
+    /// Internal integration token.
+    #[arg(long, env = "NOTION_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Base URL of the Notion API.
+    #[arg(long, env = "NOTION_API_BASE")]
+    pub api_base: Option<String>,
+    /// Notion-Version: 2022-06-28, 2025-09-03 (default) or 2026-03-11.
+    #[arg(long, env = "NOTION_VERSION")]
+    pub notion_version: Option<String>,
+    /// Average requests per second (default 3, Notion's limit).
+    #[arg(long)]
+    pub rps: Option<f64>,
+    /// Requests allowed at once before pacing (default 2).
+    #[arg(long)]
+    pub burst: Option<u32>,
+    /// Per-request timeout in seconds (default 60).
+    #[arg(long)]
+    pub timeout_secs: Option<f64>,
+    /// Largest response body accepted from Notion, in MiB (default 64).
+    #[arg(long)]
+    pub max_response_mb: Option<usize>,
+    /// OAuth credential file (from `notionlake auth login`), used when no token is given.
+    #[arg(long, env = "NOTIONLAKE_CREDENTIALS")]
+    pub credentials: Option<PathBuf>,
+}
+
+impl From<&ConnectionFlags> for ConnectionArgs {
+    fn from(f: &ConnectionFlags) -> Self {
+        ConnectionArgs {
+            token: f.token.clone(),
+            api_base: f.api_base.clone(),
+            notion_version: f.notion_version.clone(),
+            rps: f.rps,
+            burst: f.burst,
+            timeout_secs: f.timeout_secs,
+            max_response_mb: f.max_response_mb,
+            credentials: f.credentials.clone(),
+        }
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Extract the workspace the token can see.
+    #[command(
+        after_help = "Examples:\n  NOTION_TOKEN=ntn_… notionlake sync --lake ./lake\n  notionlake sync --api-base http://127.0.0.1:7700 --token ntn_demo_fake_token_0000"
+    )]
+    Sync {
+        /// Connection settings.
+        #[command(flatten)]
+        conn: ConnectionFlags,
+        /// Lake location: a directory or s3://bucket/prefix.
+        #[arg(long)]
+        lake: Option<String>,
+        /// Only list what the token can see (no lake needed, nothing written).
+        #[arg(long)]
+        inventory: bool,
+        /// What to extract.
+        #[command(flatten)]
+        select: SelectFlags,
+    },
+    /// SQL over the lake (DataFusion): an interactive shell, or statements from -c, -f or stdin.
+    #[command(
+        after_help = "Examples:\n  notionlake sql --lake ./notionlake-demo\n  notionlake sql --lake ./lake -c 'SELECT stage, count(*) FROM deals GROUP BY stage'\n  notionlake sql --lake s3://bucket/lake --query pipeline_by_stage --format csv\n  echo 'SELECT count(*) FROM pages;' | notionlake sql --lake ./lake"
+    )]
+    Sql {
+        /// Lake location: a directory or s3://bucket/prefix.
+        #[arg(long)]
+        lake: Option<String>,
+        /// A statement to run (repeatable).
+        #[arg(short = 'c', long = "command")]
+        commands: Vec<String>,
+        /// A file of statements to run.
+        #[arg(short = 'f', long = "file")]
+        file: Option<PathBuf>,
+        /// Run a bundled query (see queries/, or \\queries in the shell).
+        #[arg(long)]
+        query: Option<String>,
+        /// Output format (default: table on a terminal, csv otherwise).
+        #[arg(long, value_enum)]
+        format: Option<crate::shell::repl::OutputFormat>,
+        /// Rows the table format shows of each result (0: all); csv, json and ndjson print
+        /// every row.
+        #[arg(long, default_value_t = crate::shell::print::DEFAULT_MAX_ROWS)]
+        maxrows: usize,
+    },
+    /// Run against the built-in demo workspace (no Notion account needed).
+    #[command(after_help = "Examples:\n  notionlake demo\n  notionlake demo --lake /tmp/demo-lake")]
+    Demo {
+        /// Lake location (default ./notionlake-demo).
+        #[arg(long, default_value = "./notionlake-demo")]
+        lake: String,
+        /// Notion-Version the demo client speaks.
+        #[arg(long, env = "NOTION_VERSION")]
+        notion_version: Option<String>,
+    },
+    /// Serve the fake Notion API (demo or synthetic workspace) on loopback.
+    #[command(
+        name = "fake-notion",
+        after_help = "Examples:\n  notionlake fake-notion --port 7700\n  curl -s -H 'Authorization: Bearer ntn_demo_fake_token_0000' -H 'Notion-Version: 2025-09-03' localhost:7700/v1/users\n  notionlake fake-notion --port 7700 --latency-ms 200 --fault-rate 0.1 --synthetic-rows 20000"
+    )]
+    FakeNotion(FakeNotionArgs),
+    /// Credentials: OAuth login, status, logout.
+    Auth {
+        /// What to do.
+        #[command(subcommand)]
+        action: AuthAction,
+    },
+}
+
+/// Which tables and which part of the workspace a sync extracts.
+#[derive(Debug, Clone, Args)]
+pub struct SelectFlags {
+    /// Extract only these table groups (comma-separated): tables, pages, databases, blocks, users, comments.
+    #[arg(long, value_delimiter = ',')]
+    pub include: Vec<TableGroup>,
+    /// Skip these table groups (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<TableGroup>,
+    /// Comments to read: none, pages (one request per page) or all (one more per block).
+    #[arg(long, value_enum, default_value_t = CommentsMode::Pages)]
+    pub comments: CommentsMode,
+    /// Restrict the sync to this page and its subtree (repeatable).
+    #[arg(long = "root")]
+    pub roots: Vec<String>,
+    /// Restrict data sources to this database (repeatable).
+    #[arg(long = "database")]
+    pub databases: Vec<String>,
+    /// Deepest block nesting followed.
+    #[arg(long, default_value_t = crate::sync::tables::DEFAULT_MAX_DEPTH)]
+    pub max_depth: usize,
+    /// Pages crawled at once (they share the rate limit).
+    #[arg(long, default_value_t = crate::sync::tables::MAX_IN_FLIGHT_PAGES)]
+    pub concurrency: usize,
+    /// Read everything again and detect deleted pages (instead of only what changed).
+    #[arg(long)]
+    pub full_refresh: bool,
+    /// Make every Nth run a full refresh (0: only with --full-refresh).
+    #[arg(long, default_value_t = crate::sync::tables::DEFAULT_FULL_EVERY)]
+    pub full_every: u32,
+    /// Page marks (the per-page incremental state) held in memory, about 40 bytes each; the
+    /// rest spill to sorted files in the temporary directory ($TMPDIR).
+    #[arg(long, default_value_t = crate::state::marks::DEFAULT_MARKS_IN_MEMORY)]
+    pub marks_in_memory: usize,
+    /// Name tables and columns with ASCII letters only (accents folded; names in other scripts
+    /// fall back to type-derived ones such as `select_1`), for engines that accept nothing
+    /// else. Recorded in a new lake and kept for its life; refused on a lake named otherwise.
+    #[arg(long)]
+    pub ascii_names: bool,
+    /// Keep syncing at this interval (e.g. 30s, 5m, 1h) until ctrl-c.
+    #[arg(long, value_parser = parse_interval)]
+    pub watch: Option<Duration>,
+}
+
+/// Parses `30s`, `5m`, `2h`, `1h 30m` or plain seconds.
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    // Plain seconds, or any humantime duration (30s, 5m, 1h 30m, 2days).
+    let interval = match s.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => humantime::parse_duration(s)
+            .map_err(|e| format!("{s:?} is not an interval like 30s, 5m or 1h ({e})"))?,
+    };
+    if interval < Duration::from_secs(1) {
+        return Err("the interval must be at least 1s".into());
+    }
+    Ok(interval)
+}
+
+/// Groups of tables a sync can include or exclude.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableGroup {
+    /// One typed table per data source, and rich_text_items.
+    Tables,
+    /// The pages table.
+    Pages,
+    /// databases, data_sources and properties.
+    Databases,
+    /// The blocks table.
+    Blocks,
+    /// The users table.
+    Users,
+    /// The comments table.
+    Comments,
+}
+
+impl SelectFlags {
+    pub(super) fn options(&self) -> SyncOptions {
+        let on = |g: TableGroup| {
+            (self.include.is_empty() || self.include.contains(&g)) && !self.exclude.contains(&g)
+        };
+        SyncOptions {
+            selection: Selection {
+                tables: on(TableGroup::Tables),
+                pages: on(TableGroup::Pages),
+                databases: on(TableGroup::Databases),
+                blocks: on(TableGroup::Blocks),
+                users: on(TableGroup::Users),
+                roots: self.roots.clone(),
+                only_databases: self.databases.clone(),
+            },
+            comments: if on(TableGroup::Comments) {
+                self.comments
+            } else {
+                CommentsMode::None
+            },
+            max_depth: self.max_depth.max(1),
+            concurrency: self.concurrency.max(1),
+            progress: true,
+            full_refresh: self.full_refresh,
+            full_every: self.full_every,
+            marks_in_memory: self.marks_in_memory,
+            ascii_names: self.ascii_names,
+            ..SyncOptions::default()
+        }
+    }
+}
+
+impl Default for SelectFlags {
+    fn default() -> Self {
+        SelectFlags {
+            include: Vec::new(),
+            exclude: Vec::new(),
+            comments: CommentsMode::Pages,
+            roots: Vec::new(),
+            databases: Vec::new(),
+            max_depth: crate::sync::tables::DEFAULT_MAX_DEPTH,
+            concurrency: crate::sync::tables::MAX_IN_FLIGHT_PAGES,
+            full_refresh: false,
+            full_every: crate::sync::tables::DEFAULT_FULL_EVERY,
+            marks_in_memory: crate::state::marks::DEFAULT_MARKS_IN_MEMORY,
+            ascii_names: false,
+            watch: None,
+        }
+    }
+}
+
+/// Options of `fake-notion`.
+#[derive(Debug, Clone, Args)]
+pub struct FakeNotionArgs {
+    /// Port to listen on (0 picks one).
+    #[arg(long, default_value_t = 7700)]
+    pub port: u16,
+    /// Address to bind (loopback by default).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Bearer token the fake accepts.
+    #[arg(long, default_value = DEMO_TOKEN)]
+    pub token: String,
+    /// Token-bucket rate in requests per second.
+    #[arg(long, default_value_t = 3.0)]
+    pub rps: f64,
+    /// Token-bucket burst.
+    #[arg(long, default_value_t = 3)]
+    pub burst: u32,
+    /// Turn rate limiting off.
+    #[arg(long)]
+    pub no_rate_limit: bool,
+    /// Latency added to every response, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Probability of an injected fault per request (0–1).
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_rate: f64,
+    /// Seed of the fault generator.
+    #[arg(long, default_value_t = 7)]
+    pub fault_seed: u64,
+    /// Rows one data-source query returns at most.
+    #[arg(long, default_value_t = 10_000)]
+    pub query_cap: usize,
+    /// Serve a synthetic workspace with this many rows per data source instead of the demo.
+    #[arg(long)]
+    pub synthetic_rows: Option<usize>,
+    /// Data sources of the synthetic workspace.
+    #[arg(long, default_value_t = 2)]
+    pub synthetic_sources: usize,
+}
+
+/// `auth` actions.
+#[derive(Debug, Subcommand)]
+pub enum AuthAction {
+    /// Sign in with OAuth (public integrations): opens the authorize URL, listens on
+    /// 127.0.0.1 for the redirect, stores the tokens (mode 0600).
+    #[command(
+        after_help = "Examples:\n  notionlake auth login --client-id … --client-secret … --redirect-port 8765\n  notionlake auth login --manual   # on a machine without a browser: paste the redirect URL"
+    )]
+    Login {
+        /// OAuth client id of the public integration.
+        #[arg(long, env = "NOTION_CLIENT_ID")]
+        client_id: String,
+        /// OAuth client secret.
+        #[arg(long, env = "NOTION_CLIENT_SECRET", hide_env_values = true)]
+        client_secret: String,
+        /// Base URL of the Notion API.
+        #[arg(long, env = "NOTION_API_BASE", default_value = crate::notion::DEFAULT_API_BASE)]
+        api_base: String,
+        /// Port of the loopback redirect (http://127.0.0.1:PORT/callback, as registered in the integration).
+        #[arg(long, default_value_t = 8765)]
+        redirect_port: u16,
+        /// Print the URL and read the redirect URL (or the code) from stdin instead of listening.
+        #[arg(long)]
+        manual: bool,
+        /// Where to store the credentials.
+        #[arg(long, env = "NOTIONLAKE_CREDENTIALS")]
+        credentials: Option<PathBuf>,
+    },
+    /// Show the workspace and bot of the current token, and whether it is valid.
+    Status {
+        /// Connection settings.
+        #[command(flatten)]
+        conn: ConnectionFlags,
+    },
+    /// Revoke the stored OAuth tokens and delete the credential file.
+    Logout {
+        /// The credential file.
+        #[arg(long, env = "NOTIONLAKE_CREDENTIALS")]
+        credentials: Option<PathBuf>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Flags {
+        #[command(flatten)]
+        select: SelectFlags,
+    }
+
+    #[test]
+    fn intervals_take_units_or_plain_seconds() {
+        assert_eq!(parse_interval("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_interval("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_interval("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert!(parse_interval("0s").is_err());
+        assert!(
+            parse_interval("soon")
+                .unwrap_err()
+                .contains("30s, 5m or 1h")
+        );
+    }
+
+    #[test]
+    fn the_marks_budget_reaches_the_sync_options() {
+        let parse = |args: &[&str]| {
+            Flags::try_parse_from(std::iter::once("sync").chain(args.iter().copied()))
+                .unwrap()
+                .select
+                .options()
+        };
+        assert_eq!(
+            parse(&[]).marks_in_memory,
+            crate::state::marks::DEFAULT_MARKS_IN_MEMORY
+        );
+        assert_eq!(parse(&["--marks-in-memory", "5000"]).marks_in_memory, 5000);
+        assert_eq!(
+            SelectFlags::default().options().marks_in_memory,
+            parse(&[]).marks_in_memory
+        );
+    }
+}
