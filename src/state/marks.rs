@@ -360,13 +360,15 @@ impl PageMarks {
         Ok(())
     }
 
-    /// Spills into `dir` instead of the system's temporary directory.
-    pub fn set_spill_dir(&mut self, dir: impl Into<std::path::PathBuf>) {
+    /// Spills into `dir` instead of the system's temporary directory (tests make it fail).
+    #[cfg(test)]
+    fn set_spill_dir(&mut self, dir: impl Into<std::path::PathBuf>) {
         self.spill_dir = Some(dir.into());
     }
 
     /// Sorted runs spilled to temporary files so far (after merging).
-    pub fn spilled_runs(&self) -> usize {
+    #[cfg(test)]
+    fn spilled_runs(&self) -> usize {
         self.runs.len()
     }
 
