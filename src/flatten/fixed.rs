@@ -13,17 +13,64 @@ use serde_json::{Map, Value, json};
 use super::mapping::ts_type;
 use crate::model::{Parent, canonical_block_type, is_trashed, normalize_id, plain_text};
 
-/// The fixed tables, in the order a sync writes them.
-pub const FIXED_TABLES: &[&str] = &[
-    "pages",
-    "databases",
-    "data_sources",
-    "properties",
-    "blocks",
-    "users",
-    "comments",
-    "tombstones",
-];
+/// The fixed-schema tables of the lake (every table that is not a data source's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FixedTable {
+    /// Every page: rows and standalone pages.
+    Pages,
+    /// Databases (containers of data sources).
+    Databases,
+    /// Data sources (the tables).
+    DataSources,
+    /// The properties of every data source.
+    Properties,
+    /// Page content, one row per block.
+    Blocks,
+    /// Workspace members and bots.
+    Users,
+    /// Page and block comments.
+    Comments,
+    /// Deletions: trashed or vanished rows and pages.
+    Tombstones,
+}
+
+impl FixedTable {
+    /// Every fixed table, in the order a sync writes them.
+    pub const ALL: [FixedTable; 8] = [
+        FixedTable::Pages,
+        FixedTable::Databases,
+        FixedTable::DataSources,
+        FixedTable::Properties,
+        FixedTable::Blocks,
+        FixedTable::Users,
+        FixedTable::Comments,
+        FixedTable::Tombstones,
+    ];
+
+    /// Its name in the lake (its directory, and its view in SQL).
+    pub fn name(self) -> &'static str {
+        match self {
+            FixedTable::Pages => "pages",
+            FixedTable::Databases => "databases",
+            FixedTable::DataSources => "data_sources",
+            FixedTable::Properties => "properties",
+            FixedTable::Blocks => "blocks",
+            FixedTable::Users => "users",
+            FixedTable::Comments => "comments",
+            FixedTable::Tombstones => "tombstones",
+        }
+    }
+
+    /// The fixed table of that name.
+    pub fn from_name(name: &str) -> Option<FixedTable> {
+        FixedTable::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Its Arrow schema.
+    pub fn schema(self) -> SchemaRef {
+        fixed_schema(self)
+    }
+}
 
 /// The side table of formatted rich-text values, written beside the fixed tables.
 pub const RICH_TEXT_TABLE: &str = "rich_text_items";
@@ -31,7 +78,10 @@ pub const RICH_TEXT_TABLE: &str = "rich_text_items";
 /// Every table name the lake itself uses: the fixed tables and the rich-text side table. A
 /// data-source table never takes one of these (nor its `_history` name).
 pub fn own_tables() -> impl Iterator<Item = &'static str> {
-    FIXED_TABLES.iter().copied().chain([RICH_TEXT_TABLE])
+    FixedTable::ALL
+        .into_iter()
+        .map(FixedTable::name)
+        .chain([RICH_TEXT_TABLE])
 }
 
 fn s(name: &str) -> Field {
@@ -54,10 +104,10 @@ fn list(name: &str) -> Field {
     )
 }
 
-/// The schema of a fixed table, or `None` for an unknown name.
-pub fn fixed_schema(table: &str) -> Option<SchemaRef> {
+/// The schema of a fixed table.
+fn fixed_schema(table: FixedTable) -> SchemaRef {
     let mut fields = match table {
-        "pages" => vec![
+        FixedTable::Pages => vec![
             s("id"),
             s("title"),
             s("url"),
@@ -74,7 +124,7 @@ pub fn fixed_schema(table: &str) -> Option<SchemaRef> {
             s("cover"),
             s("public_url"),
         ],
-        "databases" => vec![
+        FixedTable::Databases => vec![
             s("id"),
             s("title"),
             s("parent_type"),
@@ -86,7 +136,7 @@ pub fn fixed_schema(table: &str) -> Option<SchemaRef> {
             s("url"),
             list("data_source_ids"),
         ],
-        "data_sources" => vec![
+        FixedTable::DataSources => vec![
             s("id"),
             s("database_id"),
             s("title"),
@@ -97,7 +147,7 @@ pub fn fixed_schema(table: &str) -> Option<SchemaRef> {
             b("in_trash"),
             s("url"),
         ],
-        "properties" => vec![
+        FixedTable::Properties => vec![
             s("data_source_id"),
             s("table"),
             s("property_id"),
@@ -106,7 +156,7 @@ pub fn fixed_schema(table: &str) -> Option<SchemaRef> {
             s("column"),
             s("config"),
         ],
-        "blocks" => vec![
+        FixedTable::Blocks => vec![
             s("id"),
             s("page_id"),
             s("parent_id"),
@@ -128,8 +178,8 @@ pub fn fixed_schema(table: &str) -> Option<SchemaRef> {
             b("in_trash"),
             s("raw"),
         ],
-        "users" => vec![s("id"), s("type"), s("name"), s("email"), s("avatar_url")],
-        "comments" => vec![
+        FixedTable::Users => vec![s("id"), s("type"), s("name"), s("email"), s("avatar_url")],
+        FixedTable::Comments => vec![
             s("id"),
             s("discussion_id"),
             s("parent_type"),
@@ -143,18 +193,16 @@ pub fn fixed_schema(table: &str) -> Option<SchemaRef> {
             s("display_name"),
             list("attachment_urls"),
         ],
-        "tombstones" => vec![s("table"), s("id"), s("reason")],
-        _ => return None,
+        FixedTable::Tombstones => vec![s("table"), s("id"), s("reason")],
     };
     fields.push(Field::new("_synced_at", ts_type(), false));
     fields.push(s("_run_id"));
-    Some(Arc::new(Schema::new(fields)))
+    Arc::new(Schema::new(fields))
 }
 
 /// Decodes flat JSON rows into a batch of a fixed table's schema.
-pub fn rows_to_batch(table: &str, rows: &[Value]) -> Result<RecordBatch, ArrowError> {
-    let schema = fixed_schema(table)
-        .ok_or_else(|| ArrowError::InvalidArgumentError(format!("no fixed table {table}")))?;
+pub fn rows_to_batch(table: FixedTable, rows: &[Value]) -> Result<RecordBatch, ArrowError> {
+    let schema = table.schema();
     let mut decoder = arrow::json::ReaderBuilder::new(schema.clone()).build_decoder()?;
     decoder.serialize(rows)?;
     Ok(decoder
@@ -470,7 +518,7 @@ mod tests {
     fn fixed_tables_match_the_doc() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/workspace-tables.md");
         let text = std::fs::read_to_string(path).expect("schemas/workspace-tables.md exists");
-        for table in FIXED_TABLES {
+        for table in FixedTable::ALL.map(FixedTable::name) {
             let section = text
                 .split(&format!("\n## {table}\n"))
                 .nth(1)
@@ -487,8 +535,9 @@ mod tests {
                     (cells[0].to_string(), cells[1].to_string())
                 })
                 .collect();
-            let code: Vec<(String, String)> = fixed_schema(table)
+            let code: Vec<(String, String)> = FixedTable::from_name(table)
                 .unwrap()
+                .schema()
                 .fields()
                 .iter()
                 .filter(|f| !f.name().starts_with('_'))
@@ -505,22 +554,27 @@ mod tests {
             "icon": {"type": "emoji", "emoji": "🐞"}, "cover": null, "parent": {"type": "data_source_id", "data_source_id": "ds", "database_id": "db"},
             "in_trash": false, "properties": {"Name": {"id": "title", "type": "title", "title": [{"plain_text": "Bug"}]}}, "url": "u", "public_url": null});
         let row = stamp(page_row(&page), "2026-11-24T00:00:00Z", "r1");
-        let batch = rows_to_batch("pages", &[row]).unwrap();
+        let batch = rows_to_batch(FixedTable::Pages, &[row]).unwrap();
         assert_eq!(batch.num_rows(), 1);
         assert_eq!(
             batch.schema().fields().len(),
-            fixed_schema("pages").unwrap().fields().len()
+            FixedTable::Pages.schema().fields().len()
         );
         let block = json!({"object": "block", "id": "b1", "type": "to_do", "to_do": {"rich_text": [{"plain_text": "x"}], "checked": true},
             "parent": {"type": "page_id", "page_id": "p"}, "has_children": false, "created_time": "2026-06-27T17:00:00.000Z", "last_edited_time": "2026-06-27T17:00:00.000Z"});
         let row = block_row(&block, "p", 1, 0);
         assert_eq!(row["checked"], true);
         assert_eq!(row["plain_text"], "x");
-        rows_to_batch("blocks", &[stamp(row, "2026-11-24T00:00:00Z", "r1")]).unwrap();
+        rows_to_batch(
+            FixedTable::Blocks,
+            &[stamp(row, "2026-11-24T00:00:00Z", "r1")],
+        )
+        .unwrap();
         let meeting = json!({"object": "block", "id": "b2", "type": "transcription", "transcription": {"title": [{"plain_text": "Call"}]}});
         assert_eq!(block_row(&meeting, "p", 1, 0)["type"], "meeting_notes");
-        for t in FIXED_TABLES {
+        for t in FixedTable::ALL {
             assert_eq!(rows_to_batch(t, &[]).unwrap().num_rows(), 0);
+            assert_eq!(FixedTable::from_name(t.name()), Some(t));
         }
     }
 }

@@ -19,8 +19,8 @@ use super::tables::{
     new_run_id, registry_for_run,
 };
 use crate::flatten::fixed::{
-    FIXED_TABLES, RICH_TEXT_TABLE, data_source_row, database_row, fixed_schema, page_row,
-    rows_to_batch, stamp, user_row,
+    FixedTable, RICH_TEXT_TABLE, data_source_row, database_row, page_row, rows_to_batch, stamp,
+    user_row,
 };
 use crate::flatten::{RunInfo, TableBuilder, rich_text_schema};
 use crate::model::{DataSourceRef, DataSourceSchema, is_trashed, normalize_id};
@@ -39,14 +39,14 @@ use crate::state::sync_state::{
 pub const BATCH_ROWS: usize = 2048;
 
 /// A fixed table being written in batches.
-struct FixedTable {
-    name: &'static str,
+struct FixedWriter {
+    table: FixedTable,
     rows: Vec<Value>,
     written: usize,
     writer: TableWriter,
 }
 
-impl FixedTable {
+impl FixedWriter {
     async fn push(&mut self, row: Value, run: &RunStamp) -> Result<(), SyncError> {
         self.rows.push(stamp(row, &run.synced_at, &run.run_id));
         if self.rows.len() >= BATCH_ROWS {
@@ -59,8 +59,8 @@ impl FixedTable {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let batch = rows_to_batch(self.name, &self.rows).map_err(|source| SyncError::Arrow {
-            table: self.name.to_string(),
+        let batch = rows_to_batch(self.table, &self.rows).map_err(|source| SyncError::Arrow {
+            table: self.table.name().to_string(),
             source,
         })?;
         self.written += self.rows.len();
@@ -114,7 +114,7 @@ pub(super) struct Run<'a> {
     pub(super) info: RunInfo,
     stamp: RunStamp,
     pub(super) partition: String,
-    fixed: HashMap<&'static str, FixedTable>,
+    fixed: HashMap<FixedTable, FixedWriter>,
     pub(super) rich: TableWriter,
     pub(super) tables: Vec<TableReport>,
     pub(super) warnings: Vec<String>,
@@ -138,25 +138,26 @@ pub(super) struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn wants(&self, table: &str) -> bool {
+    /// Whether the selection asks for `table`.
+    fn wants(&self, table: FixedTable) -> bool {
         let s = &self.options.selection;
         match table {
-            "pages" => s.pages,
-            "databases" | "data_sources" | "properties" => s.databases,
-            "blocks" => s.blocks,
-            "users" => s.users,
-            "comments" => self.options.comments != super::crawl::CommentsMode::None,
-            "tombstones" => true,
-            _ => false,
+            FixedTable::Pages => s.pages,
+            FixedTable::Databases | FixedTable::DataSources | FixedTable::Properties => s.databases,
+            FixedTable::Blocks => s.blocks,
+            FixedTable::Users => s.users,
+            FixedTable::Comments => self.options.comments != super::crawl::CommentsMode::None,
+            FixedTable::Tombstones => true,
         }
     }
 
     fn crawls(&self) -> bool {
-        self.wants("blocks") || self.wants("comments")
+        self.wants(FixedTable::Blocks) || self.wants(FixedTable::Comments)
     }
 
-    async fn push(&mut self, table: &'static str, row: Value) -> Result<(), SyncError> {
-        if let Some(t) = self.fixed.get_mut(table) {
+    /// Adds a row to a fixed table this run writes (the selection may leave it out).
+    async fn push(&mut self, table: FixedTable, row: Value) -> Result<(), SyncError> {
+        if let Some(t) = self.fixed.get_mut(&table) {
             t.push(row, &self.stamp).await?;
         }
         Ok(())
@@ -243,7 +244,7 @@ impl Run<'_> {
             return Ok(true);
         }
         self.counts.0 += 1;
-        self.push("pages", page_row(page)).await?;
+        self.push(FixedTable::Pages, page_row(page)).await?;
         if !trashed && self.crawls() {
             self.crawl_queue.push(id);
         }
@@ -293,7 +294,7 @@ impl Run<'_> {
     async fn tombstone(&mut self, table: &str, id: &str, reason: &str) -> Result<(), SyncError> {
         self.tombstones += 1;
         self.push(
-            "tombstones",
+            FixedTable::Tombstones,
             json!({"table": table, "id": id, "reason": reason}),
         )
         .await
@@ -340,7 +341,8 @@ impl Run<'_> {
             DataSourceRef::from_object(&db).into_iter().collect()
         };
         let ids: Vec<String> = sources.iter().map(|s| s.id.clone()).collect();
-        self.push("databases", database_row(&db, &ids)).await?;
+        self.push(FixedTable::Databases, database_row(&db, &ids))
+            .await?;
         Ok(sources)
     }
 
@@ -402,12 +404,12 @@ impl Run<'_> {
                 // Under 2022-06-28 the schema object is the database itself.
                 if self.databases_seen.insert(normalize_id(&db)) {
                     self.push(
-                        "databases",
+                        FixedTable::Databases,
                         database_row(&schema_obj, std::slice::from_ref(&source.id)),
                     )
                     .await?;
                 }
-            } else if self.wants("databases") {
+            } else if self.wants(FixedTable::Databases) {
                 let siblings = self.add_database(&db).await?;
                 self.pending.extend(
                     siblings
@@ -432,7 +434,7 @@ impl Run<'_> {
         entry: &crate::state::TableEntry,
     ) -> Result<(), SyncError> {
         self.push(
-            "data_sources",
+            FixedTable::DataSources,
             data_source_row(
                 schema_obj,
                 &entry.data_source_id,
@@ -448,7 +450,7 @@ impl Run<'_> {
                 .iter()
                 .find(|c| c.active && c.property_id == p.id)
                 .map(|c| c.column.clone());
-            self.push("properties", json!({"data_source_id": entry.data_source_id, "table": entry.table, "property_id": p.id, "name": p.name, "type": p.kind, "column": column, "config": p.config.to_string()})).await?;
+            self.push(FixedTable::Properties, json!({"data_source_id": entry.data_source_id, "table": entry.table, "property_id": p.id, "name": p.name, "type": p.kind, "column": column, "config": p.config.to_string()})).await?;
         }
         Ok(())
     }
@@ -459,13 +461,13 @@ impl Run<'_> {
         content: PageContent,
     ) -> Result<(Vec<String>, Vec<String>), SyncError> {
         self.counts.1 += content.blocks.len();
-        if self.wants("blocks") {
+        if self.wants(FixedTable::Blocks) {
             for b in content.blocks {
-                self.push("blocks", b).await?;
+                self.push(FixedTable::Blocks, b).await?;
             }
         }
         for c in content.comments {
-            self.push("comments", c).await?;
+            self.push(FixedTable::Comments, c).await?;
         }
         self.tick();
         Ok((content.child_pages, content.child_databases))
@@ -680,20 +682,19 @@ async fn run_locked(
         full,
         tombstones: 0,
     };
-    for name in FIXED_TABLES {
-        if run.wants(name) {
-            let schema = fixed_schema(name).expect("fixed tables have schemas");
+    for table in FixedTable::ALL {
+        if run.wants(table) {
             let writer = TableWriter::new(
                 lake,
-                &format!("{name}/{}", run.partition),
+                &format!("{}/{}", table.name(), run.partition),
                 &run.info.run_id,
-                schema,
+                table.schema(),
                 options.parquet.clone(),
             );
             run.fixed.insert(
-                name,
-                FixedTable {
-                    name,
+                table,
+                FixedWriter {
+                    table,
                     rows: Vec::new(),
                     written: 0,
                     writer,
@@ -702,17 +703,17 @@ async fn run_locked(
         }
     }
 
-    if run.wants("users") {
+    if run.wants(FixedTable::Users) {
         match client.list_users().try_collect::<Vec<Value>>().await {
             Ok(users) => {
                 for u in &users {
-                    run.push("users", user_row(u)).await?;
+                    run.push(FixedTable::Users, user_row(u)).await?;
                 }
             }
             Err(e) if e.is_restricted() => {
                 run.warnings.push("the integration cannot read users (403 restricted_resource); the users table is skipped — enable the \"Read user information\" capability to get it".into());
-                run.skipped.push("users".into());
-                run.fixed.remove("users");
+                run.skipped.push(FixedTable::Users.name().into());
+                run.fixed.remove(&FixedTable::Users);
             }
             Err(e) => return Err(e.into()),
         }
@@ -731,7 +732,7 @@ async fn run_locked(
             found_sources.insert(source.id.clone(), obj);
             run.pending.push(source);
         }
-        if run.wants("pages") || run.crawls() {
+        if run.wants(FixedTable::Pages) || run.crawls() {
             search_rows = run.search_pages(&found_sources).await?;
         }
     }
@@ -803,8 +804,8 @@ async fn run_locked(
     }
     run.warnings.extend(crawler.take_warnings());
     if crawler.comments_restricted() {
-        run.skipped.push("comments".into());
-        run.fixed.remove("comments");
+        run.skipped.push(FixedTable::Comments.name().into());
+        run.fixed.remove(&FixedTable::Comments);
     }
 
     // Deletions a full refresh can see: known pages it no longer found.
@@ -820,14 +821,12 @@ async fn run_locked(
 
     // Commit: data files, then the run record (what marks them committed), then the state.
     let mut fixed = Vec::new();
-    let mut names: Vec<&'static str> = run.fixed.keys().copied().collect();
-    names.sort_by_key(|n| FIXED_TABLES.iter().position(|t| t == n));
-    for name in names {
-        if let Some(mut t) = run.fixed.remove(name) {
+    for table in FixedTable::ALL {
+        if let Some(mut t) = run.fixed.remove(&table) {
             t.flush().await?;
             let files = t.writer.finish().await?;
             fixed.push(FixedReport {
-                table: name.to_string(),
+                table: table.name().to_string(),
                 rows: t.written,
                 files,
             });

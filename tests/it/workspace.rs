@@ -14,7 +14,7 @@ use tempfile::TempDir;
 use crate::demo_fake;
 use crate::lake::{rows, sync_with};
 
-use notionlake::flatten::fixed::FIXED_TABLES as FIXED;
+use notionlake::flatten::fixed::FixedTable;
 
 async fn sync_demo(
     config: FakeConfig,
@@ -35,7 +35,7 @@ async fn sync_demo(
     )
     .await;
     let ctx = datafusion::prelude::SessionContext::new();
-    for &t in FIXED {
+    for t in FixedTable::ALL.map(FixedTable::name) {
         if dir.path().join(t).exists() {
             ctx.register_parquet(
                 t,
