@@ -11,7 +11,8 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::notion::{
-    ClientConfig, DEFAULT_API_BASE, NotionClient, NotionVersion, RetryConfig, StaticToken,
+    ClientConfig, DEFAULT_API_BASE, NotionClient, NotionVersion, RetryConfig, SecretString,
+    StaticToken,
 };
 
 /// A configuration problem, with what to do about it.
@@ -87,8 +88,8 @@ impl FileConfig {
 /// both win over the file).
 #[derive(Debug, Clone, Default)]
 pub struct ConnectionArgs {
-    /// Bearer token.
-    pub token: Option<String>,
+    /// Bearer token (never shown by `Debug`).
+    pub token: Option<SecretString>,
     /// Base URL.
     pub api_base: Option<String>,
     /// Notion-Version.
@@ -215,9 +216,10 @@ impl Settings {
             credentials,
             token: args
                 .token
-                .as_deref()
-                .filter(|t| !t.trim().is_empty())
-                .map(|t| StaticToken::new(t.trim())),
+                .as_ref()
+                .map(|t| t.expose().trim())
+                .filter(|t| !t.is_empty())
+                .map(StaticToken::new),
             client: ClientConfig {
                 base_url,
                 version,
@@ -256,7 +258,7 @@ mod tests {
         };
         let args = ConnectionArgs {
             rps: Some(2.0),
-            token: Some("t".into()),
+            token: Some(SecretString::new("t")),
             ..Default::default()
         };
         let s = Settings::resolve(&args, &file).unwrap();

@@ -46,8 +46,8 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct ConnectionFlags {
     /// Internal integration token.
-    #[arg(long, env = "NOTION_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    #[arg(long, env = "NOTION_TOKEN", hide_env_values = true, value_parser = crate::notion::SecretString::parse)]
+    pub token: Option<crate::notion::SecretString>,
     /// Base URL of the Notion API.
     #[arg(long, env = "NOTION_API_BASE")]
     pub api_base: Option<String>,
@@ -337,8 +337,8 @@ pub enum AuthAction {
         #[arg(long, env = "NOTION_CLIENT_ID")]
         client_id: String,
         /// OAuth client secret.
-        #[arg(long, env = "NOTION_CLIENT_SECRET", hide_env_values = true)]
-        client_secret: String,
+        #[arg(long, env = "NOTION_CLIENT_SECRET", hide_env_values = true, value_parser = crate::notion::SecretString::parse)]
+        client_secret: crate::notion::SecretString,
         /// Base URL of the Notion API.
         #[arg(long, env = "NOTION_API_BASE", default_value = crate::notion::DEFAULT_API_BASE)]
         api_base: String,
@@ -374,6 +374,38 @@ mod tests {
     struct Flags {
         #[command(flatten)]
         select: SelectFlags,
+    }
+
+    #[test]
+    fn secrets_on_the_command_line_never_show_in_debug() {
+        let cli = Cli::parse_from([
+            "notionlake",
+            "sync",
+            "--lake",
+            "x",
+            "--token",
+            "ntn_secret_token_value",
+        ]);
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("ntn_secret_token_value"), "{shown}");
+        let Command::Sync { conn, .. } = &cli.command else {
+            panic!("{shown}");
+        };
+        assert_eq!(
+            conn.token.as_ref().map(|t| t.expose()),
+            Some("ntn_secret_token_value")
+        );
+        let login = Cli::parse_from([
+            "notionlake",
+            "auth",
+            "login",
+            "--client-id",
+            "cid",
+            "--client-secret",
+            "csecret_value_123",
+        ]);
+        let shown = format!("{login:?}");
+        assert!(!shown.contains("csecret_value_123"), "{shown}");
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub(super) async fn run_auth(action: &AuthAction, file: &FileConfig) -> Result<(
         } => {
             let app = OAuthApp {
                 client_id: client_id.clone(),
-                client_secret: crate::notion::SecretString::new(client_secret.clone()),
+                client_secret: client_secret.clone(),
                 api_base: url::Url::parse(api_base).map_err(|e| ConfigError::Invalid {
                     name: "api_base",
                     message: e.to_string(),
@@ -70,7 +70,7 @@ pub(super) async fn run_auth(action: &AuthAction, file: &FileConfig) -> Result<(
                 access_token: access,
                 refresh_token: refresh,
                 client_id: client_id.clone(),
-                client_secret: client_secret.clone(),
+                client_secret: client_secret.expose().to_string(),
                 api_base: api_base.clone(),
                 workspace_id: field("/bot/workspace_id"),
                 workspace_name: field("/bot/workspace_name"),

@@ -25,7 +25,7 @@ pub(super) async fn run_demo(
         source,
     })?;
     let args = ConnectionArgs {
-        token: Some(DEMO_TOKEN.into()),
+        token: Some(crate::notion::SecretString::new(DEMO_TOKEN)),
         api_base: Some(fake.url()),
         notion_version: version,
         rps: Some(100.0),

@@ -19,6 +19,11 @@ impl SecretString {
         SecretString(s.into())
     }
 
+    /// Parses a secret from the command line (for clap's `value_parser`).
+    pub fn parse(s: &str) -> Result<SecretString, std::convert::Infallible> {
+        Ok(SecretString::new(s))
+    }
+
     /// The secret itself, for the one place that needs it (the Authorization header).
     pub fn expose(&self) -> &str {
         &self.0
