@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use super::render::Renderer;
-use super::workspace::{FParent, Page, PropDef};
+use super::workspace::{FParent, Page, PropDef, decoded_property_id as decoded};
 
 /// Rollups of rollups are followed this deep (Notion allows a few levels).
 const MAX_DEPTH: u8 = 4;
@@ -28,12 +28,6 @@ impl<'c> RollupSpec<'c> {
             function: text("function").unwrap_or("show_original"),
         })
     }
-}
-
-fn decoded(id: &str) -> String {
-    percent_encoding::percent_decode_str(id)
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 impl Renderer<'_> {

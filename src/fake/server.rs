@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 
 use super::query::{self, Invalid, Row};
 use super::render::{Renderer, ts};
-use super::workspace::{FParent, Page, PropDef, Workspace};
+use super::workspace::{FParent, Page, PropDef, Workspace, decoded_property_id};
 use crate::model::normalize_id;
 use crate::notion::NotionVersion;
 use crate::notion::rate_limit::RateLimiter;
@@ -1008,12 +1008,6 @@ async fn retrieve_page(
     }
 }
 
-fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
 async fn page_property(
     State(state): State<Arc<FakeState>>,
     ext: axum::http::Extensions,
@@ -1027,7 +1021,7 @@ async fn page_property(
         return not_found("page", &id, &ws);
     };
     let r = Renderer::new(&ws, v);
-    let wanted = percent_decode(&prop_id);
+    let wanted = decoded_property_id(&prop_id);
     let prop = match &page.parent {
         FParent::DataSource(ds) => ws
             .data_sources
@@ -1035,7 +1029,7 @@ async fn page_property(
             .and_then(|d| {
                 d.properties
                     .iter()
-                    .find(|p| percent_decode(&p.id) == wanted)
+                    .find(|p| decoded_property_id(&p.id) == wanted)
             })
             .cloned(),
         _ if wanted == "title" => Some(super::workspace::PropDef {

@@ -217,6 +217,13 @@ pub fn rt(text: &str) -> Value {
     })
 }
 
+/// A property id as Notion sends it (URL-encoded, `c%3Emp`), decoded for comparison.
+pub fn decoded_property_id(id: &str) -> String {
+    percent_encoding::percent_decode_str(id)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
 /// The six annotation keys of a rich-text item (bold, italic, strikethrough, underline, code,
 /// color).
 pub fn annotations(bold: bool, italic: bool, code: bool) -> Value {

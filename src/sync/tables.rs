@@ -276,14 +276,6 @@ async fn read_registry(lake: &Lake) -> Result<Option<Registry>, SyncError> {
         })
 }
 
-/// The lake's schema registry, or an empty one for a new lake.
-pub async fn load_registry(lake: &Lake) -> Result<Registry, SyncError> {
-    Ok(read_registry(lake).await?.unwrap_or(Registry {
-        format: 1,
-        ..Registry::default()
-    }))
-}
-
 /// The registry a run plans with: the lake's, or for a new lake an empty one in the naming
 /// style asked for. A lake keeps the style it was created with (a registry from before styles
 /// were recorded is ASCII-named); asking for ASCII names on a Unicode-named lake is refused.
