@@ -93,6 +93,23 @@ pub fn python() -> PathBuf {
     venv_bin("python")
 }
 
+/// Runs `script` with the venv's Python (pyarrow, duckdb) and `args` as `sys.argv[1:]`;
+/// fails the test with Python's stderr unless it succeeds. Returns its stdout.
+pub fn run_python(script: &str, args: &[&Path]) -> String {
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A moto S3 server on a free loopback port, stopped on drop.
 pub struct Moto {
     child: Child,

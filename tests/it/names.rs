@@ -12,7 +12,7 @@ use notionlake::sink::Lake;
 use notionlake::sync::{SyncError, SyncOptions, sync_workspace};
 use serde_json::{Value, json};
 
-use crate::lake::{python, sync_with};
+use crate::lake::{run_python, sync_with};
 use crate::{client_with, test_config};
 
 fn prop(id: &str, name: &str, kind: &str) -> PropDef {
@@ -234,18 +234,7 @@ root = sys.argv[1]
 print(duckdb.sql(f"SELECT 名前, сумма, sync_date_2 FROM read_parquet('{root}/tables/タスク/*/*.parquet')").fetchall()[0][0])
 print(duckdb.sql(f"SELECT count(*) FROM read_parquet('{root}/tables/сделки/*/*.parquet', hive_partitioning = true) WHERE sync_date IS NOT NULL").fetchall()[0][0])
 "#;
-    let out = std::process::Command::new(python())
-        .arg("-c")
-        .arg(script)
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "duckdb failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "行 0\n1\n");
+    assert_eq!(run_python(script, &[dir.path()]), "行 0\n1\n");
 }
 
 #[tokio::test]

@@ -208,17 +208,8 @@ async fn duckdb_runs_the_documented_latest_view() {
     let script = format!(
         "import duckdb, json\ncon = duckdb.connect()\ncon.execute({view:?})\nprint(json.dumps(con.execute('SELECT count(*), sum(amount) FROM deals').fetchall()[0]))"
     );
-    let out = Command::new(crate::lake::python())
-        .arg("-c")
-        .arg(script)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let duck: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let duck: serde_json::Value =
+        serde_json::from_str(&crate::lake::run_python(&script, &[])).unwrap();
     let shell = Shell::open(&lake, OutputFormat::Json).await.unwrap();
     let ours: serde_json::Value = serde_json::from_str(
         &shell

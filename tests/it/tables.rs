@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::demo_fake;
-use crate::lake::{Moto, python, rows, session, sync_into};
+use crate::lake::{Moto, rows, run_python, session, sync_into};
 
 struct Demo {
     dir: TempDir,
@@ -695,18 +695,7 @@ deal = duckdb.sql(f"SELECT close_date.start_text AS s, deal_id.text AS t, len(st
 out["duckdb_deal_1"] = [deal[0], deal[1], deal[2]]
 print(json.dumps(out))
 "#;
-    let out = std::process::Command::new(python())
-        .arg("-c")
-        .arg(script)
-        .arg(d.dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Value = serde_json::from_str(&run_python(script, &[d.dir.path()])).unwrap();
     for (table, n) in [
         ("deals", 24),
         ("contacts", 40),
