@@ -31,7 +31,7 @@ use notionlake::model::DataSourceSchema;
 use notionlake::notion::{ListPage, NotionVersion, RawRow, decode_row};
 use notionlake::sink::ParquetOptions;
 use notionlake::state::{Registry, TableEntry};
-use notionlake::sync::run::BATCH_ROWS;
+use notionlake::sync::BATCH_ROWS;
 use parquet::arrow::ArrowWriter;
 use serde_json::{Value, json};
 

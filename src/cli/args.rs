@@ -175,16 +175,16 @@ pub struct SelectFlags {
     #[arg(long = "database")]
     pub databases: Vec<String>,
     /// Deepest block nesting followed.
-    #[arg(long, default_value_t = crate::sync::tables::DEFAULT_MAX_DEPTH)]
+    #[arg(long, default_value_t = crate::sync::DEFAULT_MAX_DEPTH)]
     pub max_depth: usize,
     /// Pages crawled at once (they share the rate limit).
-    #[arg(long, default_value_t = crate::sync::tables::MAX_IN_FLIGHT_PAGES)]
+    #[arg(long, default_value_t = crate::sync::MAX_IN_FLIGHT_PAGES)]
     pub concurrency: usize,
     /// Read everything again and detect deleted pages (instead of only what changed).
     #[arg(long)]
     pub full_refresh: bool,
     /// Make every Nth run a full refresh (0: only with --full-refresh).
-    #[arg(long, default_value_t = crate::sync::tables::DEFAULT_FULL_EVERY)]
+    #[arg(long, default_value_t = crate::sync::DEFAULT_FULL_EVERY)]
     pub full_every: u32,
     /// Page marks (the per-page incremental state) held in memory, about 40 bytes each; the
     /// rest spill to sorted files in the temporary directory ($TMPDIR).
@@ -272,10 +272,10 @@ impl Default for SelectFlags {
             comments: CommentsMode::Pages,
             roots: Vec::new(),
             databases: Vec::new(),
-            max_depth: crate::sync::tables::DEFAULT_MAX_DEPTH,
-            concurrency: crate::sync::tables::MAX_IN_FLIGHT_PAGES,
+            max_depth: crate::sync::DEFAULT_MAX_DEPTH,
+            concurrency: crate::sync::MAX_IN_FLIGHT_PAGES,
             full_refresh: false,
-            full_every: crate::sync::tables::DEFAULT_FULL_EVERY,
+            full_every: crate::sync::DEFAULT_FULL_EVERY,
             marks_in_memory: crate::state::marks::DEFAULT_MARKS_IN_MEMORY,
             ascii_names: false,
             watch: None,

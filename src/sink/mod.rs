@@ -19,6 +19,10 @@ use parquet::arrow::{ArrowSchemaConverter, AsyncArrowWriter};
 use parquet::basic::{Compression, Type as PhysicalType, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
+pub mod format;
+
+pub use format::{StagedTable, TableFormat};
+
 /// The hive partition column of every table: the UTC date of the sync that wrote a file. No
 /// property column may take this name.
 pub const PARTITION_COLUMN: &str = "sync_date";
@@ -441,6 +445,7 @@ pub struct WrittenFile {
 /// `part-<run>-<seq>.parquet`. A file becomes visible only when closed.
 pub struct TableWriter {
     lake: Lake,
+    table_dir: String,
     dir: String,
     run_id: String,
     schema: SchemaRef,
@@ -460,17 +465,20 @@ impl std::fmt::Debug for TableWriter {
 }
 
 impl TableWriter {
-    /// A writer of files with `schema` under `dir` (relative to the lake root).
+    /// A writer of files with `schema` in partition `partition` (`sync_date=YYYY-MM-DD`) of the
+    /// table whose directory is `table_dir` (relative to the lake root).
     pub fn new(
         lake: &Lake,
-        dir: &str,
+        table_dir: &str,
+        partition: &str,
         run_id: &str,
         schema: SchemaRef,
         options: ParquetOptions,
     ) -> TableWriter {
         TableWriter {
             lake: lake.clone(),
-            dir: dir.to_string(),
+            table_dir: table_dir.to_string(),
+            dir: format!("{table_dir}/{partition}"),
             run_id: run_id.to_string(),
             schema,
             options,
@@ -545,9 +553,9 @@ impl TableWriter {
         Ok(())
     }
 
-    /// Closes the open file and returns every file written. A table that received no rows still
-    /// gets one empty file, so that its schema is readable.
-    pub async fn finish(mut self) -> Result<Vec<WrittenFile>, SinkError> {
+    /// Closes the open file and returns every file written, staged for the commit. A table that
+    /// received no rows still gets one empty file, so that its schema is readable.
+    pub async fn finish(mut self) -> Result<StagedTable, SinkError> {
         if self.files.is_empty() && self.current.is_none() {
             let empty = RecordBatch::new_empty(self.schema.clone());
             self.open()?;
@@ -562,7 +570,11 @@ impl TableWriter {
             }
         }
         self.close_current().await?;
-        Ok(self.files)
+        Ok(StagedTable {
+            table_dir: self.table_dir,
+            schema: self.schema,
+            files: self.files,
+        })
     }
 }
 

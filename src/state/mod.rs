@@ -1,6 +1,7 @@
 //! State kept in the lake under `_notionlake/`: the schema registry (property id ↔ column) and
 //! the run log. Written only after the data it describes is durable.
 
+pub mod commit;
 pub mod lock;
 pub mod marks;
 pub mod registry;

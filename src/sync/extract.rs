@@ -1,18 +1,21 @@
-//! Extraction of one data source's rows: every row (a full refresh) or those edited since the
-//! cursor, read in `created_time` windows past Notion's per-query cap; a minute holding more
+//! Extraction of one data source: its schema and metadata rows (`data_sources`, `properties`,
+//! its database), then every row (a full refresh) or those edited since the cursor, read in `created_time` windows past Notion's per-query cap; a minute holding more
 //! rows than the cap (a bulk import) split further by property filters ([`super::split`]); a
 //! listing whose pagination cursor is rejected restarted, rows already read being skipped.
 
 use futures::TryStreamExt;
 use serde_json::{Value, json};
 
-use super::run::{BATCH_ROWS, Run, flush, spill_error};
+use super::complete::complete_truncated;
+use super::error::SyncError;
+use super::output::{TableClose, TableSlot};
+use super::pages::spill_error;
+use super::run::Run;
 use super::split::{Part, Splitter, splitters};
-use super::tables::{SyncError, TableReport, complete_truncated};
-use crate::flatten::TableBuilder;
-use crate::model::{DataSourceRef, DataSourceSchema};
+use crate::flatten::fixed::{FixedTable, data_source_row, database_row};
+use crate::model::{DataSourceRef, DataSourceSchema, normalize_id};
 use crate::notion::ErrorKind;
-use crate::sink::TableWriter;
+use crate::state::sync_state::SourceMark;
 use crate::state::{SchemaChange, TableEntry};
 
 /// Times a query whose pagination cursor Notion rejected is started again.
@@ -21,12 +24,11 @@ const MAX_RESTARTS: u32 = 3;
 /// Where one data source's rows go while its queries run.
 struct RowSink<'e> {
     entry: &'e TableEntry,
-    builder: TableBuilder,
-    writer: TableWriter,
+    /// The table on the write side (when the run writes typed tables).
+    slot: Option<TableSlot>,
     /// The listing of this data source in the run's page marks (rows already read are skipped).
     listing: u16,
     listed: usize,
-    rows: usize,
     completed: usize,
     restarts: u32,
 }
@@ -56,6 +58,126 @@ fn with(base: &[Value], more: impl IntoIterator<Item = Value>) -> Vec<Value> {
 }
 
 impl Run<'_> {
+    /// Extracts one data source: schema, metadata rows, rows (typed table and `pages`), queued
+    /// row content. `found` is the object search returned for it, whose schema is used when it
+    /// carries one.
+    pub(super) async fn extract_source(
+        &mut self,
+        source: DataSourceRef,
+        found: Option<Value>,
+    ) -> Result<(), SyncError> {
+        if !self.known.sources.insert(source.id.clone()) {
+            return Ok(());
+        }
+        let schema_obj = match found.filter(|o| o.get("properties").is_some()) {
+            Some(o) => o,
+            None => match self.client.retrieve_schema_object(&source).await {
+                Ok(o) => o,
+                Err(e) if e.is_not_found() => {
+                    self.warnings.push(format!(
+                        "data source {} vanished or is no longer shared; skipped",
+                        source.id
+                    ));
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            },
+        };
+        let Some(schema) = DataSourceSchema::from_object(&schema_obj) else {
+            self.warnings.push(format!(
+                "data source {} has no schema in its answer; skipped",
+                source.id
+            ));
+            return Ok(());
+        };
+        let metadata_changed = self.source_metadata_changed(&source, &schema_obj, &schema);
+        if metadata_changed {
+            self.record_database(&source, &schema_obj, &schema).await?;
+        }
+        let (entry, changes) = self.registry.plan(&schema, &self.run_id);
+        let entry = entry.clone();
+        if metadata_changed {
+            self.record_source_metadata(&schema_obj, &schema, &entry)
+                .await?;
+        }
+        self.extract_rows(&source, &entry, changes).await
+    }
+
+    /// Records the data source's mark; true when its metadata is read again (a full refresh,
+    /// or it changed since the last run).
+    fn source_metadata_changed(
+        &mut self,
+        source: &DataSourceRef,
+        schema_obj: &Value,
+        schema: &DataSourceSchema,
+    ) -> bool {
+        let edited = schema_obj
+            .get("last_edited_time")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let known = self
+            .state
+            .data_sources
+            .get(&source.id)
+            .is_some_and(|m| m.last_edited_time == edited);
+        let mark = SourceMark {
+            last_edited_time: edited,
+            database_id: schema.source.database_id.clone(),
+        };
+        self.state.data_sources.insert(source.id.clone(), mark);
+        self.mode.full || !known
+    }
+
+    /// The `databases` row of the data source's database, and its sibling data sources.
+    async fn record_database(
+        &mut self,
+        source: &DataSourceRef,
+        schema_obj: &Value,
+        schema: &DataSourceSchema,
+    ) -> Result<(), SyncError> {
+        let Some(db) = schema.source.database_id.clone() else {
+            return Ok(());
+        };
+        if !self.client.version().has_data_sources() {
+            // Under 2022-06-28 the schema object is the database itself.
+            if self.known.databases.insert(normalize_id(&db)) {
+                let row = database_row(schema_obj, std::slice::from_ref(&source.id));
+                self.push(FixedTable::Databases, row).await?;
+            }
+        } else if self.wants(FixedTable::Databases) {
+            let siblings = self.add_database(&db).await?;
+            self.known.queue(siblings);
+        }
+        Ok(())
+    }
+
+    /// The `data_sources` row and a `properties` row per property.
+    async fn record_source_metadata(
+        &mut self,
+        schema_obj: &Value,
+        schema: &DataSourceSchema,
+        entry: &TableEntry,
+    ) -> Result<(), SyncError> {
+        let row = data_source_row(
+            schema_obj,
+            &entry.data_source_id,
+            entry.database_id.as_deref(),
+            &entry.table,
+            schema.properties.len(),
+        );
+        self.push(FixedTable::DataSources, row).await?;
+        for p in &schema.properties {
+            let column = entry
+                .columns
+                .iter()
+                .find(|c| c.active && c.property_id == p.id)
+                .map(|c| c.column.clone());
+            let row = json!({"data_source_id": entry.data_source_id, "table": entry.table, "property_id": p.id, "name": p.name, "type": p.kind, "column": column, "config": p.config.to_string()});
+            self.push(FixedTable::Properties, row).await?;
+        }
+        Ok(())
+    }
+
     /// Reads the rows of `source` into its table.
     pub(super) async fn extract_rows(
         &mut self,
@@ -63,9 +185,9 @@ impl Run<'_> {
         entry: &TableEntry,
         changes: Vec<SchemaChange>,
     ) -> Result<(), SyncError> {
-        let mut sink = self.sink(entry)?;
+        let mut sink = self.sink(entry).await?;
         let base: Vec<Value> = self
-            .cursor
+            .mode.cursor
             .map(|c| json!({"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": c.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)}}))
             .into_iter()
             .collect();
@@ -106,23 +228,17 @@ impl Run<'_> {
     }
 
     /// A new listing of `entry`'s rows into its table.
-    fn sink<'e>(&mut self, entry: &'e TableEntry) -> Result<RowSink<'e>, SyncError> {
-        let builder = TableBuilder::new(&entry.layout(), &self.info);
-        let writer = TableWriter::new(
-            self.lake,
-            &format!("tables/{}/{}", entry.table, self.partition),
-            &self.info.run_id,
-            builder.schema(),
-            self.options.parquet.clone(),
-        );
+    async fn sink<'e>(&mut self, entry: &'e TableEntry) -> Result<RowSink<'e>, SyncError> {
+        let slot = match self.options.selection.tables {
+            true => Some(self.output.open(entry.clone()).await?),
+            false => None,
+        };
         let listing = self.state.pages.begin_listing().map_err(spill_error)?;
         Ok(RowSink {
             entry,
-            builder,
-            writer,
+            slot,
             listing,
             listed: 0,
-            rows: 0,
             completed: 0,
             restarts: 0,
         })
@@ -147,7 +263,7 @@ impl Run<'_> {
             Err(e) => return Err(e.into()),
         };
         let schema = DataSourceSchema::from_rows(database_id, &title, &rows);
-        let (entry, changes) = self.registry.plan(&schema, &self.info.run_id);
+        let (entry, changes) = self.registry.plan(&schema, &self.run_id);
         let entry = entry.clone();
         self.warnings.push(format!(
             "database {title:?} ({database_id}) has several data sources, which Notion-Version {} cannot query: its {} rows were read from search results into table {}, with a schema taken from the rows' properties (no option lists, no formula expressions, rows of every data source together); sync with --notion-version 2025-09-03 or later to read each data source as a table with its full schema",
@@ -155,7 +271,7 @@ impl Run<'_> {
             rows.len(),
             entry.table
         ));
-        let mut sink = self.sink(&entry)?;
+        let mut sink = self.sink(&entry).await?;
         for row in rows {
             self.take_row(&mut sink, row).await?;
         }
@@ -312,46 +428,28 @@ impl Run<'_> {
             return Ok(false);
         }
         sink.listed += 1;
-        if !self.options.selection.tables {
+        let Some(slot) = sink.slot else {
             return Ok(true);
-        }
+        };
         sink.completed += complete_truncated(self.client, &mut row, &sink.entry.properties).await?;
-        sink.builder.append_page(&row);
-        sink.rows += 1;
-        if sink.builder.len() >= BATCH_ROWS {
-            flush(
-                &mut sink.builder,
-                &mut sink.writer,
-                &mut self.rich,
-                &sink.entry.table,
-            )
-            .await?;
-        }
+        self.output.row(slot, row).await?;
         Ok(true)
     }
 
-    /// Writes what is left of a table and reports it.
+    /// Closes the listing's table: the write side writes what is left and reports it.
     async fn finish_table(
         &mut self,
-        mut sink: RowSink<'_>,
+        sink: RowSink<'_>,
         changes: Vec<SchemaChange>,
     ) -> Result<(), SyncError> {
-        if !self.options.selection.tables {
+        let Some(slot) = sink.slot else {
             return Ok(());
-        }
-        let table = sink.entry.table.clone();
-        flush(&mut sink.builder, &mut sink.writer, &mut self.rich, &table).await?;
-        self.warnings.extend(sink.builder.take_warnings());
-        let files = sink.writer.finish().await?;
-        tracing::info!(table = %table, rows = sink.rows, files = files.len(), "table written");
-        self.tables.push(TableReport {
-            table,
+        };
+        let close = TableClose {
             data_source_id: sink.entry.data_source_id.clone(),
-            rows: sink.rows,
             completed_values: sink.completed,
-            files,
             changes,
-        });
-        Ok(())
+        };
+        self.output.close(slot, close).await
     }
 }

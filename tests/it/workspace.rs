@@ -435,7 +435,7 @@ async fn missing_comment_capability_skips_only_comments() {
     // The first 403 stops further comment requests; only the pages already in flight asked.
     let asked = fake.stats().count("GET /v1/comments");
     assert!(
-        (1..=notionlake::sync::tables::MAX_IN_FLIGHT_PAGES as u64).contains(&asked),
+        (1..=notionlake::sync::MAX_IN_FLIGHT_PAGES as u64).contains(&asked),
         "{asked}"
     );
     // Everything else is complete.

@@ -1,0 +1,117 @@
+//! What a sync is asked to do: [`SyncOptions`] and the [`Selection`] of tables, with each
+//! default defined once (the command line uses the same constants).
+
+use crate::sink::ParquetOptions;
+
+/// Options of a sync.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Parquet settings.
+    pub parquet: ParquetOptions,
+    /// What to extract.
+    pub selection: Selection,
+    /// Which comments to read.
+    pub comments: crate::sync::CommentsMode,
+    /// Deepest block nesting followed.
+    pub max_depth: usize,
+    /// Pages crawled at once (all share the client's rate limiter).
+    pub concurrency: usize,
+    /// Show a progress bar on a terminal.
+    pub progress: bool,
+    /// Read everything again (and detect vanished pages) even if an earlier run exists.
+    pub full_refresh: bool,
+    /// Make every Nth run a full refresh (0: only when asked).
+    pub full_every: u32,
+    /// How far before the previous run's start incremental reads begin (clock skew, index lag).
+    pub safety_margin: chrono::Duration,
+    /// Validity of the lake lock between refreshes.
+    pub lock_ttl: std::time::Duration,
+    /// Page marks (the per-page incremental state) held in memory; the rest spill to sorted
+    /// temporary files, so a sync's memory does not grow with the workspace.
+    pub marks_in_memory: usize,
+    /// Name the tables and columns of a new lake with ASCII letters only.
+    pub ascii_names: bool,
+    /// The instant the run counts as started (the system clock when `None`): the cursor of the
+    /// next run and the minute every read of this run is taken to be made in. Set it to replay
+    /// a run at a known time.
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Deepest block nesting followed by default.
+pub const DEFAULT_MAX_DEPTH: usize = 64;
+
+/// Every Nth run is a full refresh by default.
+pub const DEFAULT_FULL_EVERY: u32 = 24;
+
+/// Pages crawled at once by default: enough to keep 3 requests/s busy despite latency.
+pub const MAX_IN_FLIGHT_PAGES: usize = 4;
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            parquet: ParquetOptions::default(),
+            selection: Selection::default(),
+            comments: crate::sync::CommentsMode::Pages,
+            max_depth: DEFAULT_MAX_DEPTH,
+            concurrency: MAX_IN_FLIGHT_PAGES,
+            progress: false,
+            full_refresh: false,
+            full_every: DEFAULT_FULL_EVERY,
+            safety_margin: chrono::Duration::minutes(2),
+            lock_ttl: std::time::Duration::from_secs(300),
+            marks_in_memory: crate::state::marks::DEFAULT_MARKS_IN_MEMORY,
+            ascii_names: false,
+            now: None,
+        }
+    }
+}
+
+impl SyncOptions {
+    /// Only the data-source tables (no crawl of page content, users or comments).
+    pub fn tables_only() -> Self {
+        SyncOptions {
+            selection: Selection {
+                pages: false,
+                databases: false,
+                blocks: false,
+                users: false,
+                ..Selection::default()
+            },
+            comments: crate::sync::CommentsMode::None,
+            ..SyncOptions::default()
+        }
+    }
+}
+
+/// What a sync extracts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// One typed table per data source (and `rich_text_items`).
+    pub tables: bool,
+    /// The `pages` table.
+    pub pages: bool,
+    /// The `databases`, `data_sources` and `properties` tables.
+    pub databases: bool,
+    /// The `blocks` table (crawls every page's content).
+    pub blocks: bool,
+    /// The `users` table.
+    pub users: bool,
+    /// Restrict the sync to these pages and their subtrees (none: everything shared).
+    pub roots: Vec<String>,
+    /// Restrict data sources to these databases (none: every database found).
+    pub only_databases: Vec<String>,
+}
+
+impl Default for Selection {
+    fn default() -> Self {
+        Selection {
+            tables: true,
+            pages: true,
+            databases: true,
+            blocks: true,
+            users: true,
+            roots: Vec::new(),
+            only_databases: Vec::new(),
+        }
+    }
+}

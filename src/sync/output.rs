@@ -1,0 +1,377 @@
+//! The write side of a run: one task that owns every open table file, turns rows into Arrow
+//! batches and writes them as Parquet. The network side hands it rows through a bounded channel
+//! of [`WRITE_QUEUE`] messages and never waits for a file to be written, only for room in the
+//! queue, so requests in flight keep going (and the rate limiter alone paces them) while a file
+//! is encoded; the bound keeps memory flat when writing falls behind.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::error::SyncError;
+use super::report::{FixedReport, TableReport};
+use crate::flatten::fixed::{FixedTable, RICH_TEXT_TABLE, rows_to_batch, stamp};
+use crate::flatten::{RunInfo, TableBuilder, rich_text_schema};
+use crate::sink::{Lake, ParquetOptions, StagedTable, TableWriter};
+use crate::state::{SchemaChange, TableEntry};
+
+/// Messages the write queue holds before the network side waits for the write side: a
+/// message is one row or one page's blocks, so the queue holds a few MiB at most.
+pub const WRITE_QUEUE: usize = 256;
+
+/// Rows flattened per batch (memory stays bounded whatever the table size).
+pub const BATCH_ROWS: usize = 2048;
+
+/// A typed table open on the write side, named by the network side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct TableSlot(u32);
+
+/// What the network side asks the write side to do.
+enum Write {
+    /// Rows of a fixed table.
+    Fixed(FixedTable, Vec<Value>),
+    /// A fixed table this run does not write after all (the integration lacks a capability).
+    Skip(FixedTable),
+    /// Opens a typed table.
+    Open(TableSlot, TableEntry),
+    /// A row of a typed table (a page object whose truncated values were completed).
+    Row(TableSlot, Value),
+    /// Closes a typed table and reports it.
+    Close(TableSlot, TableClose),
+}
+
+/// What the network side knows of a table it closes.
+pub(super) struct TableClose {
+    /// Data source id.
+    pub data_source_id: String,
+    /// Values completed through the property-item endpoint.
+    pub completed_values: usize,
+    /// Schema changes since the previous sync.
+    pub changes: Vec<SchemaChange>,
+}
+
+/// Everything the write side wrote, staged for the commit.
+#[derive(Debug, Default)]
+pub(super) struct Written {
+    /// Per typed table.
+    pub tables: Vec<TableReport>,
+    /// Per fixed table written.
+    pub fixed: Vec<FixedReport>,
+    /// The rich-text items' files.
+    pub rich_text: Vec<crate::sink::WrittenFile>,
+    /// Every table's files, for the commit.
+    pub staged: Vec<StagedTable>,
+    /// Values the flattening could not type (kept as raw JSON).
+    pub warnings: Vec<String>,
+}
+
+/// Where a run's files go: lake, partition, run and Parquet settings.
+pub(super) struct Destination {
+    /// The lake.
+    pub lake: Lake,
+    /// `sync_date=YYYY-MM-DD`.
+    pub partition: String,
+    /// Run id and instant stamped on every row.
+    pub info: RunInfo,
+    /// Parquet settings.
+    pub parquet: ParquetOptions,
+}
+
+impl Destination {
+    fn writer(&self, table_dir: &str, schema: arrow::datatypes::SchemaRef) -> TableWriter {
+        TableWriter::new(
+            &self.lake,
+            table_dir,
+            &self.partition,
+            &self.info.run_id,
+            schema,
+            self.parquet.clone(),
+        )
+    }
+}
+
+/// The network side's handle on the write side.
+pub(super) struct Output {
+    queue: Option<mpsc::Sender<Write>>,
+    task: Option<JoinHandle<Result<Written, SyncError>>>,
+    next_slot: u32,
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        // A run that failed on the network side stops writing: its files stay uncommitted.
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Output {
+    /// Starts the write side with a writer for each fixed table in `fixed`.
+    pub fn start(destination: Destination, fixed: impl IntoIterator<Item = FixedTable>) -> Output {
+        let (queue, inbox) = mpsc::channel(WRITE_QUEUE);
+        let side = WriteSide::new(destination, fixed);
+        Output {
+            queue: Some(queue),
+            task: Some(tokio::spawn(side.run(inbox))),
+            next_slot: 0,
+        }
+    }
+
+    async fn send(&mut self, write: Write) -> Result<(), SyncError> {
+        let sent = match &self.queue {
+            Some(queue) => queue.send(write).await.is_ok(),
+            None => false,
+        };
+        if sent {
+            return Ok(());
+        }
+        // The write side stopped: its error is the run's.
+        self.queue = None;
+        Err(match self.wait().await {
+            Err(e) => e,
+            Ok(_) => SyncError::Internal("it stopped before the run ended".into()),
+        })
+    }
+
+    async fn wait(&mut self) -> Result<Written, SyncError> {
+        match self.task.take() {
+            Some(task) => task.await.map_err(|e| SyncError::Internal(e.to_string()))?,
+            None => Err(SyncError::Internal("it already ended".into())),
+        }
+    }
+
+    /// Adds a row to a fixed table.
+    pub async fn fixed(&mut self, table: FixedTable, row: Value) -> Result<(), SyncError> {
+        self.send(Write::Fixed(table, vec![row])).await
+    }
+
+    /// Adds rows to a fixed table.
+    pub async fn fixed_rows(
+        &mut self,
+        table: FixedTable,
+        rows: Vec<Value>,
+    ) -> Result<(), SyncError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.send(Write::Fixed(table, rows)).await
+    }
+
+    /// Drops a fixed table from the run: nothing of it is written or reported.
+    pub async fn skip(&mut self, table: FixedTable) -> Result<(), SyncError> {
+        self.send(Write::Skip(table)).await
+    }
+
+    /// Opens the typed table of `entry`.
+    pub async fn open(&mut self, entry: TableEntry) -> Result<TableSlot, SyncError> {
+        let slot = TableSlot(self.next_slot);
+        self.next_slot += 1;
+        self.send(Write::Open(slot, entry)).await?;
+        Ok(slot)
+    }
+
+    /// Adds a row to an open typed table.
+    pub async fn row(&mut self, slot: TableSlot, row: Value) -> Result<(), SyncError> {
+        self.send(Write::Row(slot, row)).await
+    }
+
+    /// Closes a typed table: its last rows are written and it is reported.
+    pub async fn close(&mut self, slot: TableSlot, close: TableClose) -> Result<(), SyncError> {
+        self.send(Write::Close(slot, close)).await
+    }
+
+    /// Waits until every file is written and closed; returns what was written.
+    pub async fn finish(mut self) -> Result<Written, SyncError> {
+        self.queue = None;
+        self.wait().await
+    }
+}
+
+/// A fixed table being written in batches.
+struct FixedWriter {
+    rows: Vec<Value>,
+    written: usize,
+    writer: TableWriter,
+}
+
+/// A typed table being written.
+struct OpenTable {
+    entry: TableEntry,
+    builder: TableBuilder,
+    writer: TableWriter,
+    rows: usize,
+}
+
+/// The write side's own state (it lives in its task).
+struct WriteSide {
+    destination: Destination,
+    synced_at: String,
+    fixed: HashMap<FixedTable, FixedWriter>,
+    open: HashMap<TableSlot, OpenTable>,
+    rich: TableWriter,
+    written: Written,
+}
+
+impl WriteSide {
+    fn new(destination: Destination, fixed: impl IntoIterator<Item = FixedTable>) -> WriteSide {
+        let fixed = fixed
+            .into_iter()
+            .map(|table| {
+                let writer = destination.writer(table.name(), table.schema());
+                let w = FixedWriter {
+                    rows: Vec::new(),
+                    written: 0,
+                    writer,
+                };
+                (table, w)
+            })
+            .collect();
+        let rich = destination.writer(RICH_TEXT_TABLE, rich_text_schema());
+        let synced_at = chrono::DateTime::from_timestamp_micros(destination.info.synced_at)
+            .unwrap_or_default()
+            .to_rfc3339();
+        WriteSide {
+            destination,
+            synced_at,
+            fixed,
+            open: HashMap::new(),
+            rich,
+            written: Written::default(),
+        }
+    }
+
+    async fn run(mut self, mut inbox: mpsc::Receiver<Write>) -> Result<Written, SyncError> {
+        while let Some(write) = inbox.recv().await {
+            match write {
+                Write::Fixed(table, rows) => self.fixed_rows(table, rows).await?,
+                Write::Skip(table) => {
+                    self.fixed.remove(&table);
+                }
+                Write::Open(slot, entry) => self.open_table(slot, entry),
+                Write::Row(slot, row) => self.table_row(slot, &row).await?,
+                Write::Close(slot, close) => self.close_table(slot, close).await?,
+            }
+        }
+        self.finish().await
+    }
+
+    async fn fixed_rows(&mut self, table: FixedTable, rows: Vec<Value>) -> Result<(), SyncError> {
+        // A skipped table's late rows go nowhere, as the table does.
+        let Some(t) = self.fixed.get_mut(&table) else {
+            return Ok(());
+        };
+        for row in rows {
+            t.rows
+                .push(stamp(row, &self.synced_at, &self.destination.info.run_id));
+            if t.rows.len() >= BATCH_ROWS {
+                flush_fixed(table, t).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn open_table(&mut self, slot: TableSlot, entry: TableEntry) {
+        let builder = TableBuilder::new(&entry.layout(), &self.destination.info);
+        let writer = self
+            .destination
+            .writer(&format!("tables/{}", entry.table), builder.schema());
+        let table = OpenTable {
+            entry,
+            builder,
+            writer,
+            rows: 0,
+        };
+        self.open.insert(slot, table);
+    }
+
+    async fn table_row(&mut self, slot: TableSlot, row: &Value) -> Result<(), SyncError> {
+        let Some(t) = self.open.get_mut(&slot) else {
+            return Err(SyncError::Internal(format!(
+                "a row came for table {slot:?}, which is not open"
+            )));
+        };
+        t.builder.append_page(row);
+        t.rows += 1;
+        if t.builder.len() >= BATCH_ROWS {
+            flush_table(t, &mut self.rich).await?;
+        }
+        Ok(())
+    }
+
+    async fn close_table(&mut self, slot: TableSlot, close: TableClose) -> Result<(), SyncError> {
+        let Some(mut t) = self.open.remove(&slot) else {
+            return Err(SyncError::Internal(format!(
+                "table {slot:?} was closed twice"
+            )));
+        };
+        flush_table(&mut t, &mut self.rich).await?;
+        self.written.warnings.extend(t.builder.take_warnings());
+        let staged = t.writer.finish().await?;
+        let table = t.entry.table;
+        tracing::info!(table = %table, rows = t.rows, files = staged.files.len(), "table written");
+        self.written.tables.push(TableReport {
+            table,
+            data_source_id: close.data_source_id,
+            rows: t.rows,
+            completed_values: close.completed_values,
+            files: staged.files.clone(),
+            changes: close.changes,
+        });
+        self.written.staged.push(staged);
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<Written, SyncError> {
+        if let Some(slot) = self.open.keys().next() {
+            return Err(SyncError::Internal(format!(
+                "table {slot:?} was never closed"
+            )));
+        }
+        for table in FixedTable::ALL {
+            if let Some(mut t) = self.fixed.remove(&table) {
+                flush_fixed(table, &mut t).await?;
+                let staged = t.writer.finish().await?;
+                self.written.fixed.push(FixedReport {
+                    table: table.name().to_string(),
+                    rows: t.written,
+                    files: staged.files.clone(),
+                });
+                self.written.staged.push(staged);
+            }
+        }
+        let rich = self.rich.finish().await?;
+        self.written.rich_text = rich.files.clone();
+        self.written.staged.push(rich);
+        Ok(self.written)
+    }
+}
+
+async fn flush_fixed(table: FixedTable, t: &mut FixedWriter) -> Result<(), SyncError> {
+    if t.rows.is_empty() {
+        return Ok(());
+    }
+    let batch = rows_to_batch(table, &t.rows).map_err(|source| SyncError::Arrow {
+        table: table.name().to_string(),
+        source,
+    })?;
+    t.written += t.rows.len();
+    t.rows.clear();
+    t.writer.write(&batch).await?;
+    Ok(())
+}
+
+async fn flush_table(t: &mut OpenTable, rich: &mut TableWriter) -> Result<(), SyncError> {
+    if t.builder.is_empty() {
+        return Ok(());
+    }
+    let (batch, rich_batch) = t.builder.finish().map_err(|source| SyncError::Arrow {
+        table: t.entry.table.clone(),
+        source,
+    })?;
+    t.writer.write(&batch).await?;
+    rich.write(&rich_batch).await?;
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! What a run does with each page object it sees, whoever found it (a data-source query,
+//! search, a selected root, a child page block): the page mark that decides whether it changed
+//! since the last run, its `pages` row, the crawl of its content, and tombstones for pages moved
+//! to the trash or, on a full refresh, no longer found.
+
+use serde_json::{Value, json};
+
+use super::error::SyncError;
+use super::run::Run;
+use crate::flatten::fixed::{FixedTable, page_row};
+use crate::model::{Parent, is_trashed, normalize_id};
+use crate::state::sync_state::{PageMark, mark_changed, settled_when_read};
+
+/// Why a tombstone was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Deletion {
+    /// The page is in Notion's trash.
+    Trashed,
+    /// A full refresh no longer found it.
+    Vanished,
+}
+
+impl Deletion {
+    fn reason(self) -> &'static str {
+        match self {
+            Deletion::Trashed => "trashed",
+            Deletion::Vanished => "vanished",
+        }
+    }
+}
+
+/// A failure of the temporary files that hold page marks past the memory budget.
+pub(super) fn spill_error(source: std::io::Error) -> SyncError {
+    SyncError::Spill {
+        dir: std::env::temp_dir().display().to_string(),
+        source,
+    }
+}
+
+impl Run<'_> {
+    /// Records a page object (a row of `table`, or a standalone page): writes its `pages` row
+    /// and queues its content for the crawl when it changed since the last run, records a
+    /// tombstone when it was moved to the trash. `listing` is the current data-source listing
+    /// when a query returned the page (0 otherwise). Returns false if the page was already
+    /// returned by this listing (a row to skip), or, outside a listing, already seen by this run.
+    pub(super) async fn add_page(
+        &mut self,
+        page: &Value,
+        table: Option<&str>,
+        listing: u16,
+    ) -> Result<bool, SyncError> {
+        let Some(id) = page.get("id").and_then(Value::as_str).map(normalize_id) else {
+            return Ok(false);
+        };
+        // A row's table: given by the caller, or found from its data source in the registry.
+        let from_parent = match page.get("parent").map(Parent::from_json) {
+            Some(Parent::DataSource { id, .. } | Parent::Database { id }) => {
+                self.registry.table(&id).map(|t| t.table.clone())
+            }
+            _ => None,
+        };
+        let table = table.map(str::to_string).or(from_parent);
+        let seen = self
+            .state
+            .pages
+            .observe(&id, table.as_deref(), listing)
+            .map_err(spill_error)?;
+        if !seen.first_in_run {
+            return Ok(listing != 0 && seen.first_in_listing);
+        }
+        let edited = page
+            .get("last_edited_time")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let trashed = is_trashed(page);
+        let previous = seen.previous;
+        let was_trashed = previous.as_ref().map(|m| m.trashed);
+        let changed = self.mode.full
+            || mark_changed(previous.as_ref(), &edited, self.mode.cursor)
+            || was_trashed.is_some_and(|t| t != trashed);
+        // Read now (or already settled, and so not read again).
+        let settled = if changed {
+            settled_when_read(&edited, self.mode.started_at)
+        } else {
+            // Unchanged under the cursor rule of marks from before `settled`: edited before the
+            // cursor, so read in a later minute.
+            previous.as_ref().is_some_and(|m| m.settled.unwrap_or(true))
+        };
+        let table = table.or_else(|| previous.and_then(|m| m.table));
+        if trashed
+            && was_trashed == Some(false)
+            && let Some(t) = &table
+        {
+            self.tombstone(t, &id, Deletion::Trashed).await?;
+        }
+        let mark = PageMark {
+            last_edited_time: edited,
+            table,
+            trashed,
+            settled: Some(settled),
+        };
+        self.state
+            .pages
+            .record(&id, mark, listing)
+            .map_err(spill_error)?;
+        if !changed {
+            return Ok(true);
+        }
+        self.progress.pages += 1;
+        self.push(FixedTable::Pages, page_row(page)).await?;
+        if !trashed && self.crawls() {
+            self.crawl_queue.push(id);
+        }
+        Ok(true)
+    }
+
+    /// Records the deletion of row or page `id` of `table`.
+    pub(super) async fn tombstone(
+        &mut self,
+        table: &str,
+        id: &str,
+        why: Deletion,
+    ) -> Result<(), SyncError> {
+        self.tombstones += 1;
+        let row = json!({"table": table, "id": id, "reason": why.reason()});
+        self.push(FixedTable::Tombstones, row).await
+    }
+
+    /// Deletions a full refresh of the whole workspace can see: known pages it no longer found.
+    /// Their marks are forgotten.
+    pub(super) async fn record_vanished(&mut self) -> Result<(), SyncError> {
+        if !self.mode.full || self.mode.restricted {
+            return Ok(());
+        }
+        let mut state = std::mem::take(&mut self.state);
+        for entry in state.pages.vanished() {
+            let (id, table) = entry.map_err(spill_error)?;
+            let table = table.as_deref().unwrap_or(FixedTable::Pages.name());
+            self.tombstone(table, &id, Deletion::Vanished).await?;
+        }
+        state.pages.forget_vanished();
+        self.state = state;
+        Ok(())
+    }
+}

@@ -1,0 +1,72 @@
+//! What a sync reports: per typed table, per fixed table, and for the whole run (the run
+//! record written to `_notionlake/runs/<run id>.json`).
+
+use serde::Serialize;
+
+use crate::notion::StatsSnapshot;
+use crate::sink::WrittenFile;
+use crate::state::SchemaChange;
+
+/// What one fixed table received.
+#[derive(Debug, Clone, Serialize)]
+pub struct FixedReport {
+    /// Table name.
+    pub table: String,
+    /// Rows written.
+    pub rows: usize,
+    /// Files written.
+    pub files: Vec<WrittenFile>,
+}
+
+/// What one table received.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableReport {
+    /// Table name.
+    pub table: String,
+    /// Data source id.
+    pub data_source_id: String,
+    /// Rows written.
+    pub rows: usize,
+    /// Values completed through the property-item endpoint.
+    pub completed_values: usize,
+    /// Files written.
+    pub files: Vec<WrittenFile>,
+    /// Schema changes since the previous sync.
+    pub changes: Vec<SchemaChange>,
+}
+
+/// The outcome of a sync.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncReport {
+    /// Run id.
+    pub run_id: String,
+    /// `full` or `incremental`.
+    pub mode: String,
+    /// Start (RFC 3339).
+    pub started_at: String,
+    /// Seconds taken.
+    pub duration_secs: f64,
+    /// Per table.
+    pub tables: Vec<TableReport>,
+    /// Rich-text item files.
+    pub rich_text_files: Vec<WrittenFile>,
+    /// The fixed workspace tables (pages, blocks, users, comments…).
+    pub fixed: Vec<FixedReport>,
+    /// Tables skipped because the integration lacks a capability.
+    pub skipped: Vec<String>,
+    /// Deletions recorded.
+    pub tombstones: usize,
+    /// Warnings (unknown types, vanished data sources…).
+    pub warnings: Vec<String>,
+    /// Requests made.
+    pub requests: StatsSnapshot,
+}
+
+/// A new run id: sortable time plus a random suffix.
+pub fn new_run_id(now: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "{}-{:04x}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        rand::random::<u16>()
+    )
+}
