@@ -1,5 +1,5 @@
 //! The per-property-type column mapping: which Arrow type each Notion property type becomes.
-//! This table is the single source of truth; `schemas/property-types.md` documents it and a test
+//! [`PropertyType`] is the single source of truth; `schemas/property-types.md` documents it and a test
 //! checks that the two agree.
 
 use std::sync::Arc;
@@ -31,182 +31,291 @@ pub fn date_fields() -> Fields {
     ])
 }
 
-/// How one Notion property type is stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mapping {
-    /// The Notion property type.
-    pub notion_type: &'static str,
-    /// One line on what the column holds.
-    pub note: &'static str,
+/// A Notion property type: the one place that says how each type is stored — its Arrow
+/// type ([`PropertyType::arrow_type`]), its column builder
+/// ([`PropertyType::builder`]) and its row in `schemas/property-types.md`
+/// ([`PropertyType::note`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PropertyType {
+    /// `title`.
+    Title,
+    /// `rich_text`.
+    RichText,
+    /// `number`.
+    Number,
+    /// `select`.
+    Select,
+    /// `multi_select`.
+    MultiSelect,
+    /// `status`.
+    Status,
+    /// `date`.
+    Date,
+    /// `people`.
+    People,
+    /// `files`.
+    Files,
+    /// `checkbox`.
+    Checkbox,
+    /// `url`.
+    Url,
+    /// `email`.
+    Email,
+    /// `phone_number`.
+    PhoneNumber,
+    /// `formula`.
+    Formula,
+    /// `relation`.
+    Relation,
+    /// `rollup`.
+    Rollup,
+    /// `created_time`.
+    CreatedTime,
+    /// `created_by`.
+    CreatedBy,
+    /// `last_edited_time`.
+    LastEditedTime,
+    /// `last_edited_by`.
+    LastEditedBy,
+    /// `unique_id`.
+    UniqueId,
+    /// `verification`.
+    Verification,
+    /// `button`.
+    Button,
+    /// `place`.
+    Place,
+    /// A type this mapping does not know (Notion added it later): stored as its raw JSON text.
+    Other(String),
 }
 
-/// Every property type Notion documents, in the order of Notion's reference.
-pub const MAPPINGS: &[Mapping] = &[
-    Mapping {
-        notion_type: "title",
-        note: "plain text of all items; formatting, links and mentions in `rich_text_items`",
-    },
-    Mapping {
-        notion_type: "rich_text",
-        note: "plain text of all items; formatting, links and mentions in `rich_text_items`",
-    },
-    Mapping {
-        notion_type: "number",
-        note: "every number as float64",
-    },
-    Mapping {
-        notion_type: "select",
-        note: "option name; option ids and colours are in the schema registry",
-    },
-    Mapping {
-        notion_type: "multi_select",
-        note: "option names, in order",
-    },
-    Mapping {
-        notion_type: "status",
-        note: "option name",
-    },
-    Mapping {
-        notion_type: "date",
-        note: "start/end as UTC instants (dates at 00:00 UTC), has_time false for date-only values, time_zone, and the original text",
-    },
-    Mapping {
-        notion_type: "people",
-        note: "users and groups: id, name (when shared), kind (person, bot, group)",
-    },
-    Mapping {
-        notion_type: "files",
-        note: "name, kind (file, external), url, expiry_time of Notion-hosted files",
-    },
-    Mapping {
-        notion_type: "checkbox",
-        note: "never null",
-    },
-    Mapping {
-        notion_type: "url",
-        note: "",
-    },
-    Mapping {
-        notion_type: "email",
-        note: "",
-    },
-    Mapping {
-        notion_type: "phone_number",
-        note: "",
-    },
-    Mapping {
-        notion_type: "formula",
-        note: "result type and one field per result type; the others are null",
-    },
-    Mapping {
-        notion_type: "relation",
-        note: "related page ids, complete (values truncated at 25 are completed)",
-    },
-    Mapping {
-        notion_type: "rollup",
-        note: "result type and function; number, date, or array (items as text, NULL for an empty item; as JSON with each item's type); over all related pages, also past 25",
-    },
-    Mapping {
-        notion_type: "created_time",
-        note: "",
-    },
-    Mapping {
-        notion_type: "created_by",
-        note: "user id",
-    },
-    Mapping {
-        notion_type: "last_edited_time",
-        note: "",
-    },
-    Mapping {
-        notion_type: "last_edited_by",
-        note: "user id",
-    },
-    Mapping {
-        notion_type: "unique_id",
-        note: "prefix, number, and the display text `PREFIX-123`",
-    },
-    Mapping {
-        notion_type: "verification",
-        note: "state, verifier's user id, validity window",
-    },
-    Mapping {
-        notion_type: "button",
-        note: "no value: no column (the property is listed in the schema registry)",
-    },
-    Mapping {
-        notion_type: "place",
-        note: "coordinates, name, address and place ids",
-    },
-];
+impl PropertyType {
+    /// Every property type Notion documents, in the order of Notion's reference.
+    pub const ALL: [PropertyType; 24] = [
+        PropertyType::Title,
+        PropertyType::RichText,
+        PropertyType::Number,
+        PropertyType::Select,
+        PropertyType::MultiSelect,
+        PropertyType::Status,
+        PropertyType::Date,
+        PropertyType::People,
+        PropertyType::Files,
+        PropertyType::Checkbox,
+        PropertyType::Url,
+        PropertyType::Email,
+        PropertyType::PhoneNumber,
+        PropertyType::Formula,
+        PropertyType::Relation,
+        PropertyType::Rollup,
+        PropertyType::CreatedTime,
+        PropertyType::CreatedBy,
+        PropertyType::LastEditedTime,
+        PropertyType::LastEditedBy,
+        PropertyType::UniqueId,
+        PropertyType::Verification,
+        PropertyType::Button,
+        PropertyType::Place,
+    ];
 
-/// The Arrow type of a property type's column; `None` for types without a value (button).
-/// Unknown types are stored as their raw JSON text.
-pub fn arrow_type(notion_type: &str) -> Option<DataType> {
-    Some(match notion_type {
-        "title" | "rich_text" | "select" | "status" | "url" | "email" | "phone_number"
-        | "created_by" | "last_edited_by" => DataType::Utf8,
-        "number" => DataType::Float64,
-        "checkbox" => DataType::Boolean,
-        "created_time" | "last_edited_time" => ts_type(),
-        "multi_select" | "relation" => list_of(utf8("item")),
-        "date" => DataType::Struct(date_fields()),
-        "people" => list_of(Field::new(
-            "item",
-            DataType::Struct(Fields::from(vec![utf8("id"), utf8("name"), utf8("kind")])),
-            true,
-        )),
-        "files" => list_of(Field::new(
-            "item",
-            DataType::Struct(Fields::from(vec![
-                utf8("name"),
-                utf8("kind"),
-                utf8("url"),
-                Field::new("expiry_time", ts_type(), true),
+    /// The type of a property's `type` field.
+    pub fn parse(notion_type: &str) -> PropertyType {
+        match notion_type {
+            "title" => PropertyType::Title,
+            "rich_text" => PropertyType::RichText,
+            "number" => PropertyType::Number,
+            "select" => PropertyType::Select,
+            "multi_select" => PropertyType::MultiSelect,
+            "status" => PropertyType::Status,
+            "date" => PropertyType::Date,
+            "people" => PropertyType::People,
+            "files" => PropertyType::Files,
+            "checkbox" => PropertyType::Checkbox,
+            "url" => PropertyType::Url,
+            "email" => PropertyType::Email,
+            "phone_number" => PropertyType::PhoneNumber,
+            "formula" => PropertyType::Formula,
+            "relation" => PropertyType::Relation,
+            "rollup" => PropertyType::Rollup,
+            "created_time" => PropertyType::CreatedTime,
+            "created_by" => PropertyType::CreatedBy,
+            "last_edited_time" => PropertyType::LastEditedTime,
+            "last_edited_by" => PropertyType::LastEditedBy,
+            "unique_id" => PropertyType::UniqueId,
+            "verification" => PropertyType::Verification,
+            "button" => PropertyType::Button,
+            "place" => PropertyType::Place,
+            other => PropertyType::Other(other.to_string()),
+        }
+    }
+
+    /// The name Notion gives the type.
+    pub fn name(&self) -> &str {
+        match self {
+            PropertyType::Title => "title",
+            PropertyType::RichText => "rich_text",
+            PropertyType::Number => "number",
+            PropertyType::Select => "select",
+            PropertyType::MultiSelect => "multi_select",
+            PropertyType::Status => "status",
+            PropertyType::Date => "date",
+            PropertyType::People => "people",
+            PropertyType::Files => "files",
+            PropertyType::Checkbox => "checkbox",
+            PropertyType::Url => "url",
+            PropertyType::Email => "email",
+            PropertyType::PhoneNumber => "phone_number",
+            PropertyType::Formula => "formula",
+            PropertyType::Relation => "relation",
+            PropertyType::Rollup => "rollup",
+            PropertyType::CreatedTime => "created_time",
+            PropertyType::CreatedBy => "created_by",
+            PropertyType::LastEditedTime => "last_edited_time",
+            PropertyType::LastEditedBy => "last_edited_by",
+            PropertyType::UniqueId => "unique_id",
+            PropertyType::Verification => "verification",
+            PropertyType::Button => "button",
+            PropertyType::Place => "place",
+            PropertyType::Other(name) => name,
+        }
+    }
+
+    /// One line on what the column holds (the documentation's row).
+    pub fn note(&self) -> &'static str {
+        match self {
+            PropertyType::Title => {
+                "plain text of all items; formatting, links and mentions in `rich_text_items`"
+            }
+            PropertyType::RichText => {
+                "plain text of all items; formatting, links and mentions in `rich_text_items`"
+            }
+            PropertyType::Number => "every number as float64",
+            PropertyType::Select => {
+                "option name; option ids and colours are in the schema registry"
+            }
+            PropertyType::MultiSelect => "option names, in order",
+            PropertyType::Status => "option name",
+            PropertyType::Date => {
+                "start/end as UTC instants (dates at 00:00 UTC), has_time false for date-only values, time_zone, and the original text"
+            }
+            PropertyType::People => {
+                "users and groups: id, name (when shared), kind (person, bot, group)"
+            }
+            PropertyType::Files => {
+                "name, kind (file, external), url, expiry_time of Notion-hosted files"
+            }
+            PropertyType::Checkbox => "never null",
+            PropertyType::Url => "",
+            PropertyType::Email => "",
+            PropertyType::PhoneNumber => "",
+            PropertyType::Formula => {
+                "result type and one field per result type; the others are null"
+            }
+            PropertyType::Relation => {
+                "related page ids, complete (values truncated at 25 are completed)"
+            }
+            PropertyType::Rollup => {
+                "result type and function; number, date, or array (items as text, NULL for an empty item; as JSON with each item's type); over all related pages, also past 25"
+            }
+            PropertyType::CreatedTime => "",
+            PropertyType::CreatedBy => "user id",
+            PropertyType::LastEditedTime => "",
+            PropertyType::LastEditedBy => "user id",
+            PropertyType::UniqueId => "prefix, number, and the display text `PREFIX-123`",
+            PropertyType::Verification => "state, verifier's user id, validity window",
+            PropertyType::Button => {
+                "no value: no column (the property is listed in the schema registry)"
+            }
+            PropertyType::Place => "coordinates, name, address and place ids",
+            PropertyType::Other(_) => "the value's raw JSON text",
+        }
+    }
+
+    /// True for the types Notion documents.
+    pub fn is_known(&self) -> bool {
+        !matches!(self, PropertyType::Other(_))
+    }
+
+    /// The Arrow type of the type's column; `None` for types without a value (button).
+    pub fn arrow_type(&self) -> Option<DataType> {
+        Some(match self {
+            PropertyType::Title
+            | PropertyType::RichText
+            | PropertyType::Select
+            | PropertyType::Status
+            | PropertyType::Url
+            | PropertyType::Email
+            | PropertyType::PhoneNumber
+            | PropertyType::CreatedBy
+            | PropertyType::LastEditedBy
+            | PropertyType::Other(_) => DataType::Utf8,
+            PropertyType::Number => DataType::Float64,
+            PropertyType::Checkbox => DataType::Boolean,
+            PropertyType::CreatedTime | PropertyType::LastEditedTime => ts_type(),
+            PropertyType::MultiSelect | PropertyType::Relation => list_of(utf8("item")),
+            PropertyType::Date => DataType::Struct(date_fields()),
+            PropertyType::People => list_of(Field::new(
+                "item",
+                DataType::Struct(Fields::from(vec![utf8("id"), utf8("name"), utf8("kind")])),
+                true,
+            )),
+            PropertyType::Files => list_of(Field::new(
+                "item",
+                DataType::Struct(Fields::from(vec![
+                    utf8("name"),
+                    utf8("kind"),
+                    utf8("url"),
+                    Field::new("expiry_time", ts_type(), true),
+                ])),
+                true,
+            )),
+            PropertyType::Formula => DataType::Struct(Fields::from(vec![
+                utf8("type"),
+                utf8("string"),
+                Field::new("number", DataType::Float64, true),
+                Field::new("boolean", DataType::Boolean, true),
+                Field::new("date", DataType::Struct(date_fields()), true),
             ])),
-            true,
-        )),
-        "formula" => DataType::Struct(Fields::from(vec![
-            utf8("type"),
-            utf8("string"),
-            Field::new("number", DataType::Float64, true),
-            Field::new("boolean", DataType::Boolean, true),
-            Field::new("date", DataType::Struct(date_fields()), true),
-        ])),
-        "rollup" => DataType::Struct(Fields::from(vec![
-            utf8("type"),
-            utf8("function"),
-            Field::new("number", DataType::Float64, true),
-            Field::new("date", DataType::Struct(date_fields()), true),
-            Field::new("array", list_of(utf8("item")), true),
-            utf8("array_json"),
-        ])),
-        "unique_id" => DataType::Struct(Fields::from(vec![
-            utf8("prefix"),
-            Field::new("number", DataType::Int64, true),
-            utf8("text"),
-        ])),
-        "verification" => DataType::Struct(Fields::from(vec![
-            utf8("state"),
-            utf8("verified_by"),
-            Field::new("date", DataType::Struct(date_fields()), true),
-        ])),
-        "place" => DataType::Struct(Fields::from(vec![
-            Field::new("lat", DataType::Float64, true),
-            Field::new("lon", DataType::Float64, true),
-            utf8("name"),
-            utf8("address"),
-            utf8("aws_place_id"),
-            utf8("google_place_id"),
-        ])),
-        "button" => return None,
-        _ => DataType::Utf8,
-    })
+            PropertyType::Rollup => DataType::Struct(Fields::from(vec![
+                utf8("type"),
+                utf8("function"),
+                Field::new("number", DataType::Float64, true),
+                Field::new("date", DataType::Struct(date_fields()), true),
+                Field::new("array", list_of(utf8("item")), true),
+                utf8("array_json"),
+            ])),
+            PropertyType::UniqueId => DataType::Struct(Fields::from(vec![
+                utf8("prefix"),
+                Field::new("number", DataType::Int64, true),
+                utf8("text"),
+            ])),
+            PropertyType::Verification => DataType::Struct(Fields::from(vec![
+                utf8("state"),
+                utf8("verified_by"),
+                Field::new("date", DataType::Struct(date_fields()), true),
+            ])),
+            PropertyType::Place => DataType::Struct(Fields::from(vec![
+                Field::new("lat", DataType::Float64, true),
+                Field::new("lon", DataType::Float64, true),
+                utf8("name"),
+                utf8("address"),
+                utf8("aws_place_id"),
+                utf8("google_place_id"),
+            ])),
+            PropertyType::Button => return None,
+        })
+    }
+
+    /// Whether the type has a column (every type but button).
+    pub fn has_column(&self) -> bool {
+        !matches!(self, PropertyType::Button)
+    }
 }
 
-/// True for the property types Notion documents (everything else is stored as raw JSON).
-pub fn is_known(notion_type: &str) -> bool {
-    MAPPINGS.iter().any(|m| m.notion_type == notion_type)
+impl std::fmt::Display for PropertyType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A compact, pyarrow-like rendering of an Arrow type, used in `schemas/` and `\d`.
@@ -264,18 +373,40 @@ mod tests {
     #[test]
     fn code_and_schemas_doc_agree() {
         let doc = documented(false);
-        let code: Vec<(String, String)> = MAPPINGS
+        let code: Vec<(String, String)> = PropertyType::ALL
             .iter()
             .map(|m| {
-                let t =
-                    arrow_type(m.notion_type).map_or("(no column)".to_string(), |t| type_name(&t));
-                (m.notion_type.to_string(), t)
+                let t = m
+                    .arrow_type()
+                    .map_or("(no column)".to_string(), |t| type_name(&t));
+                (m.name().to_string(), t)
             })
             .collect();
         assert_eq!(
             doc, code,
             "schemas/property-types.md and src/flatten/mapping.rs disagree"
         );
+    }
+
+    /// The third cell of each property-type row is the type's note.
+    #[test]
+    fn notes_and_schemas_doc_agree() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/property-types.md");
+        let text = std::fs::read_to_string(path).expect("schemas/property-types.md exists");
+        let doc: Vec<(String, String)> = text
+            .lines()
+            .take_while(|l| !l.starts_with("## Metadata columns"))
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                (cells[1].trim_matches('`').to_string(), cells[3].to_string())
+            })
+            .collect();
+        let code: Vec<(String, String)> = PropertyType::ALL
+            .iter()
+            .map(|t| (t.name().to_string(), t.note().to_string()))
+            .collect();
+        assert_eq!(doc, code);
     }
 
     #[test]
@@ -289,8 +420,18 @@ mod tests {
 
     #[test]
     fn unknown_types_are_raw_json_text() {
-        assert_eq!(arrow_type("location"), Some(DataType::Utf8));
-        assert!(!is_known("location"));
-        assert!(is_known("place"));
+        let location = PropertyType::parse("location");
+        assert_eq!(location.arrow_type(), Some(DataType::Utf8));
+        assert!(!location.is_known());
+        assert_eq!(location.name(), "location");
+        assert!(PropertyType::parse("place").is_known());
+    }
+
+    #[test]
+    fn every_type_parses_back_from_its_name() {
+        for t in PropertyType::ALL {
+            assert_eq!(PropertyType::parse(t.name()), t);
+            assert_eq!(t.has_column(), t.arrow_type().is_some());
+        }
     }
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::flatten::fixed::own_tables;
-use crate::flatten::mapping::arrow_type;
+use crate::flatten::mapping::PropertyType;
 use crate::flatten::names::{
     NameStyle, allocate, allocate_numbered, first_free, numbered, snake_case, suffixed,
 };
@@ -103,7 +103,7 @@ impl TableEntry {
                     column: c.column.clone(),
                     property_id: c.property_id.clone(),
                     name: c.name.clone(),
-                    notion_type: c.notion_type.clone(),
+                    notion_type: PropertyType::parse(&c.notion_type),
                 })
                 .collect(),
         }
@@ -212,7 +212,7 @@ impl Registry {
         for prop in schema
             .properties
             .iter()
-            .filter(|p| arrow_type(&p.kind).is_some())
+            .filter(|p| PropertyType::parse(&p.kind).has_column())
         {
             match entry
                 .columns

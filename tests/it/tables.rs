@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use notionlake::fake::workspace::{FParent, PropDef, Workspace};
 use notionlake::fake::{DemoIds, FakeConfig, FakeNotion};
-use notionlake::flatten::mapping::{arrow_type, type_name};
+use notionlake::flatten::mapping::{PropertyType, type_name};
 use notionlake::sink::Lake;
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -81,7 +81,7 @@ async fn every_table_and_column_has_the_documented_type() {
                 .unwrap_or_else(|_| panic!("{name}.{column} missing"));
             assert_eq!(
                 type_name(field.data_type()),
-                type_name(&arrow_type(kind).unwrap()),
+                type_name(&PropertyType::parse(kind).arrow_type().unwrap()),
                 "{name}.{column} ({kind})"
             );
             checked += 1;
