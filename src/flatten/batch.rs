@@ -16,7 +16,7 @@ use arrow::error::ArrowError;
 use serde_json::Value;
 
 use super::columns::ColumnBuilder;
-use super::mapping::{arrow_type, is_known, ts_type};
+use super::mapping::{PropertyType, ts_type};
 use super::reuse::FinishReserving;
 use super::values::{field, key_eq, parse_ts_micros, pick};
 use crate::model::normalize_id_cow;
@@ -32,7 +32,7 @@ pub struct RunInfo {
 
 impl RunInfo {
     /// The `_synced_at` column of a batch of `rows` rows.
-    fn synced_at_column(&self, rows: usize) -> ArrayRef {
+    pub(crate) fn synced_at_column(&self, rows: usize) -> ArrayRef {
         Arc::new(TimestampMicrosecondArray::from_value(self.synced_at, rows).with_timezone("UTC"))
     }
 }
@@ -40,8 +40,8 @@ impl RunInfo {
 struct PlannedColumn {
     property_id: String,
     column: String,
+    /// The Notion type's name, compared with each value's `type` key.
     notion_type: String,
-    data_type: DataType,
 }
 
 /// Builds batches of one data-source table.
@@ -171,7 +171,7 @@ pub struct ColumnLayout {
     /// The property's name.
     pub name: String,
     /// The property's Notion type.
-    pub notion_type: String,
+    pub notion_type: PropertyType,
 }
 
 /// The schema of a table: metadata columns, then its property columns carrying their Notion
@@ -179,11 +179,11 @@ pub struct ColumnLayout {
 pub fn table_schema(layout: &TableLayout) -> SchemaRef {
     let mut fields = MetaBuilders::fields();
     for c in &layout.columns {
-        if let Some(t) = arrow_type(&c.notion_type) {
+        if let Some(t) = c.notion_type.arrow_type() {
             let meta = HashMap::from([
                 ("notion.property_id".to_string(), c.property_id.clone()),
                 ("notion.name".to_string(), c.name.clone()),
-                ("notion.type".to_string(), c.notion_type.clone()),
+                ("notion.type".to_string(), c.notion_type.name().to_string()),
             ]);
             fields.push(Field::new(&c.column, t, true).with_metadata(meta));
         }
@@ -198,13 +198,10 @@ impl TableBuilder {
         let mut builders = Vec::new();
         let mut warnings = BTreeSet::new();
         for c in &entry.columns {
-            let (Some(data_type), Some(builder)) = (
-                arrow_type(&c.notion_type),
-                ColumnBuilder::for_type(&c.notion_type),
-            ) else {
+            let Some(builder) = c.notion_type.builder() else {
                 continue;
             };
-            if !is_known(&c.notion_type) {
+            if !c.notion_type.is_known() {
                 warnings.insert(format!(
                     "table {}: property {:?} has type {:?}, unknown to this version of notionlake; its values are kept as raw JSON text in column {}",
                     entry.table, c.name, c.notion_type, c.column
@@ -213,8 +210,7 @@ impl TableBuilder {
             columns.push(PlannedColumn {
                 property_id: c.property_id.clone(),
                 column: c.column.clone(),
-                notion_type: c.notion_type.clone(),
-                data_type,
+                notion_type: c.notion_type.name().to_string(),
             });
             builders.push(builder);
         }
@@ -399,9 +395,7 @@ impl TableBuilder {
     /// Finishes the buffered rows: the table batch and the rich-text items batch.
     pub fn finish(&mut self) -> Result<(RecordBatch, RecordBatch), ArrowError> {
         let mut arrays = self.meta.finish(self.rows, &self.run);
-        for (b, c) in self.builders.iter_mut().zip(&self.columns) {
-            arrays.push(b.finish(&c.data_type));
-        }
+        arrays.extend(self.builders.iter_mut().map(ColumnBuilder::finish));
         self.rows = 0;
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
         Ok((batch, self.rich.finish()?))
@@ -658,7 +652,7 @@ mod tests {
             columns: schema
                 .properties
                 .iter()
-                .filter(|p| arrow_type(&p.kind).is_some())
+                .filter(|p| PropertyType::parse(&p.kind).has_column())
                 .map(|p| ColumnLayout {
                     column: crate::flatten::names::snake_case(
                         &p.name,
@@ -666,7 +660,7 @@ mod tests {
                     ),
                     property_id: p.id.clone(),
                     name: p.name.clone(),
-                    notion_type: p.kind.clone(),
+                    notion_type: PropertyType::parse(&p.kind),
                 })
                 .collect(),
         }

@@ -5,9 +5,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow::error::ArrowError;
 use serde_json::{Map, Value, json};
 
 use super::mapping::ts_type;
@@ -198,16 +196,6 @@ fn fixed_schema(table: FixedTable) -> SchemaRef {
     fields.push(Field::new("_synced_at", ts_type(), false));
     fields.push(s("_run_id"));
     Arc::new(Schema::new(fields))
-}
-
-/// Decodes flat JSON rows into a batch of a fixed table's schema.
-pub fn rows_to_batch(table: FixedTable, rows: &[Value]) -> Result<RecordBatch, ArrowError> {
-    let schema = table.schema();
-    let mut decoder = arrow::json::ReaderBuilder::new(schema.clone()).build_decoder()?;
-    decoder.serialize(rows)?;
-    Ok(decoder
-        .flush()?
-        .unwrap_or_else(|| RecordBatch::new_empty(schema)))
 }
 
 fn id_of(v: &Value, key: &str) -> Value {
@@ -500,19 +488,11 @@ pub fn comment_row(c: &Value, page_id: &str) -> Value {
     Value::Object(r)
 }
 
-/// Stamps a row with the run's metadata.
-pub fn stamp(mut row: Value, synced_at: &str, run_id: &str) -> Value {
-    if let Some(o) = row.as_object_mut() {
-        o.insert("_synced_at".into(), json!(synced_at));
-        o.insert("_run_id".into(), json!(run_id));
-    }
-    row
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::flatten::mapping::type_name;
+    use arrow::array::AsArray;
 
     #[test]
     fn fixed_tables_match_the_doc() {
@@ -547,15 +527,50 @@ mod tests {
         }
     }
 
+    fn batch_of(
+        table: FixedTable,
+        run: &crate::flatten::RunInfo,
+        rows: &[Value],
+    ) -> arrow::array::RecordBatch {
+        let mut b = crate::flatten::fixed_batch::FixedBatchBuilder::new(table, run);
+        for r in rows {
+            b.append(r);
+        }
+        let batch = b.finish().unwrap();
+        assert_eq!(batch.schema(), table.schema());
+        batch
+    }
+
     #[test]
     fn rows_decode_into_the_fixed_schemas() {
         let page = json!({"object": "page", "id": "38c9ce7b60a48156a1b7cf948b230f66", "created_time": "2026-06-27T17:00:00.000Z",
             "last_edited_time": "2026-06-27T17:00:00.000Z", "created_by": {"object": "user", "id": "u1"}, "last_edited_by": {"object": "user", "id": "u1"},
             "icon": {"type": "emoji", "emoji": "🐞"}, "cover": null, "parent": {"type": "data_source_id", "data_source_id": "ds", "database_id": "db"},
             "in_trash": false, "properties": {"Name": {"id": "title", "type": "title", "title": [{"plain_text": "Bug"}]}}, "url": "u", "public_url": null});
-        let row = stamp(page_row(&page), "2026-11-24T00:00:00Z", "r1");
-        let batch = rows_to_batch(FixedTable::Pages, &[row]).unwrap();
+        let run = crate::flatten::RunInfo {
+            run_id: "r1".into(),
+            synced_at: 1_795_478_400_000_000,
+        };
+        let batch = batch_of(FixedTable::Pages, &run, &[page_row(&page)]);
         assert_eq!(batch.num_rows(), 1);
+        let created = batch
+            .column_by_name("created_time")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+        assert_eq!(created.value(0), 1_782_579_600_000_000);
+        let synced = batch
+            .column_by_name("_synced_at")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+        assert_eq!(synced.value(0), run.synced_at);
+        assert_eq!(
+            batch
+                .column_by_name("_run_id")
+                .unwrap()
+                .as_string::<i32>()
+                .value(0),
+            "r1"
+        );
         assert_eq!(
             batch.schema().fields().len(),
             FixedTable::Pages.schema().fields().len()
@@ -565,15 +580,13 @@ mod tests {
         let row = block_row(&block, "p", 1, 0);
         assert_eq!(row["checked"], true);
         assert_eq!(row["plain_text"], "x");
-        rows_to_batch(
-            FixedTable::Blocks,
-            &[stamp(row, "2026-11-24T00:00:00Z", "r1")],
-        )
-        .unwrap();
+        let batch = batch_of(FixedTable::Blocks, &run, &[row]);
+        let checked = batch.column_by_name("checked").unwrap().as_boolean();
+        assert!(checked.value(0));
         let meeting = json!({"object": "block", "id": "b2", "type": "transcription", "transcription": {"title": [{"plain_text": "Call"}]}});
         assert_eq!(block_row(&meeting, "p", 1, 0)["type"], "meeting_notes");
         for t in FixedTable::ALL {
-            assert_eq!(rows_to_batch(t, &[]).unwrap().num_rows(), 0);
+            assert_eq!(batch_of(t, &run, &[]).num_rows(), 0);
             assert_eq!(FixedTable::from_name(t.name()), Some(t));
         }
     }

@@ -6,7 +6,9 @@
 
 pub mod batch;
 pub(crate) mod columns;
+mod compound;
 pub mod fixed;
+pub mod fixed_batch;
 pub mod mapping;
 pub mod names;
 mod reuse;

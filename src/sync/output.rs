@@ -12,7 +12,8 @@ use tokio::task::JoinHandle;
 
 use super::error::SyncError;
 use super::report::{FixedReport, TableReport};
-use crate::flatten::fixed::{FixedTable, RICH_TEXT_TABLE, rows_to_batch, stamp};
+use crate::flatten::fixed::{FixedTable, RICH_TEXT_TABLE};
+use crate::flatten::fixed_batch::FixedBatchBuilder;
 use crate::flatten::{RunInfo, TableBuilder, rich_text_schema};
 use crate::sink::{Lake, ParquetOptions, StagedTable, TableWriter};
 use crate::state::{SchemaChange, TableEntry};
@@ -192,7 +193,7 @@ impl Output {
 
 /// A fixed table being written in batches.
 struct FixedWriter {
-    rows: Vec<Value>,
+    builder: FixedBatchBuilder,
     written: usize,
     writer: TableWriter,
 }
@@ -208,7 +209,6 @@ struct OpenTable {
 /// The write side's own state (it lives in its task).
 struct WriteSide {
     destination: Destination,
-    synced_at: String,
     fixed: HashMap<FixedTable, FixedWriter>,
     open: HashMap<TableSlot, OpenTable>,
     rich: TableWriter,
@@ -222,7 +222,7 @@ impl WriteSide {
             .map(|table| {
                 let writer = destination.writer(table.name(), table.schema());
                 let w = FixedWriter {
-                    rows: Vec::new(),
+                    builder: FixedBatchBuilder::new(table, &destination.info),
                     written: 0,
                     writer,
                 };
@@ -230,12 +230,8 @@ impl WriteSide {
             })
             .collect();
         let rich = destination.writer(RICH_TEXT_TABLE, rich_text_schema());
-        let synced_at = chrono::DateTime::from_timestamp_micros(destination.info.synced_at)
-            .unwrap_or_default()
-            .to_rfc3339();
         WriteSide {
             destination,
-            synced_at,
             fixed,
             open: HashMap::new(),
             rich,
@@ -263,10 +259,9 @@ impl WriteSide {
         let Some(t) = self.fixed.get_mut(&table) else {
             return Ok(());
         };
-        for row in rows {
-            t.rows
-                .push(stamp(row, &self.synced_at, &self.destination.info.run_id));
-            if t.rows.len() >= BATCH_ROWS {
+        for row in &rows {
+            t.builder.append(row);
+            if t.builder.len() >= BATCH_ROWS {
                 flush_fixed(table, t).await?;
             }
         }
@@ -350,15 +345,14 @@ impl WriteSide {
 }
 
 async fn flush_fixed(table: FixedTable, t: &mut FixedWriter) -> Result<(), SyncError> {
-    if t.rows.is_empty() {
+    if t.builder.is_empty() {
         return Ok(());
     }
-    let batch = rows_to_batch(table, &t.rows).map_err(|source| SyncError::Arrow {
+    t.written += t.builder.len();
+    let batch = t.builder.finish().map_err(|source| SyncError::Arrow {
         table: table.name().to_string(),
         source,
     })?;
-    t.written += t.rows.len();
-    t.rows.clear();
     t.writer.write(&batch).await?;
     Ok(())
 }
