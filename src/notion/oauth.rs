@@ -398,38 +398,46 @@ impl OAuthApp {
                 LOGIN_TIMEOUT.as_secs()
             ))
         };
-        let query = tokio::time::timeout(LOGIN_TIMEOUT, async {
-            let (stream, _) = listener
-                .accept()
-                .await
-                .map_err(|e| NotionError::Auth(e.to_string()))?;
-            read_redirect(stream).await
-        })
-        .await
-        .map_err(|_| waited())??;
+        let query = tokio::time::timeout(LOGIN_TIMEOUT, receive_redirect(listener))
+            .await
+            .map_err(|_| waited())??;
         let code = check_redirect(&query, state.secret())?;
         self.exchange_code(&code, &redirect_uri).await
     }
 }
 
-/// Reads the redirect request's query and answers the browser.
-async fn read_redirect(
-    mut stream: tokio::net::TcpStream,
+/// Serves `GET /callback` on `listener` until the browser comes back; answers it with a page
+/// that says the window can be closed, shuts down once that answer is sent, and returns the
+/// redirect's query parameters.
+async fn receive_redirect(
+    listener: tokio::net::TcpListener,
 ) -> Result<Vec<(String, String)>, NotionError> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut buf = vec![0u8; 8192];
-    let n = stream
-        .read(&mut buf)
+    use axum::extract::{Query, State};
+    type Received = Arc<(
+        std::sync::Mutex<Option<Vec<(String, String)>>>,
+        tokio::sync::Notify,
+    )>;
+    let received: Received = Arc::default();
+    let callback = |State(received): State<Received>,
+                    Query(query): Query<Vec<(String, String)>>| async move {
+        if let Ok(mut slot) = received.0.lock() {
+            slot.get_or_insert(query);
+        }
+        received.1.notify_one();
+        "notionlake: you can close this window."
+    };
+    let app = axum::Router::new()
+        .route("/callback", axum::routing::get(callback))
+        .with_state(Arc::clone(&received));
+    let done = Arc::clone(&received);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { done.1.notified().await })
         .await
-        .map_err(|e| NotionError::Auth(e.to_string()))?;
-    let head = String::from_utf8_lossy(&buf[..n]);
-    let target = head.split_whitespace().nth(1).unwrap_or("/");
-    let query: Vec<(String, String)> = Url::parse(&format!("http://localhost{target}"))
-        .map(|u| u.query_pairs().into_owned().collect())
-        .unwrap_or_default();
-    let body = "notionlake: you can close this window.";
-    let _ = stream.write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes()).await;
-    Ok(query)
+        .map_err(|e| NotionError::Auth(format!("the redirect listener failed: {e}")))?;
+    let query = received.0.lock().ok().and_then(|mut q| q.take());
+    query.ok_or_else(|| {
+        NotionError::Auth("the redirect listener stopped before a redirect came".into())
+    })
 }
 
 /// Checks a redirect's (or a pasted redirect URL's) parameters: the state must match; returns
