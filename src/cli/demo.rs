@@ -43,15 +43,19 @@ pub(super) async fn run_demo(
         "demo: the built-in \"Acme Robotics\" workspace served by an in-process fake Notion at {}",
         fake.url()
     );
-    let result = run_sync(&settings.client()?, lake, &SelectFlags::default().options()).await;
+    let opened = Lake::open(lake).map_err(SyncError::from)?;
+    let result = run_sync(
+        &settings.client()?,
+        &opened,
+        &SelectFlags::default().options(),
+    )
+    .await;
     fake.shutdown().await;
     result?;
     println!("\nThe lake is queryable with SQL. The bundled query pipeline_by_stage:\n");
-    let shell_lake = Lake::open(lake).map_err(SyncError::from)?;
-    let shell =
-        crate::shell::repl::Shell::open(&shell_lake, crate::shell::repl::OutputFormat::Table)
-            .await
-            .map_err(|e| CliError::Shell(e.to_string()))?;
+    let shell = crate::shell::repl::Shell::open(&opened, crate::shell::repl::OutputFormat::Table)
+        .await
+        .map_err(|e| CliError::Shell(e.to_string()))?;
     let sql = crate::shell::repl::QUERIES
         .iter()
         .find(|(n, _)| *n == "pipeline_by_stage")

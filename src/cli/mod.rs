@@ -1,12 +1,13 @@
 //! The command line: errors and exit codes, and the dispatch of a parsed command line to its
 //! subcommand. `args` holds the clap types; `sync`, `sql`, `demo`, `fake` and `auth` one
-//! subcommand each. Raw arguments become validated [`Settings`] here and never leave this
+//! subcommand each; `print` what they print. Raw arguments become validated [`Settings`] here and never leave this
 //! module.
 
 mod args;
 mod auth;
 mod demo;
 mod fake;
+mod print;
 mod sql;
 mod sync;
 
@@ -15,7 +16,7 @@ use auth::run_auth;
 use demo::run_demo;
 use fake::run_fake;
 use sql::run_sql;
-use sync::{print_inventory, run_sync};
+use sync::{run_inventory, run_sync};
 
 use std::sync::Arc;
 
@@ -88,21 +89,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let settings = Settings::resolve(&conn.into(), &file)?;
             let client = settings.client()?;
             if *inventory {
-                return print_inventory(&client).await;
+                return run_inventory(&client).await;
             }
-            let location = lake.clone().or_else(|| file.lake.clone()).ok_or(ConfigError::Invalid {
-                name: "lake",
-                message: "where should the lake go? pass --lake ./lake (or s3://bucket/prefix), or set `lake` in the config file".into(),
-            })?;
+            let location = lake_location(lake.as_deref(), &file)?;
+            let lake = crate::sink::Lake::open(&location).map_err(SyncError::from)?;
             let Some(every) = select.watch else {
-                return run_sync(&client, &location, &select.options()).await;
+                return run_sync(&client, &lake, &select.options()).await;
             };
             // Poll until ctrl-c; a run in progress is interrupted at once (it commits nothing,
             // and the next run reads its changes again).
             let options = select.options();
             loop {
                 tokio::select! {
-                    r = run_sync(&client, &location, &options) => {
+                    r = run_sync(&client, &lake, &options) => {
                         if let Err(e) = r {
                             eprintln!("error: {e} (retrying at the next interval)");
                         }
@@ -129,10 +128,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             format,
             maxrows,
         } => {
-            let location = lake.clone().or_else(|| file.lake.clone()).ok_or(ConfigError::Invalid {
-                name: "lake",
-                message: "which lake? pass --lake ./lake (or s3://bucket/prefix), or set `lake` in the config file".into(),
-            })?;
+            let location = lake_location(lake.as_deref(), &file)?;
             run_sql(
                 &location,
                 commands,
@@ -144,6 +140,16 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             .await
         }
     }
+}
+
+/// The lake's location: `--lake`, else `lake` in the config file.
+fn lake_location(flag: Option<&str>, file: &FileConfig) -> Result<String, CliError> {
+    flag.map(str::to_string).or_else(|| file.lake.clone()).ok_or_else(|| {
+        CliError::Config(ConfigError::Invalid {
+            name: "lake",
+            message: "which lake? pass --lake ./lake (or s3://bucket/prefix), or set `lake` in the config file".into(),
+        })
+    })
 }
 
 fn stdout_error(source: std::io::Error) -> CliError {

@@ -1,0 +1,84 @@
+//! What the command line prints: the summary of a sync and the inventory of a token, written
+//! to any `io::Write` (stdout in the program, a buffer in tests).
+
+use std::io::{self, Write};
+
+use crate::sync::{Inventory, SyncReport};
+
+/// The inventory `sync --list` prints.
+pub(super) fn print_inventory(out: &mut impl Write, inv: &Inventory) -> io::Result<()> {
+    writeln!(
+        out,
+        "workspace: {}",
+        inv.workspace.as_deref().unwrap_or("?")
+    )?;
+    match inv.users {
+        Some(n) => writeln!(out, "users: {n}")?,
+        None => writeln!(out, "users: (not readable: capability missing)")?,
+    }
+    writeln!(out, "data sources: {}", inv.data_sources.len())?;
+    for ds in &inv.data_sources {
+        let capped = if ds.capped {
+            " (query cap reached)"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "  {:<24} {:>6} rows {:>3} properties{capped}",
+            ds.title, ds.rows, ds.properties
+        )?;
+    }
+    writeln!(out, "pages found by search: {}", inv.pages_in_search)?;
+    let r = &inv.requests;
+    writeln!(
+        out,
+        "requests: {} ({} retries, {} rate-limited, {} bytes received)",
+        r.total_requests, r.retries, r.rate_limited, r.bytes_received
+    )
+}
+
+/// The summary of a sync into the lake at `lake_url`.
+pub(super) fn print_report(
+    out: &mut impl Write,
+    report: &SyncReport,
+    lake_url: &str,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "run {} wrote {lake_url} ({:.1} s):",
+        report.run_id, report.duration_secs
+    )?;
+    for t in &report.tables {
+        let changes = if t.changes.is_empty() {
+            String::new()
+        } else {
+            format!(", {} schema change(s)", t.changes.len())
+        };
+        writeln!(
+            out,
+            "  {:<22} {:>7} rows in {} file(s){changes}",
+            t.table,
+            t.rows,
+            t.files.len()
+        )?;
+    }
+    let items: usize = report.rich_text_files.iter().map(|f| f.rows).sum();
+    writeln!(out, "  {:<22} {:>7} rows", "rich_text_items", items)?;
+    for f in &report.fixed {
+        writeln!(out, "  {:<22} {:>7} rows", f.table, f.rows)?;
+    }
+    for s in &report.skipped {
+        writeln!(out, "  {s:<22} skipped (capability missing)")?;
+    }
+    let r = &report.requests;
+    writeln!(
+        out,
+        "requests: {} ({} retries, {} rate-limited, {} bytes received)",
+        r.total_requests, r.retries, r.rate_limited, r.bytes_received
+    )?;
+    for w in &report.warnings {
+        writeln!(out, "warning: {w}")?;
+    }
+    Ok(())
+}
