@@ -7,9 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use notionlake::cli::fake_client;
-use notionlake::fake::{FakeConfig, FakeNotion, demo_workspace};
-use notionlake::notion::ClientConfig;
+use notionlake::fake::{DEMO_TOKEN, FakeConfig, FakeNotion, demo_workspace};
+use notionlake::notion::{ClientConfig, NotionClient};
 
 const WORKERS: usize = 4;
 
@@ -31,8 +30,9 @@ async fn main() {
     )
     .await
     .expect("start the fake");
-    let client = fake_client(
+    let client = NotionClient::with_token(
         &fake.url(),
+        DEMO_TOKEN,
         ClientConfig {
             rps,
             burst: client_burst,

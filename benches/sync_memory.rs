@@ -24,9 +24,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use notionlake::cli::fake_client;
-use notionlake::fake::{FakeConfig, FakeNotion, SynthSpec, synthetic_workspace};
-use notionlake::notion::ClientConfig;
+use notionlake::fake::{DEMO_TOKEN, FakeConfig, FakeNotion, SynthSpec, synthetic_workspace};
+use notionlake::notion::{ClientConfig, NotionClient};
 use notionlake::sink::Lake;
 use notionlake::sync::{SyncOptions, sync_workspace};
 
@@ -116,8 +115,9 @@ async fn serve(mode: Mode, n: usize) {
 }
 
 async fn sync(mode: Mode, url: &str) {
-    let client = fake_client(
+    let client = NotionClient::with_token(
         url,
+        DEMO_TOKEN,
         ClientConfig {
             rps: 10_000.0,
             burst: 100,

@@ -12,9 +12,10 @@
 
 use std::time::{Duration, Instant};
 
-use notionlake::cli::fake_client;
-use notionlake::fake::{FakeConfig, FakeNotion, SynthSpec, demo_workspace, synthetic_workspace};
-use notionlake::notion::ClientConfig;
+use notionlake::fake::{
+    DEMO_TOKEN, FakeConfig, FakeNotion, SynthSpec, demo_workspace, synthetic_workspace,
+};
+use notionlake::notion::{ClientConfig, NotionClient};
 use notionlake::sink::Lake;
 use notionlake::sync::{SyncOptions, sync_workspace};
 
@@ -52,8 +53,9 @@ async fn main() {
     )
     .await
     .expect("start the fake");
-    let client = fake_client(
+    let client = NotionClient::with_token(
         &fake.url(),
+        DEMO_TOKEN,
         ClientConfig {
             rps: RPS,
             burst: CLIENT_BURST,

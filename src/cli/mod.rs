@@ -18,11 +18,8 @@ use fake::run_fake;
 use sql::run_sql;
 use sync::{run_inventory, run_sync};
 
-use std::sync::Arc;
-
 use crate::config::{ConfigError, FileConfig, Settings};
-use crate::fake::DEMO_TOKEN;
-use crate::notion::{ClientConfig, NotionClient, NotionError, StaticToken};
+use crate::notion::NotionError;
 use crate::sync::SyncError;
 
 /// An error that ends the program, with its exit code.
@@ -157,13 +154,4 @@ fn stdout_error(source: std::io::Error) -> CliError {
         context: "writing to stdout".into(),
         source,
     }
-}
-
-/// A client for the demo/fake with a static token (used by tests and benches too).
-pub fn fake_client(base: &str, config: ClientConfig) -> Result<NotionClient, NotionError> {
-    let base_url = url::Url::parse(base).map_err(|e| NotionError::Config(e.to_string()))?;
-    NotionClient::new(
-        ClientConfig { base_url, ..config },
-        Arc::new(StaticToken::new(DEMO_TOKEN)),
-    )
 }

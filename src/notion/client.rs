@@ -124,6 +124,18 @@ pub struct NotionClient {
 }
 
 impl NotionClient {
+    /// A client of the API at `base` (Notion, or a fake Notion) with an internal-integration
+    /// token; the other settings from `config`.
+    pub fn with_token(base: &str, token: &str, config: ClientConfig) -> Result<Self, NotionError> {
+        let base_url = url::Url::parse(base).map_err(|e| {
+            NotionError::Config(format!("the API base URL {base:?} is invalid: {e}"))
+        })?;
+        NotionClient::new(
+            ClientConfig { base_url, ..config },
+            Arc::new(super::auth::StaticToken::new(token)),
+        )
+    }
+
     /// Builds a client; fails on an unusable configuration.
     pub fn new(config: ClientConfig, auth: Arc<dyn TokenProvider>) -> Result<Self, NotionError> {
         if !matches!(config.base_url.scheme(), "http" | "https") {

@@ -3,6 +3,7 @@
 //! Version differences are hidden here: callers ask for "rows of a data source" or "search for
 //! data sources" and get the right path, body and filter value for the selected version.
 
+use futures::TryStreamExt;
 use futures::stream::BoxStream;
 use serde_json::{Value, json};
 
@@ -146,28 +147,20 @@ impl NotionClient {
             endpoint,
             format!("/v1/pages/{}/properties/{}", id_path(page_id), property_id),
         );
-        let page_size = self.page_size();
-        let first = self
-            .send(&req.clone().with_query("page_size", page_size.to_string()))
-            .await?;
+        let first_page = pagination::page_request(&req, None, self.page_size());
+        let first = self.send(&first_page).await?;
         if first.get("object").and_then(Value::as_str) != Some("list") {
             return Ok(first);
         }
         let mut page = ListPage::from_json(endpoint, first)?;
         let mut results = std::mem::take(&mut page.results);
-        while let (true, Some(cursor)) = (page.has_more, page.next_cursor.clone()) {
-            let next = req
-                .clone()
-                .with_query("page_size", page_size.to_string())
-                .with_query("start_cursor", cursor.clone());
-            page = ListPage::from_json(endpoint, self.send(&next).await?)?;
-            if page.next_cursor.as_deref() == Some(cursor.as_str()) && page.has_more {
-                return Err(NotionError::Decode {
-                    endpoint: endpoint.into(),
-                    detail: "the server returned the same cursor twice".into(),
-                });
+        let mut property_item = page.property_item.take();
+        if let (true, Some(cursor)) = (page.has_more, page.next_cursor.take()) {
+            let mut rest = pagination::pages_after::<Value>(self.clone(), req, cursor);
+            while let Some(mut next) = rest.try_next().await? {
+                results.append(&mut next.results);
+                property_item = next.property_item.take().or(property_item);
             }
-            results.append(&mut page.results);
         }
         Ok(json!({
             "object": "list",
@@ -175,7 +168,7 @@ impl NotionClient {
             "next_cursor": null,
             "has_more": false,
             "type": "property_item",
-            "property_item": page.property_item.unwrap_or(Value::Null),
+            "property_item": property_item.unwrap_or(Value::Null),
         }))
     }
 

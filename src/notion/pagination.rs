@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::client::{ApiRequest, NotionClient};
-use super::error::NotionError;
+use super::error::{ErrorKind, NotionError};
 
 /// One page of a list response, its items decoded as `T`: [`Value`], or [`RawRow`] for row
 /// queries, whose rows stay raw JSON until each is used.
@@ -196,8 +196,30 @@ pub fn pages<T: ListItem>(
     client: NotionClient,
     req: ApiRequest,
 ) -> BoxStream<'static, Result<ListPage<T>, NotionError>> {
+    pages_from(client, req, Cursor::First)
+}
+
+/// Streams the pages of a paginated request after its first page, which ended at `cursor`.
+pub fn pages_after<T: ListItem>(
+    client: NotionClient,
+    req: ApiRequest,
+    cursor: String,
+) -> BoxStream<'static, Result<ListPage<T>, NotionError>> {
+    pages_from(client, req, Cursor::Next(cursor))
+}
+
+/// The request for one page: `req` with `page_size` and, after the first, `start_cursor`.
+pub fn page_request(req: &ApiRequest, cursor: Option<&str>, page_size: u32) -> ApiRequest {
+    with_cursor(req, cursor, page_size)
+}
+
+fn pages_from<T: ListItem>(
+    client: NotionClient,
+    req: ApiRequest,
+    start: Cursor,
+) -> BoxStream<'static, Result<ListPage<T>, NotionError>> {
     let page_size = client.page_size();
-    stream::try_unfold(Cursor::First, move |cursor| {
+    stream::try_unfold(start, move |cursor| {
         let client = client.clone();
         let req = req.clone();
         async move {
@@ -233,6 +255,60 @@ pub fn items(
         .map_ok(|p| stream::iter(p.results.into_iter().map(Ok)))
         .try_flatten()
         .boxed()
+}
+
+/// Times one listing may be started again after Notion rejects its pagination cursor.
+pub const MAX_RESTARTS: u32 = 3;
+
+/// What a [`Restarting`] listing gives next.
+#[derive(Debug)]
+pub enum Listed<T> {
+    /// The next item (an item, or a page, of the listing).
+    Item(T),
+    /// Notion rejected a pagination cursor as stale, and the listing started again from its
+    /// first page: what it gave before comes again.
+    Restarted(NotionError),
+}
+
+/// A listing that starts again from its first page when Notion rejects a pagination cursor
+/// (a cursor goes stale when the listing changes under it), up to an allowance of restarts.
+pub struct Restarting<T, F> {
+    make: F,
+    stream: BoxStream<'static, Result<T, NotionError>>,
+    allowed: u32,
+    used: u32,
+}
+
+impl<T, F: FnMut() -> BoxStream<'static, Result<T, NotionError>>> Restarting<T, F> {
+    /// The listing `make` starts, which may be started again `allowed` times.
+    pub fn new(mut make: F, allowed: u32) -> Self {
+        let stream = make();
+        Restarting {
+            make,
+            stream,
+            allowed,
+            used: 0,
+        }
+    }
+
+    /// The next item, a restart, or the end of the listing.
+    pub async fn next(&mut self) -> Result<Option<Listed<T>>, NotionError> {
+        match self.stream.try_next().await {
+            Ok(Some(x)) => Ok(Some(Listed::Item(x))),
+            Ok(None) => Ok(None),
+            Err(e) if e.kind() == ErrorKind::StaleCursor && self.used < self.allowed => {
+                self.used += 1;
+                self.stream = (self.make)();
+                Ok(Some(Listed::Restarted(e)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Restarts so far.
+    pub fn restarts(&self) -> u32 {
+        self.used
+    }
 }
 
 #[cfg(test)]

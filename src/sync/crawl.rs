@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::flatten::fixed::{block_row, comment_row};
 use crate::model::normalize_id;
+use crate::notion::pagination::{Listed, MAX_RESTARTS, Restarting};
 use crate::notion::{NotionClient, NotionError};
 
 /// Which comments to extract.
@@ -86,6 +87,23 @@ impl Crawler {
         self.comments_restricted.load(Ordering::Relaxed)
     }
 
+    /// Every child of `container`; a listing whose cursor Notion rejects starts again.
+    async fn list_children(&self, container: &str) -> Result<Vec<Value>, NotionError> {
+        let client = &self.client;
+        let mut listing = Restarting::new(|| client.block_children(container), MAX_RESTARTS);
+        let mut children = Vec::new();
+        while let Some(next) = listing.next().await? {
+            match next {
+                Listed::Item(block) => children.push(block),
+                Listed::Restarted(_) => {
+                    self.warn(format!("Notion rejected a pagination cursor while listing the children of {container}; the listing was restarted"));
+                    children.clear();
+                }
+            }
+        }
+        Ok(children)
+    }
+
     /// Crawls a page's content and comments. A page that vanished (404) yields nothing. The
     /// run hands each page over once; the cycle guard covers the blocks of one page, so the
     /// crawler keeps nothing that grows with the workspace.
@@ -100,21 +118,7 @@ impl Crawler {
         let mut stack: Vec<(String, usize)> = vec![(page_id.clone(), 1)];
         let mut commentable: Vec<String> = Vec::new();
         while let Some((container, depth)) = stack.pop() {
-            let mut listing = self
-                .client
-                .block_children(&container)
-                .try_collect::<Vec<Value>>()
-                .await;
-            // A rejected (stale) cursor: list the children again from the start.
-            for _ in 0..3 {
-                match &listing {
-                    Err(e) if e.kind() == crate::notion::ErrorKind::StaleCursor => {
-                        self.warn(format!("Notion rejected a pagination cursor while listing the children of {container}; the listing was restarted"));
-                        listing = self.client.block_children(&container).try_collect().await;
-                    }
-                    _ => break,
-                }
-            }
+            let listing = self.list_children(&container).await;
             let children: Vec<Value> = match listing {
                 Ok(c) => c,
                 Err(e) if e.is_not_found() => {

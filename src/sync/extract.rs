@@ -3,7 +3,6 @@
 //! rows than the cap (a bulk import) split further by property filters ([`super::split`]); a
 //! listing whose pagination cursor is rejected restarted, rows already read being skipped.
 
-use futures::TryStreamExt;
 use serde_json::{Value, json};
 
 use super::complete::complete_truncated;
@@ -14,12 +13,9 @@ use super::run::Run;
 use super::split::{Part, Splitter, splitters};
 use crate::flatten::fixed::{FixedTable, data_source_row, database_row};
 use crate::model::{DataSourceRef, DataSourceSchema, normalize_id};
-use crate::notion::ErrorKind;
+use crate::notion::pagination::{Listed, MAX_RESTARTS, Restarting};
 use crate::state::sync_state::SourceMark;
 use crate::state::{SchemaChange, TableEntry};
-
-/// Times a query whose pagination cursor Notion rejected is started again.
-const MAX_RESTARTS: u32 = 3;
 
 /// Where one data source's rows go while its queries run.
 struct RowSink<'e> {
@@ -362,57 +358,52 @@ impl Run<'_> {
         sorts: Vec<Value>,
         watch: Option<&Splitter>,
     ) -> Result<QueryRead, SyncError> {
-        'restart: loop {
-            let mut body = json!({"sorts": sorts});
-            match filters {
-                [] => {}
-                [one] => body["filter"] = one.clone(),
-                many => body["filter"] = json!({"and": many}),
-            }
-            let mut pages = self.client.query_rows(source, body);
-            let endpoint = self.client.query_rows_endpoint();
-            let mut read = QueryRead {
-                capped: false,
-                new_rows: 0,
-                last_created: None,
-                last_value: None,
-            };
-            loop {
-                let page = match pages.try_next().await {
-                    Ok(Some(p)) => p,
-                    Ok(None) => return Ok(read),
-                    Err(e)
-                        if e.kind() == ErrorKind::StaleCursor
-                            && sink.restarts < MAX_RESTARTS
-                            && sink.listed > 0 =>
-                    {
-                        sink.restarts += 1;
-                        self.warnings.push(format!("table {}: Notion rejected a pagination cursor ({e}); the listing was restarted", sink.entry.table));
-                        continue 'restart;
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                read.capped |= page.is_incomplete();
-                for raw in page.results {
-                    // Decoded one at a time: see `RawRow`.
-                    let row = crate::notion::decode_row(endpoint, &raw)?;
-                    drop(raw);
-                    if row.get("object").and_then(Value::as_str) != Some("page") {
-                        continue;
-                    }
-                    if let Some(t) = row.get("created_time").and_then(Value::as_str) {
-                        read.last_created = Some(t.to_string());
-                    }
-                    if let Some(way) = watch {
-                        read.last_value = way.value_of(&row).or(read.last_value.take());
-                    }
-                    if self.take_row(sink, row).await? {
-                        read.new_rows += 1;
-                    }
-                }
-                self.tick();
-            }
+        let mut body = json!({"sorts": sorts});
+        match filters {
+            [] => {}
+            [one] => body["filter"] = one.clone(),
+            many => body["filter"] = json!({"and": many}),
         }
+        let client = self.client;
+        let allowed = MAX_RESTARTS.saturating_sub(sink.restarts);
+        let mut pages = Restarting::new(|| client.query_rows(source, body.clone()), allowed);
+        let endpoint = client.query_rows_endpoint();
+        let mut read = QueryRead {
+            capped: false,
+            new_rows: 0,
+            last_created: None,
+            last_value: None,
+        };
+        while let Some(next) = pages.next().await? {
+            let page = match next {
+                Listed::Item(page) => page,
+                Listed::Restarted(e) => {
+                    sink.restarts += 1;
+                    self.warnings.push(format!("table {}: Notion rejected a pagination cursor ({e}); the listing was restarted", sink.entry.table));
+                    continue;
+                }
+            };
+            read.capped |= page.is_incomplete();
+            for raw in page.results {
+                // Decoded one at a time: see `RawRow`.
+                let row = crate::notion::decode_row(endpoint, &raw)?;
+                drop(raw);
+                if row.get("object").and_then(Value::as_str) != Some("page") {
+                    continue;
+                }
+                if let Some(t) = row.get("created_time").and_then(Value::as_str) {
+                    read.last_created = Some(t.to_string());
+                }
+                if let Some(way) = watch {
+                    read.last_value = way.value_of(&row).or(read.last_value.take());
+                }
+                if self.take_row(sink, row).await? {
+                    read.new_rows += 1;
+                }
+            }
+            self.tick();
+        }
+        Ok(read)
     }
 
     /// Adds a row of the listing to the table unless this listing already returned it.
