@@ -74,7 +74,7 @@ async fn login(action: &AuthAction) -> Result<(), CliError> {
             base_url: app.api_base.clone(),
             ..ClientConfig::default()
         },
-        Arc::new(StaticToken::new(access.clone())),
+        Arc::new(StaticToken::new(access.expose())),
     )?;
     let me = client.users_me().await?;
     let field = |p: &str| me.pointer(p).and_then(|v| v.as_str()).map(str::to_string);
@@ -82,7 +82,7 @@ async fn login(action: &AuthAction) -> Result<(), CliError> {
         access_token: access,
         refresh_token: refresh,
         client_id: client_id.clone(),
-        client_secret: client_secret.expose().to_string(),
+        client_secret: client_secret.clone(),
         api_base: api_base.clone(),
         workspace_id: field("/bot/workspace_id"),
         workspace_name: field("/bot/workspace_name"),
@@ -118,7 +118,7 @@ async fn status(conn: &ConnectionFlags, file: &FileConfig) -> Result<(), CliErro
     match (&settings.token, &settings.credentials) {
         (None, Some(path)) => {
             let creds = load_credentials(path)?;
-            let active = creds.app()?.introspect(&creds.access_token).await?;
+            let active = creds.app()?.introspect(creds.access_token.expose()).await?;
             println!(
                 "token:     OAuth, {} (introspect), from {}",
                 if active { "active" } else { "inactive" },
@@ -135,9 +135,9 @@ async fn logout(credentials: Option<&std::path::Path>) -> Result<(), CliError> {
     let path = credentials.map_or_else(default_credentials_path, std::path::Path::to_path_buf);
     let creds = load_credentials(&path)?;
     let app = creds.app()?;
-    app.revoke(&creds.access_token).await?;
+    app.revoke(creds.access_token.expose()).await?;
     if let Some(r) = &creds.refresh_token {
-        app.revoke(r).await?;
+        app.revoke(r.expose()).await?;
     }
     std::fs::remove_file(&path).map_err(|source| CliError::Io {
         context: format!("removing {}", path.display()),

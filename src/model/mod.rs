@@ -116,36 +116,15 @@ pub(crate) fn is_canonical_uuid(id: &str) -> bool {
 
 /// The 128 bits of an id in canonical form (dashed lowercase UUID), `None` for any other form.
 pub(crate) fn uuid_bits(id: &str) -> Option<u128> {
-    let b = id.as_bytes();
-    if b.len() != 36 {
+    if !is_canonical_uuid(id) {
         return None;
     }
-    let mut bits = 0u128;
-    for (i, &c) in b.iter().enumerate() {
-        let digit = match (i, c) {
-            (8 | 13 | 18 | 23, b'-') => continue,
-            (8 | 13 | 18 | 23, _) => return None,
-            (_, b'0'..=b'9') => c - b'0',
-            (_, b'a'..=b'f') => c - b'a' + 10,
-            _ => return None,
-        };
-        bits = (bits << 4) | u128::from(digit);
-    }
-    Some(bits)
+    uuid::Uuid::try_parse(id).ok().map(|u| u.as_u128())
 }
 
 /// The canonical form (dashed lowercase UUID) of 128 bits: the inverse of [`uuid_bits`].
 pub(crate) fn uuid_text(bits: u128) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(36);
-    for i in 0..32 {
-        if matches!(i, 8 | 12 | 16 | 20) {
-            out.push('-');
-        }
-        let nibble = (bits >> (124 - 4 * i)) & 0xf;
-        out.push(char::from(HEX[nibble as usize]));
-    }
-    out
+    uuid::Uuid::from_u128(bits).hyphenated().to_string()
 }
 
 /// [`normalize_id`] without an allocation when the id is already in canonical form (the dashed
@@ -162,18 +141,10 @@ pub fn normalize_id_cow(id: &str) -> std::borrow::Cow<'_, str> {
 /// a 32-hex-digit id is returned trimmed and lowercased.
 pub fn normalize_id(id: &str) -> String {
     let hex: String = id.chars().filter(|c| *c != '-').collect();
-    if hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        let h = hex.to_ascii_lowercase();
-        format!(
-            "{}-{}-{}-{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        )
-    } else {
-        id.trim().to_ascii_lowercase()
+    // 32 hex digits, whatever the dashes: the simple form uuid parses.
+    match uuid::Uuid::try_parse(&hex) {
+        Ok(u) if hex.len() == 32 => u.hyphenated().to_string(),
+        _ => id.trim().to_ascii_lowercase(),
     }
 }
 
@@ -360,8 +331,9 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The branch-free check accepts exactly what `uuid_bits` reads, for canonical ids with
-        /// any one byte replaced and for arbitrary 36-character strings.
+        /// The branch-free check accepts exactly what `uuid_bits` reads, and exactly the strings
+        /// the uuid crate writes back unchanged in hyphenated form, for canonical ids with any
+        /// one byte replaced and for arbitrary 36-character strings.
         #[test]
         fn canonical_check_agrees_with_uuid_bits(
             bits in proptest::prelude::any::<u128>(),
@@ -373,10 +345,15 @@ mod tests {
             proptest::prop_assert!(is_canonical_uuid(&id));
             let mut b = id.into_bytes();
             b[at] = c;
+            let hyphenated = |s: &str| {
+                uuid::Uuid::try_parse(s).is_ok_and(|u| u.hyphenated().to_string() == s)
+            };
             if let Ok(s) = String::from_utf8(b) {
                 proptest::prop_assert_eq!(is_canonical_uuid(&s), uuid_bits(&s).is_some(), "{}", s);
+                proptest::prop_assert_eq!(is_canonical_uuid(&s), hyphenated(&s), "{}", s);
             }
             proptest::prop_assert_eq!(is_canonical_uuid(&other), uuid_bits(&other).is_some());
+            proptest::prop_assert_eq!(is_canonical_uuid(&other), hyphenated(&other));
         }
     }
 

@@ -1,7 +1,9 @@
 //! Token providers: where the bearer token of every request comes from, and what happens on a
 //! 401. A static internal-integration token never refreshes; the OAuth provider (a later issue)
 //! refreshes once and persists the rotated token. Tokens are wrapped in [`SecretString`] so that
-//! they cannot reach a log line through `Debug` or `Display`.
+//! they cannot reach a log line through `Debug` or `Display`, and their memory is zeroed when
+//! dropped (the `secrecy` crate, which does the same, is not available to this build offline;
+//! `zeroize`, which it builds on, is).
 
 use std::fmt;
 
@@ -9,14 +11,15 @@ use async_trait::async_trait;
 
 use super::error::NotionError;
 
-/// A string that must never be printed: `Debug` and `Display` show `***`.
+/// A string that must never be printed: `Debug` and `Display` show `***`; zeroed on drop.
+/// Serialises as the plain string (the credential file holds it, created 0600).
 #[derive(Clone, PartialEq, Eq)]
-pub struct SecretString(String);
+pub struct SecretString(zeroize::Zeroizing<String>);
 
 impl SecretString {
     /// Wraps a secret.
     pub fn new(s: impl Into<String>) -> Self {
-        SecretString(s.into())
+        SecretString(zeroize::Zeroizing::new(s.into()))
     }
 
     /// Parses a secret from the command line (for clap's `value_parser`).
@@ -27,6 +30,30 @@ impl SecretString {
     /// The secret itself, for the one place that needs it (the Authorization header).
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl From<&str> for SecretString {
+    fn from(s: &str) -> Self {
+        SecretString::new(s)
+    }
+}
+
+impl From<String> for SecretString {
+    fn from(s: String) -> Self {
+        SecretString::new(s)
+    }
+}
+
+impl serde::Serialize for SecretString {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.expose())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SecretString {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(SecretString::new)
     }
 }
 

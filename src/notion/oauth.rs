@@ -45,13 +45,13 @@ pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
     /// Access token.
-    pub access_token: String,
+    pub access_token: SecretString,
     /// Refresh token (rotates on every refresh).
-    pub refresh_token: Option<String>,
+    pub refresh_token: Option<SecretString>,
     /// OAuth client id.
     pub client_id: String,
     /// OAuth client secret (needed to refresh).
-    pub client_secret: String,
+    pub client_secret: SecretString,
     /// API base the tokens belong to.
     pub api_base: String,
     /// Workspace id.
@@ -62,6 +62,7 @@ pub struct Credentials {
     pub bot_id: Option<String>,
 }
 
+/// Names the workspace and bot only: no token, secret or client id reaches a log.
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credentials")
@@ -76,7 +77,7 @@ impl Credentials {
     pub fn app(&self) -> Result<OAuthApp, NotionError> {
         Ok(OAuthApp {
             client_id: self.client_id.clone(),
-            client_secret: SecretString::new(self.client_secret.clone()),
+            client_secret: self.client_secret.clone(),
             api_base: Url::parse(&self.api_base).map_err(|e| {
                 NotionError::Config(format!("bad api_base in the credential file: {e}"))
             })?,
@@ -287,7 +288,7 @@ impl OAuthApp {
         &self,
         code: &str,
         redirect_uri: &str,
-    ) -> Result<(String, Option<String>), NotionError> {
+    ) -> Result<(SecretString, Option<SecretString>), NotionError> {
         let http = |r| notion_http(r, self.timeout);
         let client = self.token_client(Some(redirect_uri))?;
         let exchange = client
@@ -295,8 +296,9 @@ impl OAuthApp {
             .request_async(&http);
         let r = bounded(self.timeout, async { exchange.await.map_err(token_error) }).await?;
         Ok((
-            r.access_token().secret().clone(),
-            r.refresh_token().map(|t| t.secret().clone()),
+            SecretString::new(r.access_token().secret().as_str()),
+            r.refresh_token()
+                .map(|t| SecretString::new(t.secret().as_str())),
         ))
     }
 
@@ -304,7 +306,7 @@ impl OAuthApp {
     pub async fn refresh(
         &self,
         refresh_token: &str,
-    ) -> Result<(String, Option<String>), NotionError> {
+    ) -> Result<(SecretString, Option<SecretString>), NotionError> {
         let http = |r| notion_http(r, self.timeout);
         let client = self.token_client(None)?;
         let refresh_token = RefreshToken::new(refresh_token.to_string());
@@ -313,8 +315,9 @@ impl OAuthApp {
             .request_async(&http);
         let r = bounded(self.timeout, async { exchange.await.map_err(token_error) }).await?;
         Ok((
-            r.access_token().secret().clone(),
-            r.refresh_token().map(|t| t.secret().clone()),
+            SecretString::new(r.access_token().secret().as_str()),
+            r.refresh_token()
+                .map(|t| SecretString::new(t.secret().as_str())),
         ))
     }
 
@@ -378,7 +381,7 @@ impl OAuthApp {
         &self,
         port: u16,
         open: impl FnOnce(&Url),
-    ) -> Result<(String, Option<String>), NotionError> {
+    ) -> Result<(SecretString, Option<SecretString>), NotionError> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .map_err(|e| {
@@ -506,7 +509,7 @@ impl OAuthProvider {
 #[async_trait]
 impl TokenProvider for OAuthProvider {
     async fn token(&self) -> Result<SecretString, NotionError> {
-        Ok(SecretString::new(self.snapshot().access_token))
+        Ok(self.snapshot().access_token)
     }
 
     async fn refresh(&self, rejected: &SecretString) -> Result<bool, NotionError> {
@@ -514,7 +517,7 @@ impl TokenProvider for OAuthProvider {
         // already replaced and retry with it.
         let _one_at_a_time = self.refreshing.lock().await;
         let creds = self.snapshot();
-        if creds.access_token != rejected.expose() {
+        if creds.access_token != *rejected {
             return Ok(true);
         }
         let Some(refresh_token) = creds.refresh_token.clone() else {
@@ -524,7 +527,7 @@ impl TokenProvider for OAuthProvider {
             timeout: self.timeout,
             ..creds.app()?
         };
-        let (access, rotated) = app.refresh(&refresh_token).await?;
+        let (access, rotated) = app.refresh(refresh_token.expose()).await?;
         let mut next = creds;
         next.access_token = access;
         next.refresh_token = rotated.or(next.refresh_token);

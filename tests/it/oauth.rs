@@ -120,9 +120,9 @@ async fn login_then_a_sync_through_an_expiring_token_refreshes_once() {
         after.refresh_token, before.refresh_token,
         "the rotated refresh token is persisted"
     );
-    assert!(fake.refresh_token_valid(after.refresh_token.as_deref().unwrap()));
+    assert!(fake.refresh_token_valid(after.refresh_token.as_ref().unwrap().expose()));
     assert!(
-        !fake.refresh_token_valid(before.refresh_token.as_deref().unwrap()),
+        !fake.refresh_token_valid(before.refresh_token.as_ref().unwrap().expose()),
         "the old refresh token stopped working"
     );
     #[cfg(unix)]
@@ -135,11 +135,11 @@ async fn login_then_a_sync_through_an_expiring_token_refreshes_once() {
     }
     // A revoked refresh token: a clear message to log in again.
     app(&fake)
-        .revoke(after.refresh_token.as_deref().unwrap())
+        .revoke(after.refresh_token.as_ref().unwrap().expose())
         .await
         .unwrap();
     let err = app(&fake)
-        .refresh(after.refresh_token.as_deref().unwrap())
+        .refresh(after.refresh_token.as_ref().unwrap().expose())
         .await
         .unwrap_err()
         .to_string();
@@ -214,10 +214,10 @@ fn no_secret_appears_in_a_verbose_run() {
     );
     let after = load_credentials(&path).unwrap();
     for secret in [
-        before.access_token.as_str(),
-        before.refresh_token.as_deref().unwrap(),
-        after.access_token.as_str(),
-        after.refresh_token.as_deref().unwrap(),
+        before.access_token.expose(),
+        before.refresh_token.as_ref().unwrap().expose(),
+        after.access_token.expose(),
+        after.refresh_token.as_ref().unwrap().expose(),
         SECRET,
     ] {
         assert!(!all.contains(secret), "a secret leaked into the output");
@@ -261,9 +261,9 @@ fn status_then_logout_revokes_and_deletes() {
         String::from_utf8_lossy(&logout.stderr)
     );
     assert!(!path.exists());
-    assert!(!fake.refresh_token_valid(creds.refresh_token.as_deref().unwrap()));
+    assert!(!fake.refresh_token_valid(creds.refresh_token.as_ref().unwrap().expose()));
     assert!(
-        !rt.block_on(app(&fake).introspect(&creds.access_token))
+        !rt.block_on(app(&fake).introspect(creds.access_token.expose()))
             .unwrap()
     );
 }
