@@ -16,6 +16,9 @@
 //! fake server slows down on large workspaces, so the per-second column measures it more than
 //! the sync.)
 //!
+//! `NOTIONLAKE_BENCH_MARKS=<n>` sets the page marks held in memory before they spill (default
+//! 100,000), to measure what the spill saves.
+//!
 //! Run: `cargo bench --bench sync_memory` (the workspace mode at 50k, 100k and 200k blocks),
 //! `cargo bench --bench sync_memory -- workspace 50000 200000` or
 //! `cargo bench --bench sync_memory -- tables 100000 400000`. Linux only.
@@ -128,7 +131,15 @@ async fn sync(mode: Mode, url: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let lake = Lake::open(dir.path().to_str().expect("utf-8 path")).expect("lake");
     let start = Instant::now();
-    let report = sync_workspace(&client, &lake, &mode.options())
+    let mut options = mode.options();
+    // `NOTIONLAKE_BENCH_MARKS=<n>` sets how many page marks stay in memory before spilling.
+    if let Some(n) = std::env::var("NOTIONLAKE_BENCH_MARKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        options.marks_in_memory = n;
+    }
+    let report = sync_workspace(&client, &lake, &options)
         .await
         .expect("sync");
     let rows: usize = report.tables.iter().map(|t| t.rows).sum();

@@ -5,19 +5,24 @@
 //! Retry-After, latency and seeded fault injection, and request stats.
 //!
 //! Layout: [`workspace`] (the model), [`render`] (objects as JSON per version), [`query`]
-//! (filters, sorts, cursors), [`rollup`] (rollups computed from relations), [`server`] (axum routes and the gate), [`demo`] (the built-in demo
+//! (filters, sorts, cursors), [`rollup`] (rollups computed from relations), [`state`] (configuration, shared state, stats), [`server`] (the running server and its router), `respond` (error objects, envelopes and the gate), `routes` and `content` (the endpoints), [`demo`] (the built-in demo
 //! workspace), [`synth`] (large synthetic workspaces), [`oauth`] (the OAuth endpoints).
 
+mod content;
 pub mod demo;
 pub mod oauth;
 pub mod query;
 pub mod render;
+mod respond;
 pub mod rollup;
+mod routes;
 pub mod server;
+pub mod state;
 pub mod synth;
 pub mod workspace;
 
 pub use demo::{DemoIds, demo_workspace};
-pub use server::{DEMO_TOKEN, FakeConfig, FakeNotion, FakeStats, FaultConfig, FaultKind};
+pub use server::FakeNotion;
+pub use state::{DEMO_TOKEN, FakeConfig, FakeStats, FaultConfig, FaultKind};
 pub use synth::{SynthSpec, synthetic_workspace};
 pub use workspace::Workspace;

@@ -567,7 +567,7 @@ impl Workspace {
         None
     }
 
-    /// Whether the integration can see an object (it or an ancestor is shared, §10.1).
+    /// Whether the integration can see an object (it or an ancestor is shared with the integration).
     pub fn is_visible(&self, id: &str) -> bool {
         let mut cur = id.to_string();
         for _ in 0..256 {

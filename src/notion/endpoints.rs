@@ -133,7 +133,7 @@ impl NotionClient {
         .await
     }
 
-    /// `GET /v1/pages/{id}/properties/{property_id}`, every page of it (§4.7). The property id
+    /// `GET /v1/pages/{id}/properties/{property_id}`, every page of it. The property id
     /// is passed verbatim (it is already URL-encoded). Simple types answer one `property_item`
     /// object, returned as it is; list types (title, rich_text, relation, people, rollup) are
     /// returned as one list envelope holding every item and the last page's `property_item`.

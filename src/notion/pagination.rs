@@ -23,9 +23,9 @@ pub struct ListPage<T = Value> {
     pub has_more: bool,
     /// The envelope `type` (`block`, `user`, `page_or_data_source`, `property_item`…).
     pub list_type: Option<String>,
-    /// The `property_item` descriptor of property-item lists (§4.7).
+    /// The `property_item` descriptor of property-item lists (what property they list).
     pub property_item: Option<Value>,
-    /// `request_status`, when sent (query cap, §2.3).
+    /// `request_status`, when sent: `incomplete` when the per-query cap cut the results.
     pub request_status: Option<Value>,
 }
 

@@ -9,6 +9,7 @@
 //! - `users`: the most recent listing; `databases`, `data_sources`: per id, the most recent row;
 //!   `properties`: per data source, the most recent schema; `tombstones`: all of them.
 
+pub mod error;
 pub mod print;
 pub mod repl;
 pub mod statements;

@@ -8,6 +8,7 @@ use std::io::IsTerminal;
 
 use datafusion::prelude::SessionContext;
 
+pub use super::error::ShellError;
 pub use super::print::{MaxRows, OutputFormat};
 use super::print::{Printed, print_stream};
 use super::statements::{has_sql, split_statements};
@@ -56,31 +57,6 @@ pub const QUERIES: &[(&str, &str)] = &[
         include_str!("../../queries/win_rate_by_month.sql"),
     ),
 ];
-
-/// A shell error: SQL, or output.
-#[derive(Debug, thiserror::Error)]
-pub enum ShellError {
-    /// DataFusion rejected or failed the statement.
-    #[error("{0}")]
-    Sql(#[from] datafusion::error::DataFusionError),
-    /// Printing failed.
-    #[error("cannot print the result: {0}")]
-    Arrow(#[from] arrow::error::ArrowError),
-    /// A backslash command was wrong.
-    #[error("{0}")]
-    Command(String),
-    /// Nothing was ever synced at the location.
-    #[error(
-        "there is no lake at {location}: nothing has been synced there; run `notionlake sync --lake {location}` (or `notionlake demo --lake {location}`) first"
-    )]
-    NoLake {
-        /// The location given.
-        location: String,
-    },
-    /// Reading the lake failed.
-    #[error(transparent)]
-    Lake(#[from] crate::sink::SinkError),
-}
 
 /// A session over one lake.
 pub struct Shell {

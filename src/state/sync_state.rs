@@ -8,29 +8,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use super::marks::{Observed, PageMarks};
+pub use super::marks::{Observed, PageMark, PageMarks};
 
 /// Where the state lives in the lake.
 pub const STATE_PATH: &str = "_notionlake/state.json";
-
-/// What the lake remembers of one page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PageMark {
-    /// `last_edited_time` as Notion sent it.
-    pub last_edited_time: String,
-    /// The page's data source (rows) — for tombstones in its table.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub table: Option<String>,
-    /// In the trash when last seen.
-    #[serde(default)]
-    pub trashed: bool,
-    /// Whether the page was last read in a later minute than the minute of its last edit.
-    /// Notion rounds `last_edited_time` down to the minute, so an edit made in the minute of a
-    /// read keeps the timestamp the read saw; only a settled page with an unchanged timestamp
-    /// is known unchanged. `None` for marks written before this was recorded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub settled: Option<bool>,
-}
 
 /// How far this machine's clock may run ahead of Notion's: a read counts as made in a later
 /// minute than an edit only when it began at least this much into that later minute.

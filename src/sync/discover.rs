@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use futures::TryStreamExt;
 use serde_json::Value;
 
+use super::context::Run;
 use super::error::SyncError;
-use super::run::Run;
 use crate::flatten::fixed::{FixedTable, database_row, user_row};
 use crate::model::{DataSourceRef, Parent, is_trashed, normalize_id};
 use crate::notion::{ErrorKind, NotionClient, NotionError, SearchTarget};
@@ -22,27 +22,6 @@ pub(super) struct Discovered {
     /// Rows of databases that Notion-Version 2022-06-28 cannot query (several data sources),
     /// as search returned them, by database id.
     pub search_rows: BTreeMap<String, Vec<Value>>,
-}
-
-/// Data sources and databases known to the run, and those waiting to be extracted.
-#[derive(Debug, Default)]
-pub(super) struct Known {
-    /// Databases already recorded.
-    pub databases: HashSet<String>,
-    /// Data sources already extracted.
-    pub sources: HashSet<String>,
-    /// Data sources waiting to be extracted.
-    pub pending: Vec<DataSourceRef>,
-}
-
-impl Known {
-    /// Queues the data sources not extracted yet.
-    pub fn queue(&mut self, sources: Vec<DataSourceRef>) {
-        let new = sources
-            .into_iter()
-            .filter(|s| !self.sources.contains(&s.id));
-        self.pending.extend(new);
-    }
 }
 
 /// Finds every data source the token can see (search, deduped, trashed ones skipped), with the

@@ -88,3 +88,13 @@ impl From<crate::state::commit::CommitError> for SyncError {
         }
     }
 }
+
+impl SyncError {
+    /// A failure of the temporary files that hold page marks past the memory budget.
+    pub fn spill(source: std::io::Error) -> SyncError {
+        SyncError::Spill {
+            dir: std::env::temp_dir().display().to_string(),
+            source,
+        }
+    }
+}

@@ -6,10 +6,9 @@
 use serde_json::{Value, json};
 
 use super::complete::complete_truncated;
+use super::context::Run;
 use super::error::SyncError;
 use super::output::{TableClose, TableSlot};
-use super::pages::spill_error;
-use super::run::Run;
 use super::split::{Part, Splitter, splitters};
 use crate::flatten::fixed::{FixedTable, data_source_row, database_row};
 use crate::model::{DataSourceRef, DataSourceSchema, normalize_id};
@@ -229,7 +228,7 @@ impl Run<'_> {
             true => Some(self.output.open(entry.clone()).await?),
             false => None,
         };
-        let listing = self.state.pages.begin_listing().map_err(spill_error)?;
+        let listing = self.state.pages.begin_listing().map_err(SyncError::spill)?;
         Ok(RowSink {
             entry,
             slot,

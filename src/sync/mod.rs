@@ -1,5 +1,7 @@
 //! A sync of the workspace, laid out as the data flows:
 //! - [`run`]: the steps of a run in order, and [`sync_workspace`];
+//! - `context`: the network side's state every step works on (`Run`), pending data sources and
+//!   the crawl queue;
 //! - `discover`: users, search, selected roots and databases, databases found later;
 //! - `extract`: one data source — schema and metadata, then its rows in `created_time` windows
 //!   past Notion's per-query cap ([`split`] divides a minute past it), stale-cursor restarts;
@@ -12,6 +14,7 @@
 //! - [`inventory`]: what a token can see, without writing anything.
 
 mod complete;
+mod context;
 pub mod crawl;
 mod discover;
 pub mod error;

@@ -5,8 +5,8 @@
 
 use serde_json::{Value, json};
 
+use super::context::Run;
 use super::error::SyncError;
-use super::run::Run;
 use crate::flatten::fixed::{FixedTable, page_row};
 use crate::model::{Parent, is_trashed, normalize_id};
 use crate::state::sync_state::{PageMark, mark_changed, settled_when_read};
@@ -26,14 +26,6 @@ impl Deletion {
             Deletion::Trashed => "trashed",
             Deletion::Vanished => "vanished",
         }
-    }
-}
-
-/// A failure of the temporary files that hold page marks past the memory budget.
-pub(super) fn spill_error(source: std::io::Error) -> SyncError {
-    SyncError::Spill {
-        dir: std::env::temp_dir().display().to_string(),
-        source,
     }
 }
 
@@ -64,7 +56,7 @@ impl Run<'_> {
             .state
             .pages
             .observe(&id, table.as_deref(), listing)
-            .map_err(spill_error)?;
+            .map_err(SyncError::spill)?;
         if !seen.first_in_run {
             return Ok(listing != 0 && seen.first_in_listing);
         }
@@ -103,7 +95,7 @@ impl Run<'_> {
         self.state
             .pages
             .record(&id, mark, listing)
-            .map_err(spill_error)?;
+            .map_err(SyncError::spill)?;
         if !changed {
             return Ok(true);
         }
@@ -135,7 +127,7 @@ impl Run<'_> {
         }
         let mut state = std::mem::take(&mut self.state);
         for entry in state.pages.vanished() {
-            let (id, table) = entry.map_err(spill_error)?;
+            let (id, table) = entry.map_err(SyncError::spill)?;
             let table = table.as_deref().unwrap_or(FixedTable::Pages.name());
             self.tombstone(table, &id, Deletion::Vanished).await?;
         }

@@ -4,19 +4,14 @@
 //! deletions; then the commit. The network side (this module and the steps it calls) and the
 //! write side ([`super::output`]) run concurrently.
 
-use std::io::IsTerminal;
 use std::time::Instant;
 
-use serde_json::Value;
-
-use super::crawl::{CommentsMode, Crawler};
-use super::discover::Known;
+use super::context::{CrawlQueue, Known, Mode, Progress, Run, selected};
+use super::crawl::Crawler;
 use super::error::SyncError;
 use super::options::SyncOptions;
 use super::output::{Destination, Output};
-use super::pages::spill_error;
 use super::report::{SyncReport, new_run_id};
-use super::schedule::CrawlQueue;
 use crate::flatten::RunInfo;
 use crate::flatten::fixed::FixedTable;
 use crate::flatten::names::NameStyle;
@@ -28,114 +23,7 @@ use crate::state::lock::LakeLock;
 use crate::state::registry::REGISTRY_PATH;
 use crate::state::sync_state::{RunMark, STATE_PATH, SyncState};
 
-/// How this run reads: decided once at its start.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Mode {
-    /// A full refresh (everything read again; vanished ids detected).
-    pub full: bool,
-    /// Rows edited since this instant are read (incremental runs).
-    pub cursor: Option<chrono::DateTime<chrono::Utc>>,
-    /// When the run started: every read of the run happens after it.
-    pub started_at: chrono::DateTime<chrono::Utc>,
-    /// The selection names roots or databases: the run sees part of the workspace only.
-    pub restricted: bool,
-}
-
-/// The progress line on a terminal and the counts it shows.
-pub(super) struct Progress {
-    bar: indicatif::ProgressBar,
-    /// Pages recorded.
-    pub pages: usize,
-    /// Blocks recorded.
-    pub blocks: usize,
-}
-
-impl Progress {
-    fn new(shown: bool) -> Progress {
-        let bar = if shown && std::io::stderr().is_terminal() {
-            let p = indicatif::ProgressBar::new_spinner();
-            p.enable_steady_tick(std::time::Duration::from_millis(200));
-            p
-        } else {
-            indicatif::ProgressBar::hidden()
-        };
-        Progress {
-            bar,
-            pages: 0,
-            blocks: 0,
-        }
-    }
-}
-
-/// Whether the selection of `options` asks for `table`.
-fn selected(options: &SyncOptions, table: FixedTable) -> bool {
-    let s = &options.selection;
-    match table {
-        FixedTable::Pages => s.pages,
-        FixedTable::Databases | FixedTable::DataSources | FixedTable::Properties => s.databases,
-        FixedTable::Blocks => s.blocks,
-        FixedTable::Users => s.users,
-        FixedTable::Comments => options.comments != CommentsMode::None,
-        FixedTable::Tombstones => true,
-    }
-}
-
-/// The network side of a run: what it reads and what it has learnt so far.
-pub(super) struct Run<'a> {
-    pub(super) client: &'a NotionClient,
-    pub(super) options: &'a SyncOptions,
-    pub(super) mode: Mode,
-    pub(super) run_id: String,
-    pub(super) registry: Registry,
-    /// State of the previous run, updated in place with the marks of the pages this run sees
-    /// (one map, not a second one per run: it is the only per-page memory of a sync).
-    pub(super) state: SyncState,
-    pub(super) output: Output,
-    pub(super) known: Known,
-    pub(super) crawl_queue: CrawlQueue,
-    pub(super) progress: Progress,
-    pub(super) warnings: Vec<String>,
-    pub(super) skipped: Vec<FixedTable>,
-    pub(super) tombstones: usize,
-}
-
 impl Run<'_> {
-    /// Whether the run writes `table`: the selection asks for it and the integration may read it.
-    pub(super) fn wants(&self, table: FixedTable) -> bool {
-        selected(self.options, table) && !self.skipped.contains(&table)
-    }
-
-    /// Whether the run reads page content.
-    pub(super) fn crawls(&self) -> bool {
-        self.wants(FixedTable::Blocks) || self.wants(FixedTable::Comments)
-    }
-
-    /// Adds a row to a fixed table if the run writes it.
-    pub(super) async fn push(&mut self, table: FixedTable, row: Value) -> Result<(), SyncError> {
-        if self.wants(table) {
-            self.output.fixed(table, row).await?;
-        }
-        Ok(())
-    }
-
-    /// Leaves a fixed table out of the run (the integration lacks the capability).
-    pub(super) async fn skip(&mut self, table: FixedTable) -> Result<(), SyncError> {
-        if !self.skipped.contains(&table) {
-            self.skipped.push(table);
-            self.output.skip(table).await?;
-        }
-        Ok(())
-    }
-
-    /// Updates the progress line.
-    pub(super) fn tick(&mut self) {
-        let stats = self.client.stats();
-        self.progress.bar.set_message(format!(
-            "pages {}  blocks {}  requests {}  retries {}",
-            self.progress.pages, self.progress.blocks, stats.total_requests, stats.retries
-        ));
-    }
-
     /// Extracts every pending data source and crawls every changed page, until neither finds
     /// anything new; then the databases only search returned.
     async fn extract_everything(
@@ -255,7 +143,7 @@ async fn load_state(lake: &Lake, marks_in_memory: usize) -> Result<SyncState, Sy
     state
         .pages
         .set_budget(marks_in_memory)
-        .map_err(spill_error)?;
+        .map_err(SyncError::spill)?;
     Ok(state)
 }
 

@@ -9,40 +9,11 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::task::JoinSet;
 
+use super::context::Run;
 use super::crawl::{Crawler, PageContent};
 use super::error::SyncError;
-use super::pages::spill_error;
-use super::run::Run;
 use crate::flatten::fixed::FixedTable;
-use crate::model::{uuid_bits, uuid_text};
 use crate::notion::NotionError;
-
-/// Pages whose content waits to be read. A full sync queues every page of the workspace before
-/// the crawl starts, so canonical ids are kept as their 128 bits (16 bytes each, not a heap
-/// string of 36); others, which real Notion does not send, as they are.
-#[derive(Debug, Default)]
-pub(super) struct CrawlQueue {
-    compact: Vec<u128>,
-    other: Vec<String>,
-}
-
-impl CrawlQueue {
-    /// Queues a page.
-    pub fn push(&mut self, id: String) {
-        match uuid_bits(&id) {
-            Some(bits) => self.compact.push(bits),
-            None => self.other.push(id),
-        }
-    }
-
-    /// The next page to crawl, if any.
-    fn pop(&mut self) -> Option<String> {
-        self.compact
-            .pop()
-            .map(uuid_text)
-            .or_else(|| self.other.pop())
-    }
-}
 
 /// A job of the crawl and what it gave.
 enum Done {
@@ -88,7 +59,7 @@ impl Run<'_> {
                     let (pages, databases) = self.absorb(content?).await?;
                     child_databases.extend(databases);
                     for id in pages {
-                        if !self.state.pages.seen(&id).map_err(spill_error)?
+                        if !self.state.pages.seen(&id).map_err(SyncError::spill)?
                             && retrieving.insert(id.clone())
                         {
                             to_retrieve.push(id);

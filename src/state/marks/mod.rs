@@ -14,8 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat};
@@ -23,256 +22,30 @@ use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::sync_state::PageMark;
+mod runs;
 use crate::model::{uuid_bits, uuid_text};
+use runs::*;
 
 /// Marks held in memory before they spill to temporary files, by default.
 pub const DEFAULT_MARKS_IN_MEMORY: usize = 100_000;
 
-/// Records per indexed block of a sorted run (8 KiB, one read per lookup).
-const BLOCK: usize = 256;
-/// Bytes of a record on disk: id (16), milliseconds (8), table (4), flags (1), pad, listing (2).
-const REC: usize = 32;
-/// Sorted runs kept before they are merged into one.
-const MAX_RUNS: usize = 4;
-/// Records read at a time when a run is streamed.
-const READ_RECS: usize = 2048;
-
-const TRASHED: u8 = 1;
-/// Seen by the current run.
-const SEEN: u8 = 2;
-/// The mark lives in `other` (its timestamp is not in Notion's form); this record only shadows
-/// older records of the same id.
-const OTHER: u8 = 4;
-/// [`PageMark::settled`] is known (marks from before it was recorded lack it)...
-const SETTLED_KNOWN: u8 = 8;
-/// ...and true.
-const SETTLED: u8 = 16;
-
-/// A mark that fits in 16 bytes (32 with its id).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Rec {
-    edited_ms: i64,
-    /// 0: no table; otherwise an index into `tables`, plus one.
-    table: u32,
-    flags: u8,
-    /// The listing (data-source query) of this run that last returned the page; 0: none.
-    listing: u16,
-}
-
-impl Rec {
-    fn encode(id: u128, r: &Rec, out: &mut [u8; REC]) {
-        out[..16].copy_from_slice(&id.to_be_bytes());
-        out[16..24].copy_from_slice(&r.edited_ms.to_le_bytes());
-        out[24..28].copy_from_slice(&r.table.to_le_bytes());
-        out[28] = r.flags;
-        out[29] = 0;
-        out[30..32].copy_from_slice(&r.listing.to_le_bytes());
-    }
-
-    fn decode(b: &[u8]) -> (u128, Rec) {
-        let mut id = [0u8; 16];
-        id.copy_from_slice(&b[..16]);
-        let mut ms = [0u8; 8];
-        ms.copy_from_slice(&b[16..24]);
-        let mut table = [0u8; 4];
-        table.copy_from_slice(&b[24..28]);
-        (
-            u128::from_be_bytes(id),
-            Rec {
-                edited_ms: i64::from_le_bytes(ms),
-                table: u32::from_le_bytes(table),
-                flags: b[28],
-                listing: u16::from_le_bytes([b[30], b[31]]),
-            },
-        )
-    }
-}
-
-/// A mark kept verbatim.
-#[derive(Debug, Clone)]
-struct OtherMark {
-    mark: PageMark,
-    seen: bool,
-    listing: u16,
-}
-
-#[cfg(unix)]
-fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
-}
-
-#[cfg(windows)]
-fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
-    use std::os::windows::fs::FileExt;
-    while !buf.is_empty() {
-        match file.seek_read(buf, offset)? {
-            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-            n => {
-                buf = &mut buf[n..];
-                offset += n as u64;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Marks sorted by id in an anonymous temporary file (deleted when dropped, or by the OS if
-/// the process dies), with the first id of every block in memory.
-#[derive(Debug)]
-struct SortedRun {
-    file: File,
-    len: usize,
-    index: Vec<u128>,
-}
-
-impl SortedRun {
-    fn write(
-        dir: Option<&std::path::Path>,
-        records: impl Iterator<Item = io::Result<(u128, Rec)>>,
-    ) -> io::Result<SortedRun> {
-        let file = match dir {
-            Some(d) => tempfile::tempfile_in(d)?,
-            None => tempfile::tempfile()?,
-        };
-        let mut w = BufWriter::with_capacity(1 << 16, file);
-        let (mut len, mut index, mut buf) = (0, Vec::new(), [0u8; REC]);
-        for r in records {
-            let (id, rec) = r?;
-            if len % BLOCK == 0 {
-                index.push(id);
-            }
-            Rec::encode(id, &rec, &mut buf);
-            w.write_all(&buf)?;
-            len += 1;
-        }
-        let file = w.into_inner().map_err(io::IntoInnerError::into_error)?;
-        Ok(SortedRun { file, len, index })
-    }
-
-    fn find(&self, id: u128) -> io::Result<Option<Rec>> {
-        let Some(block) = self.index.partition_point(|&k| k <= id).checked_sub(1) else {
-            return Ok(None);
-        };
-        let start = block * BLOCK;
-        let n = BLOCK.min(self.len - start);
-        let mut buf = [0u8; BLOCK * REC];
-        let buf = &mut buf[..n * REC];
-        read_exact_at(&self.file, buf, (start * REC) as u64)?;
-        let (mut lo, mut hi) = (0, n);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            let (k, rec) = Rec::decode(&buf[mid * REC..(mid + 1) * REC]);
-            match k.cmp(&id) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Ok(Some(rec)),
-            }
-        }
-        Ok(None)
-    }
-}
-
-/// One input of a merge.
-enum Source {
-    Run {
-        run: Arc<SortedRun>,
-        next: usize,
-        buf: Vec<u8>,
-        pos: usize,
-    },
-    Memory(std::vec::IntoIter<(u128, Rec)>),
-}
-
-impl Source {
-    fn run(run: Arc<SortedRun>) -> Source {
-        Source::Run {
-            run,
-            next: 0,
-            buf: Vec::new(),
-            pos: 0,
-        }
-    }
-
-    fn next(&mut self) -> io::Result<Option<(u128, Rec)>> {
-        match self {
-            Source::Memory(it) => Ok(it.next()),
-            Source::Run {
-                run,
-                next,
-                buf,
-                pos,
-            } => {
-                if *pos == buf.len() {
-                    let n = READ_RECS.min(run.len - *next);
-                    if n == 0 {
-                        return Ok(None);
-                    }
-                    buf.resize(n * REC, 0);
-                    read_exact_at(&run.file, buf, (*next * REC) as u64)?;
-                    *next += n;
-                    *pos = 0;
-                }
-                let r = Rec::decode(&buf[*pos..*pos + REC]);
-                *pos += REC;
-                Ok(Some(r))
-            }
-        }
-    }
-}
-
-/// A merge of sorted sources in id order; on equal ids the later source wins.
-struct Merge {
-    sources: Vec<Source>,
-    heads: Vec<Option<(u128, Rec)>>,
-    started: bool,
-    failed: bool,
-}
-
-impl Merge {
-    fn new(sources: Vec<Source>) -> Merge {
-        Merge {
-            heads: vec![None; sources.len()],
-            sources,
-            started: false,
-            failed: false,
-        }
-    }
-
-    fn advance(&mut self, i: usize) -> io::Result<()> {
-        self.heads[i] = self.sources[i].next()?;
-        Ok(())
-    }
-}
-
-impl Iterator for Merge {
-    type Item = io::Result<(u128, Rec)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        if !std::mem::replace(&mut self.started, true) {
-            for i in 0..self.sources.len() {
-                if let Err(e) = self.advance(i) {
-                    self.failed = true;
-                    return Some(Err(e));
-                }
-            }
-        }
-        let min = self.heads.iter().flatten().map(|h| h.0).min()?;
-        let mut out = None;
-        for i in 0..self.sources.len() {
-            if self.heads[i].is_some_and(|h| h.0 == min) {
-                out = self.heads[i];
-                if let Err(e) = self.advance(i) {
-                    self.failed = true;
-                    return Some(Err(e));
-                }
-            }
-        }
-        out.map(Ok)
-    }
+/// What the lake remembers of one page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageMark {
+    /// `last_edited_time` as Notion sent it.
+    pub last_edited_time: String,
+    /// The page's data source (rows) — for tombstones in its table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// In the trash when last seen.
+    #[serde(default)]
+    pub trashed: bool,
+    /// Whether the page was last read in a later minute than the minute of its last edit.
+    /// Notion rounds `last_edited_time` down to the minute, so an edit made in the minute of a
+    /// read keeps the timestamp the read saw; only a settled page with an unchanged timestamp
+    /// is known unchanged. `None` for marks written before this was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled: Option<bool>,
 }
 
 /// What [`PageMarks::observe`] found of a page.

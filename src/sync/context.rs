@@ -1,0 +1,177 @@
+//! The network side of a run as every step sees it: how the run reads ([`Mode`]), what it has
+//! learnt so far (registry, page marks, data sources known and pending, pages waiting for the
+//! crawl), the handle on the write side, progress and warnings. The steps — `discover`,
+//! `extract`, `pages`, `schedule` — are methods on [`Run`] in their own modules; `run` calls them
+//! in order.
+
+use std::collections::HashSet;
+use std::io::IsTerminal;
+
+use serde_json::Value;
+
+use super::crawl::CommentsMode;
+use super::error::SyncError;
+use super::options::SyncOptions;
+use super::output::Output;
+use crate::flatten::fixed::FixedTable;
+use crate::model::{DataSourceRef, uuid_bits, uuid_text};
+use crate::notion::NotionClient;
+use crate::state::Registry;
+use crate::state::sync_state::SyncState;
+
+/// How this run reads: decided once at its start.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Mode {
+    /// A full refresh (everything read again; vanished ids detected).
+    pub full: bool,
+    /// Rows edited since this instant are read (incremental runs).
+    pub cursor: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the run started: every read of the run happens after it.
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// The selection names roots or databases: the run sees part of the workspace only.
+    pub restricted: bool,
+}
+
+/// The progress line on a terminal and the counts it shows.
+pub(super) struct Progress {
+    pub(super) bar: indicatif::ProgressBar,
+    /// Pages recorded.
+    pub pages: usize,
+    /// Blocks recorded.
+    pub blocks: usize,
+}
+
+impl Progress {
+    pub(super) fn new(shown: bool) -> Progress {
+        let bar = if shown && std::io::stderr().is_terminal() {
+            let p = indicatif::ProgressBar::new_spinner();
+            p.enable_steady_tick(std::time::Duration::from_millis(200));
+            p
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        Progress {
+            bar,
+            pages: 0,
+            blocks: 0,
+        }
+    }
+}
+
+/// Whether the selection of `options` asks for `table`.
+pub(super) fn selected(options: &SyncOptions, table: FixedTable) -> bool {
+    let s = &options.selection;
+    match table {
+        FixedTable::Pages => s.pages,
+        FixedTable::Databases | FixedTable::DataSources | FixedTable::Properties => s.databases,
+        FixedTable::Blocks => s.blocks,
+        FixedTable::Users => s.users,
+        FixedTable::Comments => options.comments != CommentsMode::None,
+        FixedTable::Tombstones => true,
+    }
+}
+
+/// The network side of a run: what it reads and what it has learnt so far.
+pub(super) struct Run<'a> {
+    pub(super) client: &'a NotionClient,
+    pub(super) options: &'a SyncOptions,
+    pub(super) mode: Mode,
+    pub(super) run_id: String,
+    pub(super) registry: Registry,
+    /// State of the previous run, updated in place with the marks of the pages this run sees
+    /// (one map, not a second one per run: it is the only per-page memory of a sync).
+    pub(super) state: SyncState,
+    pub(super) output: Output,
+    pub(super) known: Known,
+    pub(super) crawl_queue: CrawlQueue,
+    pub(super) progress: Progress,
+    pub(super) warnings: Vec<String>,
+    pub(super) skipped: Vec<FixedTable>,
+    pub(super) tombstones: usize,
+}
+
+impl Run<'_> {
+    /// Whether the run writes `table`: the selection asks for it and the integration may read it.
+    pub(super) fn wants(&self, table: FixedTable) -> bool {
+        selected(self.options, table) && !self.skipped.contains(&table)
+    }
+
+    /// Whether the run reads page content.
+    pub(super) fn crawls(&self) -> bool {
+        self.wants(FixedTable::Blocks) || self.wants(FixedTable::Comments)
+    }
+
+    /// Adds a row to a fixed table if the run writes it.
+    pub(super) async fn push(&mut self, table: FixedTable, row: Value) -> Result<(), SyncError> {
+        if self.wants(table) {
+            self.output.fixed(table, row).await?;
+        }
+        Ok(())
+    }
+
+    /// Leaves a fixed table out of the run (the integration lacks the capability).
+    pub(super) async fn skip(&mut self, table: FixedTable) -> Result<(), SyncError> {
+        if !self.skipped.contains(&table) {
+            self.skipped.push(table);
+            self.output.skip(table).await?;
+        }
+        Ok(())
+    }
+
+    /// Updates the progress line.
+    pub(super) fn tick(&mut self) {
+        let stats = self.client.stats();
+        self.progress.bar.set_message(format!(
+            "pages {}  blocks {}  requests {}  retries {}",
+            self.progress.pages, self.progress.blocks, stats.total_requests, stats.retries
+        ));
+    }
+}
+
+/// Data sources and databases known to the run, and those waiting to be extracted.
+#[derive(Debug, Default)]
+pub(super) struct Known {
+    /// Databases already recorded.
+    pub databases: HashSet<String>,
+    /// Data sources already extracted.
+    pub sources: HashSet<String>,
+    /// Data sources waiting to be extracted.
+    pub pending: Vec<DataSourceRef>,
+}
+
+impl Known {
+    /// Queues the data sources not extracted yet.
+    pub fn queue(&mut self, sources: Vec<DataSourceRef>) {
+        let new = sources
+            .into_iter()
+            .filter(|s| !self.sources.contains(&s.id));
+        self.pending.extend(new);
+    }
+}
+
+/// Pages whose content waits to be read. A full sync queues every page of the workspace before
+/// the crawl starts, so canonical ids are kept as their 128 bits (16 bytes each, not a heap
+/// string of 36); others, which real Notion does not send, as they are.
+#[derive(Debug, Default)]
+pub(super) struct CrawlQueue {
+    compact: Vec<u128>,
+    other: Vec<String>,
+}
+
+impl CrawlQueue {
+    /// Queues a page.
+    pub fn push(&mut self, id: String) {
+        match uuid_bits(&id) {
+            Some(bits) => self.compact.push(bits),
+            None => self.other.push(id),
+        }
+    }
+
+    /// The next page to crawl, if any.
+    pub(super) fn pop(&mut self) -> Option<String> {
+        self.compact
+            .pop()
+            .map(uuid_text)
+            .or_else(|| self.other.pop())
+    }
+}
