@@ -12,9 +12,9 @@ use super::render::Renderer;
 use super::workspace::{FParent, Page, PropDef, decoded_property_id};
 use crate::model::normalize_id;
 
-use super::respond::*;
-use super::routes::*;
-use super::state::*;
+use super::respond::{list, not_found, ok, validation};
+use super::routes::{Q, q, restricted, version};
+use super::state::FakeState;
 
 pub(super) async fn retrieve_page(
     State(state): State<Arc<FakeState>>,

@@ -18,7 +18,7 @@ use super::query::{self, Invalid};
 use super::workspace::Workspace;
 use crate::notion::NotionVersion;
 
-use super::state::*;
+use super::state::{FakeState, FaultKind};
 
 pub(super) fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()

@@ -14,8 +14,8 @@ use super::workspace::Page;
 use crate::model::normalize_id;
 use crate::notion::NotionVersion;
 
-use super::respond::*;
-use super::state::*;
+use super::respond::{error, invalid_url, list, not_found, ok, validation};
+use super::state::{FakeState, FakeStats};
 
 pub(super) type Q = Query<Vec<(String, String)>>;
 

@@ -12,10 +12,13 @@ use tokio::sync::oneshot;
 
 use super::workspace::Workspace;
 
-use super::content::*;
-use super::respond::*;
-use super::routes::*;
-use super::state::*;
+use super::content::{block_children, list_comments, page_property, retrieve_block, retrieve_page};
+use super::respond::gate;
+use super::routes::{
+    fake_stats, fallback, list_users, query_data_source, query_database, reset_stats,
+    retrieve_data_source, retrieve_database, retrieve_user, search, users_me,
+};
+use super::state::{FakeConfig, FakeState, FakeStats};
 
 /// A running fake server.
 #[derive(Debug)]

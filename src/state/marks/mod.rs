@@ -24,7 +24,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 mod runs;
 use crate::model::{uuid_bits, uuid_text};
-use runs::*;
+use runs::{
+    MAX_RUNS, Merge, OTHER, OtherMark, Rec, SEEN, SETTLED, SETTLED_KNOWN, SortedRun, Source,
+    TRASHED,
+};
 
 /// Marks held in memory before they spill to temporary files, by default.
 pub const DEFAULT_MARKS_IN_MEMORY: usize = 100_000;
@@ -499,6 +502,7 @@ impl<'de> Deserialize<'de> for PageMarks {
 
 #[cfg(test)]
 mod tests {
+    use super::runs::REC;
     use super::*;
     use proptest::prelude::*;
 
