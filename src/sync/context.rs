@@ -1,6 +1,5 @@
 //! The network side of a run as every step sees it: how the run reads ([`Mode`]), what it has
-//! learnt so far (registry, page marks, data sources known and pending, pages waiting for the
-//! crawl), the handle on the write side, progress and warnings. The steps — `discover`,
+//! learnt so far (registry, page marks, data sources known and pending, the crawl's jobs), the handle on the write side, progress and warnings. The steps — `discover`,
 //! `extract`, `pages`, `schedule` — are methods on [`Run`] in their own modules; `run` calls them
 //! in order.
 
@@ -11,10 +10,11 @@ use serde_json::Value;
 
 use super::crawl::CommentsMode;
 use super::error::SyncError;
+use super::jobs::CrawlJobs;
 use super::options::SyncOptions;
 use super::output::Output;
 use crate::flatten::fixed::FixedTable;
-use crate::model::{DataSourceRef, uuid_bits, uuid_text};
+use crate::model::DataSourceRef;
 use crate::notion::NotionClient;
 use crate::state::Registry;
 use crate::state::sync_state::SyncState;
@@ -83,7 +83,8 @@ pub(super) struct Run<'a> {
     pub(super) state: SyncState,
     pub(super) output: Output,
     pub(super) known: Known,
-    pub(super) crawl_queue: CrawlQueue,
+    /// The page-content crawl: pages waiting, jobs in flight.
+    pub(super) crawl: CrawlJobs,
     pub(super) progress: Progress,
     pub(super) warnings: Vec<String>,
     pub(super) skipped: Vec<FixedTable>,
@@ -146,32 +147,5 @@ impl Known {
             .into_iter()
             .filter(|s| !self.sources.contains(&s.id));
         self.pending.extend(new);
-    }
-}
-
-/// Pages whose content waits to be read. A full sync queues every page of the workspace before
-/// the crawl starts, so canonical ids are kept as their 128 bits (16 bytes each, not a heap
-/// string of 36); others, which real Notion does not send, as they are.
-#[derive(Debug, Default)]
-pub(super) struct CrawlQueue {
-    compact: Vec<u128>,
-    other: Vec<String>,
-}
-
-impl CrawlQueue {
-    /// Queues a page.
-    pub fn push(&mut self, id: String) {
-        match uuid_bits(&id) {
-            Some(bits) => self.compact.push(bits),
-            None => self.other.push(id),
-        }
-    }
-
-    /// The next page to crawl, if any.
-    pub(super) fn pop(&mut self) -> Option<String> {
-        self.compact
-            .pop()
-            .map(uuid_text)
-            .or_else(|| self.other.pop())
     }
 }

@@ -400,6 +400,8 @@ impl Run<'_> {
                     read.new_rows += 1;
                 }
             }
+            // Page content crawled meanwhile: record it, and start jobs for the rows just queued.
+            self.take_finished_crawls().await?;
             self.tick();
         }
         Ok(read)

@@ -7,7 +7,8 @@
 //!   past Notion's per-query cap ([`split`] divides a minute past it), stale-cursor restarts;
 //! - `complete`: values page objects truncate at 25 references, read whole;
 //! - `pages`: page marks (what changed since the last run), `pages` rows, tombstones;
-//! - `schedule` and [`crawl`]: the page-content crawl, its jobs in flight, one page's tree;
+//! - `jobs`, `schedule` and [`crawl`]: the page-content crawl — its jobs in flight, what the run
+//!   records of them, one page's tree;
 //! - `output`: the write side, fed through a bounded queue, staging files for the commit
 //!   (which the lake's side does: `state::commit`);
 //! - [`options`], [`report`], [`error`]: what a sync is asked, what it says, how it fails;
@@ -20,6 +21,7 @@ mod discover;
 pub mod error;
 mod extract;
 pub mod inventory;
+mod jobs;
 pub mod options;
 mod output;
 mod pages;

@@ -102,7 +102,7 @@ impl Run<'_> {
         self.progress.pages += 1;
         self.push(FixedTable::Pages, page_row(page)).await?;
         if !trashed && self.crawls() {
-            self.crawl_queue.push(id);
+            self.crawl.crawl(id);
         }
         Ok(true)
     }

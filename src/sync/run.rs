@@ -6,9 +6,10 @@
 
 use std::time::Instant;
 
-use super::context::{CrawlQueue, Known, Mode, Progress, Run, selected};
+use super::context::{Known, Mode, Progress, Run, selected};
 use super::crawl::Crawler;
 use super::error::SyncError;
+use super::jobs::CrawlJobs;
 use super::options::SyncOptions;
 use super::output::{Destination, Output};
 use super::report::{SyncReport, new_run_id};
@@ -30,17 +31,12 @@ impl Run<'_> {
         &mut self,
         mut found: super::discover::Discovered,
     ) -> Result<(), SyncError> {
-        let crawler = Crawler::new(
-            self.client.clone(),
-            self.options.max_depth,
-            self.options.comments,
-        );
         loop {
             while let Some(source) = self.known.pending.pop() {
                 let schema = found.sources.remove(&source.id);
                 self.extract_source(source, schema).await?;
             }
-            let databases = self.crawl_queued(&crawler).await?;
+            let databases = self.crawl_queued().await?;
             if self.options.selection.only_databases.is_empty() {
                 for db in databases {
                     let sources = self.add_database(&db).await?;
@@ -56,8 +52,10 @@ impl Run<'_> {
                 self.extract_search_rows(&database_id, rows).await?;
             }
         }
-        self.warnings.extend(crawler.take_warnings());
-        if crawler.comments_restricted() {
+        let crawler = self.crawl.crawler();
+        let (warnings, restricted) = (crawler.take_warnings(), crawler.comments_restricted());
+        self.warnings.extend(warnings);
+        if restricted {
             self.skip(FixedTable::Comments).await?;
         }
         Ok(())
@@ -208,7 +206,10 @@ async fn begin<'a>(
         state,
         output: Output::start(destination, wanted),
         known: Known::default(),
-        crawl_queue: CrawlQueue::default(),
+        crawl: CrawlJobs::new(
+            Crawler::new(client.clone(), options.max_depth, options.comments),
+            options.concurrency,
+        ),
         progress: Progress::new(options.progress),
         warnings: Vec::new(),
         skipped: Vec::new(),

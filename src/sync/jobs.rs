@@ -1,0 +1,125 @@
+//! The page-content crawl's jobs: pages waiting for a crawl (a [`CrawlQueue`]), child pages
+//! waiting to be retrieved, and up to a limit of jobs in flight, each a task of its own so that
+//! its requests progress whatever the run is doing meanwhile. What a job gives is handled by the
+//! run (`schedule`); this module only starts jobs and hands back what they gave.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::task::{JoinError, JoinSet};
+
+use super::crawl::{Crawler, PageContent};
+use crate::model::{uuid_bits, uuid_text};
+use crate::notion::NotionError;
+
+/// Pages whose content waits to be read. A full sync queues every page of the workspace before
+/// the crawl starts, so canonical ids are kept as their 128 bits (16 bytes each, not a heap
+/// string of 36); others, which real Notion does not send, as they are.
+#[derive(Debug, Default)]
+pub(super) struct CrawlQueue {
+    compact: Vec<u128>,
+    other: Vec<String>,
+}
+
+impl CrawlQueue {
+    /// Queues a page.
+    pub fn push(&mut self, id: String) {
+        match uuid_bits(&id) {
+            Some(bits) => self.compact.push(bits),
+            None => self.other.push(id),
+        }
+    }
+
+    /// The next page to crawl, if any.
+    pub(super) fn pop(&mut self) -> Option<String> {
+        self.compact
+            .pop()
+            .map(uuid_text)
+            .or_else(|| self.other.pop())
+    }
+}
+
+/// What a job gave.
+pub(super) enum Done {
+    /// A page's content was read.
+    Crawled(Result<PageContent, NotionError>),
+    /// A child page was retrieved.
+    Retrieved(String, Result<Value, NotionError>),
+}
+
+/// The crawl's jobs in flight and the work waiting for them.
+pub(super) struct CrawlJobs {
+    crawler: Arc<Crawler>,
+    limit: usize,
+    queue: CrawlQueue,
+    to_retrieve: Vec<String>,
+    /// Child pages retrieved or waiting to be (each once).
+    retrieving: HashSet<String>,
+    jobs: JoinSet<Done>,
+    /// Databases found through `child_database` blocks, not handled yet.
+    pub child_databases: Vec<String>,
+}
+
+impl CrawlJobs {
+    /// Jobs of `crawler`, at most `limit` in flight.
+    pub fn new(crawler: Arc<Crawler>, limit: usize) -> CrawlJobs {
+        CrawlJobs {
+            crawler,
+            limit: limit.max(1),
+            queue: CrawlQueue::default(),
+            to_retrieve: Vec::new(),
+            retrieving: HashSet::new(),
+            jobs: JoinSet::new(),
+            child_databases: Vec::new(),
+        }
+    }
+
+    /// The crawler (its warnings, whether comments were refused).
+    pub fn crawler(&self) -> &Crawler {
+        &self.crawler
+    }
+
+    /// Queues a page's content.
+    pub fn crawl(&mut self, page_id: String) {
+        self.queue.push(page_id);
+    }
+
+    /// Queues the retrieval of a child page, unless it was queued before.
+    pub fn retrieve(&mut self, page_id: String) {
+        if self.retrieving.insert(page_id.clone()) {
+            self.to_retrieve.push(page_id);
+        }
+    }
+
+    /// Starts jobs up to the limit: retrievals first, then crawls.
+    fn top_up(&mut self) {
+        while self.jobs.len() < self.limit {
+            if let Some(id) = self.to_retrieve.pop() {
+                let client = self.crawler.client.clone();
+                self.jobs.spawn(async move {
+                    let page = client.retrieve_page(&id).await;
+                    Done::Retrieved(id, page)
+                });
+            } else if let Some(id) = self.queue.pop() {
+                let crawler = Arc::clone(&self.crawler);
+                self.jobs
+                    .spawn(async move { Done::Crawled(crawler.crawl_page(&id).await) });
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// A finished job, if one is, without waiting; starts waiting work.
+    pub fn try_next(&mut self) -> Option<Result<Done, JoinError>> {
+        self.top_up();
+        self.jobs.try_join_next()
+    }
+
+    /// The next finished job, waiting for one; `None` once nothing is in flight or waiting.
+    pub async fn next(&mut self) -> Option<Result<Done, JoinError>> {
+        self.top_up();
+        self.jobs.join_next().await
+    }
+}
