@@ -6,7 +6,8 @@
 //! previous one) shows as lost rate. Prints the requests sent, the achieved rate against the
 //! allowed one and the 429s received. Target: ≥ 97 % of the allowed rate, no 429.
 //!
-//! Run: `cargo bench --bench sync_rate` (the demo workspace), or
+//! Run: `cargo bench --bench sync_rate` (the demo workspace; `NOTIONLAKE_BENCH_LATENCY_MS=500`
+//! for another latency), or
 //! `cargo bench --bench sync_rate -- <pages>` for a synthetic workspace of that many pages
 //! (three levels of blocks, a comment thread each) beside two tables of 300 rows.
 
@@ -22,10 +23,17 @@ use notionlake::sync::{SyncOptions, sync_workspace};
 const RPS: f64 = 3.0;
 const SERVER_BURST: u32 = 3;
 const CLIENT_BURST: u32 = 2;
-const LATENCY: Duration = Duration::from_millis(250);
+/// The fake's answer latency; `NOTIONLAKE_BENCH_LATENCY_MS` overrides it.
+const LATENCY_MS: u64 = 250;
 
 #[tokio::main]
 async fn main() {
+    let latency = Duration::from_millis(
+        std::env::var("NOTIONLAKE_BENCH_LATENCY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(LATENCY_MS),
+    );
     let pages: Option<usize> = std::env::args().skip(1).find_map(|a| a.parse().ok());
     let (workspace, label) = match pages {
         None => (demo_workspace().0, "demo workspace".to_string()),
@@ -47,7 +55,7 @@ async fn main() {
         FakeConfig {
             rps: Some(RPS),
             burst: SERVER_BURST,
-            latency: LATENCY,
+            latency,
             ..FakeConfig::default()
         },
     )
@@ -74,11 +82,11 @@ async fn main() {
     let total = stats.total_requests as f64;
     // The ideal: the first `CLIENT_BURST` requests at once, the rest paced at `RPS`, plus one
     // latency for the last answer.
-    let ideal = (total - f64::from(CLIENT_BURST)) / RPS + LATENCY.as_secs_f64();
+    let ideal = (total - f64::from(CLIENT_BURST)) / RPS + latency.as_secs_f64();
     let achieved = total / elapsed;
     println!(
         "sync_rate: full sync of the {label}, fake at {RPS}/s burst {SERVER_BURST} with {} ms latency",
-        LATENCY.as_millis()
+        latency.as_millis()
     );
     println!(
         "  requests            {} ({} pages, {} blocks written)",
