@@ -1,9 +1,8 @@
 //! Token providers: where the bearer token of every request comes from, and what happens on a
 //! 401. A static internal-integration token never refreshes; the OAuth provider (a later issue)
-//! refreshes once and persists the rotated token. Tokens are wrapped in [`SecretString`] so that
-//! they cannot reach a log line through `Debug` or `Display`, and their memory is zeroed when
-//! dropped (the `secrecy` crate, which does the same, is not available to this build offline;
-//! `zeroize`, which it builds on, is).
+//! refreshes once and persists the rotated token. Tokens are wrapped in [`SecretString`] (the
+//! `secrecy` crate's, boxed and zeroed on drop) so that they cannot reach a log line through
+//! `Debug` or `Display`.
 
 use std::fmt;
 
@@ -11,15 +10,16 @@ use async_trait::async_trait;
 
 use super::error::NotionError;
 
-/// A string that must never be printed: `Debug` and `Display` show `***`; zeroed on drop.
-/// Serialises as the plain string (the credential file holds it, created 0600).
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretString(zeroize::Zeroizing<String>);
+/// A string that must never be printed: `Debug` and `Display` show `***`. Held in a
+/// [`secrecy::SecretString`] (zeroed on drop). Serialises as the plain string (the credential
+/// file holds it, created 0600).
+#[derive(Clone)]
+pub struct SecretString(secrecy::SecretString);
 
 impl SecretString {
     /// Wraps a secret.
     pub fn new(s: impl Into<String>) -> Self {
-        SecretString(zeroize::Zeroizing::new(s.into()))
+        SecretString(secrecy::SecretString::from(s.into()))
     }
 
     /// Parses a secret from the command line (for clap's `value_parser`).
@@ -29,9 +29,17 @@ impl SecretString {
 
     /// The secret itself, for the one place that needs it (the Authorization header).
     pub fn expose(&self) -> &str {
-        &self.0
+        secrecy::ExposeSecret::expose_secret(&self.0)
     }
 }
+
+impl PartialEq for SecretString {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for SecretString {}
 
 impl From<&str> for SecretString {
     fn from(s: &str) -> Self {
