@@ -143,8 +143,9 @@ impl<T> ListPage<T> {
     }
 }
 
-/// Adds `start_cursor` / `page_size` where this method expects them.
-fn with_cursor(req: &ApiRequest, cursor: Option<&str>, page_size: u32) -> ApiRequest {
+/// The request for one page: `req` with `page_size` and, after the first, `start_cursor`,
+/// where this method expects them (query string for GET, body for POST).
+pub fn page_request(req: &ApiRequest, cursor: Option<&str>, page_size: u32) -> ApiRequest {
     let mut r = req.clone();
     if r.method == Method::GET {
         r.query
@@ -208,11 +209,6 @@ pub fn pages_after<T: ListItem>(
     pages_from(client, req, Cursor::Next(cursor))
 }
 
-/// The request for one page: `req` with `page_size` and, after the first, `start_cursor`.
-pub fn page_request(req: &ApiRequest, cursor: Option<&str>, page_size: u32) -> ApiRequest {
-    with_cursor(req, cursor, page_size)
-}
-
 fn pages_from<T: ListItem>(
     client: NotionClient,
     req: ApiRequest,
@@ -228,7 +224,7 @@ fn pages_from<T: ListItem>(
                 Cursor::First => None,
                 Cursor::Next(c) => Some(c.clone()),
             };
-            let page_req = with_cursor(&req, cursor_str.as_deref(), page_size);
+            let page_req = page_request(&req, cursor_str.as_deref(), page_size);
             let page = T::page(req.endpoint, &client.send_raw(&page_req).await?)?;
             let next = match (&page.next_cursor, page.has_more) {
                 (Some(next), true) if Some(next) == cursor_str.as_ref() => {
@@ -303,11 +299,6 @@ impl<T, F: FnMut() -> BoxStream<'static, Result<T, NotionError>>> Restarting<T, 
             }
             Err(e) => Err(e),
         }
-    }
-
-    /// Restarts so far.
-    pub fn restarts(&self) -> u32 {
-        self.used
     }
 }
 

@@ -28,14 +28,14 @@ pub struct StagedTable {
     pub files: Vec<WrittenFile>,
 }
 
-impl StagedTable {
-    /// Rows in every file.
-    pub fn rows(&self) -> usize {
-        self.files.iter().map(|f| f.rows).sum()
-    }
-}
-
 impl TableFormat {
+    /// Whether committing the staged files writes anything (a transaction log entry).
+    pub fn writes_on_commit(self) -> bool {
+        match self {
+            TableFormat::Parquet => false,
+        }
+    }
+
     /// Makes the staged files part of their tables.
     pub async fn commit_tables(
         self,

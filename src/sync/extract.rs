@@ -224,9 +224,10 @@ impl Run<'_> {
 
     /// A new listing of `entry`'s rows into its table.
     async fn sink<'e>(&mut self, entry: &'e TableEntry) -> Result<RowSink<'e>, SyncError> {
-        let slot = match self.options.selection.tables {
-            true => Some(self.output.open(entry.clone()).await?),
-            false => None,
+        let slot = if self.options.selection.tables {
+            Some(self.output.open(entry.clone()).await?)
+        } else {
+            None
         };
         let listing = self.state.pages.begin_listing().map_err(SyncError::spill)?;
         Ok(RowSink {
