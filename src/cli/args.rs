@@ -106,6 +106,29 @@ pub enum Command {
         /// What to extract.
         #[command(flatten)]
         select: SelectFlags,
+        /// Table format of a new lake: delta (the default: tables whose rows are the current
+        /// state, with history) or parquet (files appended by each run, latest state as views).
+        /// A lake keeps its format; another one is refused.
+        #[arg(long, value_enum)]
+        format: Option<crate::sink::TableFormat>,
+    },
+    /// Compact each Delta table's small files into large ones (same rows, fewer files).
+    #[command(after_help = "Examples:\n  notionlake optimize --lake ./lake")]
+    Optimize {
+        /// Lake location: a directory or s3://bucket/prefix.
+        #[arg(long)]
+        lake: Option<String>,
+    },
+    /// Delete files of Delta tables that no version younger than --retain needs; older
+    /// versions can no longer be read (time travel, history).
+    #[command(after_help = "Examples:\n  notionlake vacuum --lake ./lake --retain 7d")]
+    Vacuum {
+        /// Lake location: a directory or s3://bucket/prefix.
+        #[arg(long)]
+        lake: Option<String>,
+        /// Keep what versions younger than this need (e.g. 7d, 24h, 0s).
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "7d")]
+        retain: Duration,
     },
     /// SQL over the lake (DataFusion): an interactive shell, or statements from -c, -f or stdin.
     #[command(
@@ -141,6 +164,9 @@ pub enum Command {
         /// Notion-Version the demo client speaks.
         #[arg(long, env = "NOTION_VERSION")]
         notion_version: Option<String>,
+        /// Table format of a new demo lake (delta or parquet).
+        #[arg(long, value_enum)]
+        format: Option<crate::sink::TableFormat>,
     },
     /// Serve the fake Notion API (demo or synthetic workspace) on loopback.
     #[command(

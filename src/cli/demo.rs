@@ -9,6 +9,7 @@ use crate::sync::SyncError;
 pub(super) async fn run_demo(
     lake: &str,
     version: Option<String>,
+    format: Option<crate::sink::TableFormat>,
     file: &FileConfig,
 ) -> Result<(), CliError> {
     let (ws, _) = demo_workspace();
@@ -47,7 +48,10 @@ pub(super) async fn run_demo(
     let result = run_sync(
         &settings.client()?,
         &opened,
-        &SelectFlags::default().options(),
+        &crate::sync::SyncOptions {
+            format,
+            ..SelectFlags::default().options()
+        },
     )
     .await;
     fake.shutdown().await;

@@ -7,6 +7,7 @@ mod args;
 mod auth;
 mod demo;
 mod fake;
+mod maintain;
 mod print;
 mod sql;
 mod sync;
@@ -15,6 +16,7 @@ pub use args::*;
 use auth::run_auth;
 use demo::run_demo;
 use fake::run_fake;
+use maintain::{run_optimize, run_vacuum};
 use sql::run_sql;
 use sync::{run_inventory, run_sync};
 
@@ -82,6 +84,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             lake,
             inventory,
             select,
+            format,
         } => {
             let settings = Settings::resolve(&conn.into(), &file)?;
             let client = settings.client()?;
@@ -90,12 +93,15 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
             let location = lake_location(lake.as_deref(), &file)?;
             let lake = crate::sink::Lake::open(&location).map_err(SyncError::from)?;
+            let options = crate::sync::SyncOptions {
+                format: *format,
+                ..select.options()
+            };
             let Some(every) = select.watch else {
-                return run_sync(&client, &lake, &select.options()).await;
+                return run_sync(&client, &lake, &options).await;
             };
             // Poll until ctrl-c; a run in progress is interrupted at once (it commits nothing,
             // and the next run reads its changes again).
-            let options = select.options();
             loop {
                 tokio::select! {
                     r = run_sync(&client, &lake, &options) => {
@@ -114,7 +120,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Demo {
             lake,
             notion_version,
-        } => run_demo(lake, notion_version.clone(), &file).await,
+            format,
+        } => run_demo(lake, notion_version.clone(), *format, &file).await,
+        Command::Optimize { lake } => run_optimize(&lake_location(lake.as_deref(), &file)?).await,
+        Command::Vacuum { lake, retain } => {
+            run_vacuum(&lake_location(lake.as_deref(), &file)?, *retain).await
+        }
         Command::FakeNotion(args) => run_fake(args.clone()).await,
         Command::Auth { action } => run_auth(action, &file).await,
         Command::Sql {

@@ -321,7 +321,8 @@ impl std::fmt::Display for PropertyType {
 /// A compact, pyarrow-like rendering of an Arrow type, used in `schemas/` and `\d`.
 pub fn type_name(t: &DataType) -> String {
     match t {
-        DataType::Utf8 => "string".into(),
+        // Readers may hold strings as views (DataFusion's Delta provider does): the same type.
+        DataType::Utf8 | DataType::Utf8View => "string".into(),
         DataType::Float64 => "float64".into(),
         DataType::Int64 => "int64".into(),
         DataType::Int32 => "int32".into(),

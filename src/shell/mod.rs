@@ -22,7 +22,9 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use object_store::ObjectStore;
 
 use crate::flatten::fixed::{RICH_TEXT_TABLE, own_tables};
-use crate::sink::{Lake, PARTITION_COLUMN};
+use crate::sink::{Lake, PARTITION_COLUMN, SinkError, TableFormat, delta};
+use datafusion::prelude::{col, lit};
+use deltalake::delta_datafusion::DeltaCdfTableProvider;
 
 /// A table registered from the lake.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,6 +171,12 @@ pub async fn register_lake(
             found.push((t.to_string(), t.to_string(), false));
         }
     }
+    let format = TableFormat::of_lake(lake)
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    if format == Some(TableFormat::Delta) {
+        return register_delta(ctx, lake, found).await;
+    }
     let tombstones = found.iter().any(|(n, _, ds)| n == "tombstones" && !ds);
     let mut out = Vec::new();
     // History tables first: the views refer to them (and to tombstones_history).
@@ -205,6 +213,46 @@ pub async fn register_lake(
             name,
             history,
             data_source: is_ds,
+        });
+    }
+    Ok(out)
+}
+
+/// Registers the Delta tables of a lake: `<name>` is the table itself (its current rows, read
+/// through deltalake's DataFusion provider), `<name>_history` every version of every row from
+/// its Change Data Feed (inserts and post-update images, with `_commit_version` and
+/// `_commit_timestamp`; each row's `_run_id` and `_synced_at` name the sync it came from).
+async fn register_delta(
+    ctx: &SessionContext,
+    lake: &Lake,
+    found: Vec<(String, String, bool)>,
+) -> Result<Vec<RegisteredTable>, DataFusionError> {
+    let external = |e: SinkError| DataFusionError::External(Box::new(e));
+    let delta_err = |e: deltalake::DeltaTableError| DataFusionError::External(Box::new(e));
+    let mut out = Vec::new();
+    for (name, rel, data_source) in found {
+        let Some(table) = delta::open_table(lake, &rel).await.map_err(external)? else {
+            continue;
+        };
+        table
+            .update_datafusion_session(&ctx.state())
+            .map_err(delta_err)?;
+        let provider = table.table_provider().await?;
+        ctx.register_table(name.as_str(), provider)?;
+        let history = format!("{name}_history");
+        let cdf = DeltaCdfTableProvider::try_new(table.scan_cdf().with_starting_version(0))
+            .map_err(delta_err)?;
+        let changes = ctx
+            .read_table(Arc::new(cdf))?
+            .filter(
+                col("_change_type").in_list(vec![lit("insert"), lit("update_postimage")], false),
+            )?
+            .drop_columns(&["_change_type"])?;
+        ctx.register_table(history.as_str(), changes.into_view())?;
+        out.push(RegisteredTable {
+            name,
+            history,
+            data_source,
         });
     }
     Ok(out)

@@ -19,6 +19,7 @@ use parquet::arrow::{ArrowSchemaConverter, AsyncArrowWriter};
 use parquet::basic::{Compression, Type as PhysicalType, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
+pub mod delta;
 pub mod format;
 
 pub use format::{StagedTable, TableFormat};
@@ -60,6 +61,14 @@ pub enum SinkError {
         /// The error.
         source: std::io::Error,
     },
+    /// A Delta Lake operation failed.
+    #[error("Delta table {table}: {source}{}", delta_hint(.source))]
+    Delta {
+        /// The table's directory.
+        table: String,
+        /// The error.
+        source: Box<deltalake::DeltaTableError>,
+    },
     /// Parquet encoding failed.
     #[error("could not write Parquet file {path}: {source}{}", parquet_hint(.source))]
     Parquet {
@@ -91,6 +100,17 @@ fn storage_hint(e: &object_store::Error) -> &'static str {
         _ if io_cause(e).is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied) => {
             " — check the permissions (or AWS credentials) for the lake location"
         }
+        _ if disk_full(e) => DISK_FULL_HINT,
+        _ => "",
+    }
+}
+
+fn delta_hint(e: &deltalake::DeltaTableError) -> &'static str {
+    match e {
+        deltalake::DeltaTableError::VersionAlreadyExists(_) => {
+            " — another writer committed to this table at the same time; run the sync again"
+        }
+        deltalake::DeltaTableError::ObjectStore { source } => storage_hint(source),
         _ if disk_full(e) => DISK_FULL_HINT,
         _ => "",
     }
@@ -257,6 +277,34 @@ impl Lake {
                 path: path.to_string(),
                 source,
             })
+    }
+
+    /// Whether any object exists below `relative` (one listing request).
+    pub async fn has_objects(&self, relative: &str) -> Result<bool, SinkError> {
+        use futures::StreamExt;
+        let path = self.path(relative);
+        match self.store.list(Some(&path)).next().await {
+            None => Ok(false),
+            Some(Ok(_)) => Ok(true),
+            Some(Err(source)) => Err(SinkError::Store {
+                action: "listing",
+                path: path.to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Deletes an object; a missing one is not an error.
+    pub async fn delete(&self, relative: &str) -> Result<(), SinkError> {
+        let path = self.path(relative);
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(SinkError::Store {
+                action: "removing",
+                path: path.to_string(),
+                source,
+            }),
+        }
     }
 
     /// Reads an object into an anonymous temporary file (rewound, deleted when dropped), chunk

@@ -19,7 +19,9 @@ use super::Registry;
 use super::lock::{LakeLock, LockError};
 use super::registry::REGISTRY_PATH;
 use super::sync_state::{STATE_PATH, SyncState};
-use crate::sink::{Lake, SinkError, StagedTable, TableFormat};
+use crate::sink::delta;
+use crate::sink::delta::merge::RunChanges;
+use crate::sink::{Lake, ParquetOptions, SinkError, StagedTable, TableFormat};
 use object_store::ObjectStoreExt;
 
 /// Where run records live, relative to the lake root.
@@ -46,6 +48,10 @@ pub struct RunCommit<'a, R: Serialize> {
     pub run_id: &'a str,
     /// Every table's files.
     pub tables: &'a [StagedTable],
+    /// What the run found deleted or read again (Delta removes what they replace).
+    pub changes: &'a RunChanges,
+    /// Parquet settings of files a Delta merge rewrites.
+    pub parquet: &'a ParquetOptions,
     /// The run record.
     pub record: &'a R,
     /// The schema registry after the run.
@@ -64,7 +70,10 @@ pub async fn commit<R: Serialize>(
     // Each `ensure_held` refreshes the lock (a conditional write): only before real writes.
     if format.writes_on_commit() {
         lock.ensure_held().await?;
-        format.commit_tables(lake, run.run_id, run.tables).await?;
+        let commits = format
+            .commit_tables(lake, run.run_id, run.tables, run.changes, run.parquet)
+            .await?;
+        tracing::debug!(tables = commits.len(), "tables committed");
     }
     let record = serde_json::to_vec_pretty(run.record).expect("a run record serialises");
     lock.ensure_held().await?;
@@ -91,8 +100,9 @@ fn run_of_file(name: &str) -> Option<&str> {
 }
 
 /// Deletes data files of runs that never committed: their rows are read again by the next run.
-/// Returns how many files were removed.
-pub async fn remove_uncommitted(lake: &Lake) -> Result<usize, SinkError> {
+/// In a Delta lake, a file a table's log names stays (a run stopped after creating that table,
+/// before its run record): the table is already committed. Returns how many files were removed.
+pub async fn remove_uncommitted(lake: &Lake, format: TableFormat) -> Result<usize, SinkError> {
     let store = lake.store();
     let runs_dir = lake.path(RUNS_DIR);
     let listing_error = |path: String| {
@@ -128,6 +138,9 @@ pub async fn remove_uncommitted(lake: &Lake) -> Result<usize, SinkError> {
         }
     }
     drop(listing);
+    if format == TableFormat::Delta {
+        orphans = not_in_delta_logs(lake, orphans).await?;
+    }
     for path in &orphans {
         store
             .delete(path)
@@ -139,6 +152,41 @@ pub async fn remove_uncommitted(lake: &Lake) -> Result<usize, SinkError> {
             })?;
     }
     Ok(orphans.len())
+}
+
+/// The files of `orphans` that no Delta table's current version names.
+async fn not_in_delta_logs(
+    lake: &Lake,
+    orphans: Vec<object_store::path::Path>,
+) -> Result<Vec<object_store::path::Path>, SinkError> {
+    let mut by_dir: std::collections::BTreeMap<String, Vec<object_store::path::Path>> =
+        Default::default();
+    let root = lake.root().to_string();
+    for path in orphans {
+        let full = path.to_string();
+        let relative = full
+            .strip_prefix(&root)
+            .unwrap_or(&full)
+            .trim_start_matches('/');
+        let dir = relative
+            .rsplit_once('/')
+            .map(|(d, _)| d)
+            .unwrap_or_default();
+        by_dir.entry(dir.to_string()).or_default().push(path);
+    }
+    let mut out = Vec::new();
+    for (dir, files) in by_dir {
+        let referenced: HashSet<String> = match delta::open_table(lake, &dir).await? {
+            Some(table) => delta::current_files(&table, &dir)?.into_iter().collect(),
+            None => HashSet::new(),
+        };
+        out.extend(
+            files
+                .into_iter()
+                .filter(|f| !f.filename().is_some_and(|n| referenced.contains(n))),
+        );
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

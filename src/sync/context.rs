@@ -3,6 +3,8 @@
 //! `extract`, `pages`, `schedule` — are methods on [`Run`] in their own modules; `run` calls them
 //! in order.
 
+use crate::sink::TableFormat;
+use crate::sink::delta::merge::RunChanges;
 use std::collections::HashSet;
 use std::io::IsTerminal;
 
@@ -89,6 +91,11 @@ pub(super) struct Run<'a> {
     pub(super) warnings: Vec<String>,
     pub(super) skipped: Vec<FixedTable>,
     pub(super) tombstones: usize,
+    /// The lake's table format.
+    pub(super) format: TableFormat,
+    /// Pages whose content this run read and rows it found deleted (a Delta commit removes
+    /// what they replace).
+    pub(super) changes: RunChanges,
 }
 
 impl Run<'_> {

@@ -57,6 +57,18 @@ pub enum SyncError {
         /// The filters tried, in order.
         tried: Vec<String>,
     },
+    /// `--format` differs from the format the lake's tables are stored in.
+    #[error(
+        "the lake at {lake} holds {lake_format} tables; this sync asked for {asked}. A lake keeps one format: drop --format (or pass --format {lake_format}), or sync into a new lake with --format {asked}"
+    )]
+    FormatMismatch {
+        /// The lake.
+        lake: String,
+        /// Its format.
+        lake_format: &'static str,
+        /// The format asked for.
+        asked: &'static str,
+    },
     /// `--ascii-names` on a lake whose names keep every script.
     #[error(
         "this lake names its tables and columns in every script, so --ascii-names cannot apply to it (a lake never mixes the two styles); sync into a new lake with --ascii-names, or drop the flag"

@@ -29,6 +29,9 @@ pub struct SyncOptions {
     /// Page marks (the per-page incremental state) held in memory; the rest spill to sorted
     /// temporary files, so a sync's memory does not grow with the workspace.
     pub marks_in_memory: usize,
+    /// The table format: `None` keeps the lake's (Delta for a new lake); a format other than
+    /// the lake's is refused.
+    pub format: Option<crate::sink::TableFormat>,
     /// Name the tables and columns of a new lake with ASCII letters only.
     pub ascii_names: bool,
     /// The instant the run counts as started (the system clock when `None`): the cursor of the
@@ -58,6 +61,7 @@ impl Default for SyncOptions {
             full_refresh: false,
             full_every: DEFAULT_FULL_EVERY,
             safety_margin: chrono::Duration::minutes(2),
+            format: None,
             lock_ttl: std::time::Duration::from_secs(300),
             marks_in_memory: crate::state::marks::DEFAULT_MARKS_IN_MEMORY,
             ascii_names: false,

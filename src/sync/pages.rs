@@ -115,6 +115,11 @@ impl Run<'_> {
         why: Deletion,
     ) -> Result<(), SyncError> {
         self.tombstones += 1;
+        if self.format == crate::sink::TableFormat::Delta {
+            self.changes
+                .deleted
+                .push((table.to_string(), id.to_string()));
+        }
         let row = json!({"table": table, "id": id, "reason": why.reason()});
         self.push(FixedTable::Tombstones, row).await
     }

@@ -17,7 +17,8 @@ use crate::flatten::RunInfo;
 use crate::flatten::fixed::FixedTable;
 use crate::flatten::names::NameStyle;
 use crate::notion::NotionClient;
-use crate::sink::{Lake, PARTITION_COLUMN, TableFormat};
+use crate::sink::delta::merge::RunChanges;
+use crate::sink::{Lake, TableFormat};
 use crate::state::Registry;
 use crate::state::commit::{RunCommit, commit, remove_uncommitted};
 use crate::state::lock::LakeLock;
@@ -79,6 +80,25 @@ pub async fn sync_workspace(
     let report = result?;
     released?;
     Ok(report)
+}
+
+/// The table format of the run: the lake's, or for a new lake the one asked for (Delta by
+/// default), recorded in the lake before any table is written. Asking for another format than
+/// the lake's is refused.
+async fn format_for_run(lake: &Lake, asked: Option<TableFormat>) -> Result<TableFormat, SyncError> {
+    match (TableFormat::of_lake(lake).await?, asked) {
+        (Some(have), Some(want)) if have != want => Err(SyncError::FormatMismatch {
+            lake: lake.location(),
+            lake_format: have.name(),
+            asked: want.name(),
+        }),
+        (Some(have), _) => Ok(have),
+        (None, asked) => {
+            let format = asked.unwrap_or_default();
+            format.record(lake).await?;
+            Ok(format)
+        }
+    }
 }
 
 /// The lake's schema registry, if it has one.
@@ -175,9 +195,10 @@ async fn begin<'a>(
     now: chrono::DateTime<chrono::Utc>,
     run_id: String,
 ) -> Result<Run<'a>, SyncError> {
+    let format = format_for_run(lake, options.format).await?;
     let registry = registry_for_run(lake, options.ascii_names).await?;
     let state = load_state(lake, options.marks_in_memory).await?;
-    let orphans = remove_uncommitted(lake).await?;
+    let orphans = remove_uncommitted(lake, format).await?;
     if orphans > 0 {
         tracing::warn!(
             files = orphans,
@@ -187,7 +208,7 @@ async fn begin<'a>(
     let mode = decide_mode(options, &state, now);
     let destination = Destination {
         lake: lake.clone(),
-        partition: format!("{PARTITION_COLUMN}={}", now.format("%Y-%m-%d")),
+        partition: format.partition(now.date_naive()),
         info: RunInfo {
             run_id: run_id.clone(),
             synced_at: now.timestamp_micros(),
@@ -214,6 +235,8 @@ async fn begin<'a>(
         warnings: Vec::new(),
         skipped: Vec::new(),
         tombstones: 0,
+        format,
+        changes: RunChanges::default(),
     })
 }
 
@@ -242,8 +265,11 @@ async fn run_locked(
         warnings,
         skipped,
         tombstones,
+        format,
+        mut changes,
         ..
     } = run;
+    changes.complete = mode.full && !mode.restricted;
     let written = output.finish().await?;
     progress.bar.finish_and_clear();
     let mut warnings = warnings;
@@ -276,11 +302,13 @@ async fn run_locked(
     let run_commit = RunCommit {
         run_id: &report.run_id,
         tables: &written.staged,
+        changes: &changes,
+        parquet: &options.parquet,
         record: &report,
         registry: &registry,
         state: &state,
     };
-    commit(lake, lock, TableFormat::default(), run_commit).await?;
+    commit(lake, lock, format, run_commit).await?;
     for w in &report.warnings {
         tracing::warn!("{w}");
     }

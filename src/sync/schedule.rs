@@ -49,6 +49,9 @@ impl Run<'_> {
     /// Records what a crawled page held and queues the child pages not seen yet.
     async fn absorb(&mut self, content: PageContent) -> Result<(), SyncError> {
         self.progress.blocks += content.blocks.len();
+        if self.format == crate::sink::TableFormat::Delta {
+            self.changes.crawled.insert(content.page_id.clone());
+        }
         if self.wants(FixedTable::Blocks) {
             self.output
                 .fixed_rows(FixedTable::Blocks, content.blocks)

@@ -5,6 +5,7 @@ mod bulk;
 mod cli;
 mod client;
 mod conformance;
+mod delta;
 mod fake_server;
 mod incremental;
 mod lake;

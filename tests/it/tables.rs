@@ -8,12 +8,13 @@ use std::collections::BTreeMap;
 use notionlake::fake::workspace::{FParent, PropDef, Workspace};
 use notionlake::fake::{DemoIds, FakeConfig, FakeNotion};
 use notionlake::flatten::mapping::{PropertyType, type_name};
-use notionlake::sink::Lake;
+use notionlake::sink::{Lake, TableFormat};
+use notionlake::sync::SyncOptions;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::demo_fake;
-use crate::lake::{Moto, rows, run_python, session, sync_into};
+use crate::lake::{Moto, rows, run_python, session, sync_into, sync_with};
 
 struct Demo {
     dir: TempDir,
@@ -23,10 +24,19 @@ struct Demo {
 }
 
 async fn demo() -> Demo {
+    demo_with(None).await
+}
+
+/// The demo's typed tables synced into a new lake of `format` (the default: Delta).
+async fn demo_with(format: Option<TableFormat>) -> Demo {
     let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
-    sync_into(&fake, &lake).await;
+    let options = SyncOptions {
+        format,
+        ..SyncOptions::tables_only()
+    };
+    sync_with(&fake, &lake, &options).await;
     let ctx = session(
         dir.path(),
         &[
@@ -542,7 +552,7 @@ async fn renamed_added_and_retyped_properties_between_syncs() {
     // Both syncs' files query together: old files lack the new columns, new files lack the
     // retired one.
     let ctx = session(dir.path(), &["deals"]).await;
-    let r = rows(&ctx, "SELECT count(*) AS n, count(amount) AS amount, count(region) AS region, count(priority) AS priority, count(priority__rich_text) AS urgent, count(DISTINCT _run_id) AS runs FROM deals").await;
+    let r = rows(&ctx, "SELECT count(*) AS n, count(amount) AS amount, count(region) AS region, count(priority) AS priority, count(priority__rich_text) AS urgent, count(DISTINCT _run_id) AS runs FROM deals_history").await;
     assert_eq!(
         r[0],
         json!({"n": 48, "amount": 46, "region": 24, "priority": 20, "urgent": 24, "runs": 2})
@@ -634,25 +644,11 @@ async fn s3_lake_on_moto_holds_the_same_tables() {
 
     let local = session(dir.path(), &[]).await;
     let remote = datafusion::prelude::SessionContext::new();
-    remote.register_object_store(&url::Url::parse("s3://lake").unwrap(), s3.store());
+    notionlake::shell::register_lake(&remote, &s3)
+        .await
+        .unwrap();
     let mut compared = BTreeMap::new();
     for t in &report.tables {
-        local
-            .register_parquet(
-                t.table.as_str(),
-                format!("{}/tables/{}/", dir.path().display(), t.table),
-                Default::default(),
-            )
-            .await
-            .unwrap();
-        remote
-            .register_parquet(
-                t.table.as_str(),
-                format!("s3://lake/exports/acme/tables/{}/", t.table),
-                Default::default(),
-            )
-            .await
-            .unwrap();
         let (a, b) = (
             table_rows_sorted(&local, &t.table).await,
             table_rows_sorted(&remote, &t.table).await,
@@ -673,7 +669,7 @@ async fn s3_lake_on_moto_holds_the_same_tables() {
 
 #[tokio::test]
 async fn pyarrow_and_duckdb_read_the_lake() {
-    let d = demo().await;
+    let d = demo_with(Some(TableFormat::Parquet)).await;
     let script = r#"
 import json, sys, pyarrow.dataset as ds, pyarrow as pa, duckdb
 root = sys.argv[1]

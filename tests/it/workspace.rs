@@ -14,8 +14,6 @@ use tempfile::TempDir;
 use crate::demo_fake;
 use crate::lake::{rows, sync_with};
 
-use notionlake::flatten::fixed::FixedTable;
-
 async fn sync_demo(
     config: FakeConfig,
     options: SyncOptions,
@@ -35,17 +33,8 @@ async fn sync_demo(
     )
     .await;
     let ctx = datafusion::prelude::SessionContext::new();
-    for t in FixedTable::ALL.map(FixedTable::name) {
-        if dir.path().join(t).exists() {
-            ctx.register_parquet(
-                t,
-                format!("{}/{t}/", dir.path().display()),
-                Default::default(),
-            )
-            .await
-            .unwrap();
-        }
-    }
+    let lake = Lake::open_existing(dir.path().to_str().unwrap(), &[]).unwrap();
+    notionlake::shell::register_lake(&ctx, &lake).await.unwrap();
     (dir, fake, ids, report, ctx)
 }
 

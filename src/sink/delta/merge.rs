@@ -1,0 +1,637 @@
+//! One run's commit to the Delta tables of a lake: each table staged by the run becomes current
+//! in one Delta commit, by its [`Rule`]:
+//! - a table that does not exist yet is created with the staged files as its first version
+//!   (nothing is rewritten);
+//! - an existing table MERGEs the staged rows on its key: rows from the run replace the current
+//!   ones (a data-source row or a page only when not older), new ones are inserted, and rows of
+//!   what Notion deleted leave the table in the same commit: trashed and vanished rows and
+//!   pages, the old blocks and comments of a page read again, the formatting items of a row
+//!   read again. A complete run (a full refresh of the whole workspace) removes every row it
+//!   did not find, so the table converges to what Notion holds.
+//!
+//! Merges are idempotent: a rerun after a crash merges the same rows again to the same result.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+
+use datafusion::common::Column;
+use datafusion::prelude::{DataFrame, Expr, ParquetReadOptions, col, lit};
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::kernel::{Action, Add};
+use deltalake::operations::merge::MergeBuilder;
+use deltalake::{DeltaTable, DeltaTableError};
+use object_store::ObjectStoreExt;
+
+use super::maintain::{Compacted, compact_if_needed};
+use super::{RUN_ID_KEY, delta_error, delta_fields, new_table, open_table};
+use crate::flatten::fixed::{FixedTable, RICH_TEXT_TABLE};
+use crate::sink::{Lake, ParquetOptions, SinkError, StagedTable};
+
+/// What a run found deleted or read again, besides its rows.
+#[derive(Debug, Clone, Default)]
+pub struct RunChanges {
+    /// The run read every data source and page of the workspace (an unrestricted full
+    /// refresh): rows it did not find are gone.
+    pub complete: bool,
+    /// Pages whose blocks and comments the run read again.
+    pub crawled: HashSet<String>,
+    /// Rows and pages deleted in Notion: (table, id), `pages` for a standalone page.
+    pub deleted: Vec<(String, String)>,
+}
+
+/// How a table's rows become current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// One row per `key`; a row of the run replaces the current one unless its `edited` time
+    /// is older (data-source tables, `pages`).
+    Versioned {
+        /// The row key.
+        key: &'static str,
+        /// The last-edit column.
+        edited: &'static str,
+    },
+    /// One row per `keys`; a row of the run replaces the current one.
+    Latest {
+        /// The row key.
+        keys: &'static [&'static str],
+    },
+    /// Rows belong to a `group` (a page, a data source); a group the run wrote (or read again)
+    /// holds exactly the run's rows.
+    Groups {
+        /// The row key.
+        keys: &'static [&'static str],
+        /// The group column.
+        group: &'static str,
+    },
+    /// The run's rows are the whole table (`users`: each run lists them all).
+    Whole {
+        /// The row key.
+        keys: &'static [&'static str],
+    },
+    /// Rows are only added (`tombstones`).
+    Append,
+}
+
+impl Rule {
+    /// The rule of the table in `table_dir`.
+    pub fn of(table_dir: &str) -> Rule {
+        if table_dir.starts_with("tables/") {
+            return Rule::Versioned {
+                key: "_id",
+                edited: "_last_edited_time",
+            };
+        }
+        if table_dir == RICH_TEXT_TABLE {
+            return Rule::Groups {
+                keys: &["page_id", "property_id", "item_index"],
+                group: "page_id",
+            };
+        }
+        match FixedTable::from_name(table_dir) {
+            Some(FixedTable::Pages) => Rule::Versioned {
+                key: "id",
+                edited: "last_edited_time",
+            },
+            Some(FixedTable::Databases | FixedTable::DataSources) => Rule::Latest { keys: &["id"] },
+            Some(FixedTable::Properties) => Rule::Groups {
+                keys: &["data_source_id", "property_id"],
+                group: "data_source_id",
+            },
+            Some(FixedTable::Blocks | FixedTable::Comments) => Rule::Groups {
+                keys: &["page_id", "id"],
+                group: "page_id",
+            },
+            Some(FixedTable::Users) => Rule::Whole { keys: &["id"] },
+            Some(FixedTable::Tombstones) | None => Rule::Append,
+        }
+    }
+
+    fn keys(self) -> Vec<&'static str> {
+        match self {
+            Rule::Versioned { key, .. } => vec![key],
+            Rule::Latest { keys } | Rule::Groups { keys, .. } | Rule::Whole { keys } => {
+                keys.to_vec()
+            }
+            Rule::Append => Vec::new(),
+        }
+    }
+}
+
+/// What one table's commit did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableCommit {
+    /// The table's Delta version after the commit (`None`: nothing to commit).
+    pub version: Option<u64>,
+    /// Rows inserted, updated and deleted.
+    pub inserted: usize,
+    /// Rows updated.
+    pub updated: usize,
+    /// Rows deleted.
+    pub deleted: usize,
+    /// The small files compacted after the commit, when there were too many.
+    pub compacted: Option<Compacted>,
+}
+
+/// Commits every staged table of run `run_id` (data-source tables first: the formatting
+/// items follow their rows).
+pub async fn commit_tables(
+    lake: &Lake,
+    run_id: &str,
+    tables: &[StagedTable],
+    changes: &RunChanges,
+    parquet: &ParquetOptions,
+) -> Result<Vec<TableCommit>, SinkError> {
+    let ctx = super::session(lake);
+    let mut committer = Committer {
+        lake,
+        run_id,
+        changes,
+        parquet,
+        ctx: &ctx,
+        rows_read_again: BTreeSet::new(),
+    };
+    let mut order: Vec<&StagedTable> = tables.iter().collect();
+    order.sort_by_key(|t| !t.table_dir.starts_with("tables/"));
+    let mut out = Vec::new();
+    for table in order {
+        out.push(committer.commit(table).await?);
+    }
+    Ok(out)
+}
+
+struct Committer<'a> {
+    lake: &'a Lake,
+    run_id: &'a str,
+    changes: &'a RunChanges,
+    parquet: &'a ParquetOptions,
+    ctx: &'a datafusion::prelude::SessionContext,
+    /// Ids of data-source rows the run wrote: their formatting items are replaced.
+    rows_read_again: BTreeSet<String>,
+}
+
+fn commit_properties(run_id: &str) -> CommitProperties {
+    CommitProperties::default().with_metadata([(
+        RUN_ID_KEY.to_string(),
+        serde_json::Value::String(run_id.to_string()),
+    )])
+}
+
+/// The store path of a written file's path text (segments in any script kept as written).
+fn store_path_of(text: &str) -> object_store::path::Path {
+    object_store::path::Path::parse(text).unwrap_or_else(|_| object_store::path::Path::from(text))
+}
+
+/// A column of the merge source or target, by its exact name (any script, dots included).
+fn source_col(name: &str) -> Expr {
+    Expr::Column(Column::new(Some("s"), name))
+}
+fn target_col(name: &str) -> Expr {
+    Expr::Column(Column::new(Some("t"), name))
+}
+
+fn literals(ids: impl IntoIterator<Item = String>) -> Vec<Expr> {
+    ids.into_iter().map(lit).collect()
+}
+
+impl Committer<'_> {
+    async fn commit(&mut self, staged: &StagedTable) -> Result<TableCommit, SinkError> {
+        let dir = staged.table_dir.as_str();
+        let rule = Rule::of(dir);
+        match open_table(self.lake, dir).await? {
+            None => self.create(staged).await,
+            Some(table) => {
+                let done = self.merge(table, staged, rule).await?;
+                // The merge wrote its own files; the staged ones are not part of the table.
+                for file in &staged.files {
+                    self.delete_object(&file.path).await?;
+                }
+                Ok(done)
+            }
+        }
+    }
+
+    async fn delete_object(&self, store_path: &str) -> Result<(), SinkError> {
+        let path = store_path_of(store_path);
+        match self.lake.store().delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(SinkError::Store {
+                action: "removing",
+                path: store_path.to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Creates the table with the staged files (those with rows) as version 0.
+    async fn create(&mut self, staged: &StagedTable) -> Result<TableCommit, SinkError> {
+        let dir = staged.table_dir.as_str();
+        let prefix = format!("{}/", self.lake.path(dir));
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut actions = Vec::new();
+        let mut inserted = 0;
+        for file in &staged.files {
+            if file.rows == 0 {
+                self.delete_object(&file.path).await?;
+                continue;
+            }
+            let path = store_path_of(&file.path);
+            let meta = self
+                .lake
+                .store()
+                .head(&path)
+                .await
+                .map_err(|source| SinkError::Store {
+                    action: "reading",
+                    path: file.path.clone(),
+                    source,
+                })?;
+            let relative = file.path.strip_prefix(&prefix).unwrap_or(&file.path);
+            inserted += file.rows;
+            actions.push(Action::Add(Add {
+                path: relative.to_string(),
+                size: i64::try_from(meta.size).unwrap_or(i64::MAX),
+                modification_time: now,
+                data_change: true,
+                stats: Some(format!("{{\"numRecords\":{}}}", file.rows)),
+                ..Default::default()
+            }));
+        }
+        if dir.starts_with("tables/") && inserted > 0 {
+            let files: Vec<String> = staged
+                .files
+                .iter()
+                .filter(|f| f.rows > 0)
+                .map(|f| f.path.clone())
+                .collect();
+            self.note_rows_read_again(&files, "_id").await?;
+        }
+        let table = new_table(self.lake, dir)?;
+        let created = table
+            .create()
+            .with_columns(delta_fields(dir, &staged.schema)?)
+            .with_configuration_property(
+                deltalake::TableProperty::EnableChangeDataFeed,
+                Some("true"),
+            )
+            .with_actions(actions)
+            .with_commit_properties(commit_properties(self.run_id))
+            .await
+            .map_err(|e| delta_error(dir, e))?;
+        Ok(TableCommit {
+            version: created.version(),
+            inserted,
+            ..TableCommit::default()
+        })
+    }
+
+    /// The staged rows as a DataFrame.
+    async fn source(&self, staged: &StagedTable) -> Result<Option<DataFrame>, SinkError> {
+        let files: Vec<String> = staged
+            .files
+            .iter()
+            .filter(|f| f.rows > 0)
+            .map(|f| format!("{}/{}", self.lake.url().trim_end_matches('/'), f.path))
+            .collect();
+        if files.is_empty() {
+            return Ok(None);
+        }
+        let options = ParquetReadOptions::default().schema(&staged.schema);
+        self.ctx
+            .read_parquet(files, options)
+            .await
+            .map(Some)
+            .map_err(|e| delta_error(&staged.table_dir, e.into()))
+    }
+
+    /// Remembers the `_id`s of data-source rows in `files` (their formatting items are
+    /// replaced), unless the run is complete (then every item not written is removed anyway).
+    async fn note_rows_read_again(&mut self, files: &[String], key: &str) -> Result<(), SinkError> {
+        if self.changes.complete {
+            return Ok(());
+        }
+        let urls: Vec<String> = files
+            .iter()
+            .map(|p| format!("{}/{p}", self.lake.url().trim_end_matches('/')))
+            .collect();
+        let df = self
+            .ctx
+            .read_parquet(urls, ParquetReadOptions::default())
+            .await
+            .and_then(|df| df.select(vec![col(Column::new_unqualified(key))]))
+            .map_err(|e| delta_error(key, e.into()))?;
+        let ids = distinct_strings(df, key).await?;
+        self.rows_read_again.extend(ids);
+        Ok(())
+    }
+
+    /// Which target rows the run's data says are gone, besides those it matched.
+    fn deletions(&self, dir: &str, rule: Rule) -> Deletions {
+        let table = dir.strip_prefix("tables/");
+        let deleted_here = |t: &str| -> Vec<String> {
+            self.changes
+                .deleted
+                .iter()
+                .filter(|(dt, _)| dt == t)
+                .map(|(_, id)| id.clone())
+                .collect()
+        };
+        let all_deleted = || self.changes.deleted.iter().map(|(_, id)| id.clone());
+        match (rule, table) {
+            (Rule::Append, _) => Deletions::default(),
+            (Rule::Whole { .. }, _) => Deletions {
+                everything_unmatched: true,
+                ..Deletions::default()
+            },
+            (Rule::Versioned { key, .. }, Some(t)) => Deletions {
+                everything_unmatched: self.changes.complete,
+                column: key,
+                ids: deleted_here(t),
+                exclude_from_source: true,
+            },
+            (Rule::Versioned { key, .. }, None) => Deletions {
+                everything_unmatched: self.changes.complete,
+                column: key,
+                ids: all_deleted().collect(),
+                exclude_from_source: true,
+            },
+            (Rule::Latest { .. }, _) => Deletions {
+                everything_unmatched: self.changes.complete,
+                ..Deletions::default()
+            },
+            (Rule::Groups { group, .. }, _) => {
+                let mut ids: BTreeSet<String> = all_deleted().collect();
+                if dir == RICH_TEXT_TABLE {
+                    ids.extend(self.rows_read_again.iter().cloned());
+                } else if group == "page_id" {
+                    ids.extend(self.changes.crawled.iter().cloned());
+                }
+                Deletions {
+                    everything_unmatched: self.changes.complete,
+                    column: group,
+                    ids: ids.into_iter().collect(),
+                    exclude_from_source: false,
+                }
+            }
+        }
+    }
+
+    async fn merge(
+        &mut self,
+        table: DeltaTable,
+        staged: &StagedTable,
+        rule: Rule,
+    ) -> Result<TableCommit, SinkError> {
+        let dir = staged.table_dir.as_str();
+        let table = self.evolve(table, staged).await?;
+        let mut source = self.source(staged).await?;
+        if source.is_some() && dir.starts_with("tables/") {
+            let files: Vec<String> = staged
+                .files
+                .iter()
+                .filter(|f| f.rows > 0)
+                .map(|f| f.path.clone())
+                .collect();
+            self.note_rows_read_again(&files, "_id").await?;
+        }
+        let mut deletions = self.deletions(dir, rule);
+        if let Rule::Groups { group, .. } = rule
+            && let Some(df) = &source
+            && !deletions.everything_unmatched
+        {
+            let groups = df
+                .clone()
+                .select(vec![col(Column::new_unqualified(group))])
+                .map_err(|e| delta_error(dir, e.into()))?;
+            deletions.ids.extend(distinct_strings(groups, group).await?);
+        }
+        if deletions.exclude_from_source
+            && !deletions.ids.is_empty()
+            && let Some(df) = source.take()
+        {
+            let gone = col(Column::new_unqualified(deletions.column))
+                .in_list(literals(deletions.ids.iter().cloned()), true);
+            source = Some(df.filter(gone).map_err(|e| delta_error(dir, e.into()))?);
+        }
+        let deletes = deletions.everything_unmatched || !deletions.ids.is_empty();
+        if source.is_none() && !deletes {
+            return Ok(TableCommit::default());
+        }
+        if rule == Rule::Append
+            && let Some(df) = source
+        {
+            return append(table, df, self.run_id, dir, self.parquet).await;
+        }
+        let source = match source {
+            Some(df) => df,
+            None => empty_source(self.ctx, &staged.schema, dir)?,
+        };
+        self.run_merge(table, staged, rule, source, deletions).await
+    }
+
+    async fn run_merge(
+        &self,
+        table: DeltaTable,
+        staged: &StagedTable,
+        rule: Rule,
+        source: DataFrame,
+        deletions: Deletions,
+    ) -> Result<TableCommit, SinkError> {
+        let dir = staged.table_dir.as_str();
+        let target_columns: Vec<String> = table
+            .snapshot()
+            .map_err(|e| delta_error(dir, e))?
+            .schema()
+            .fields()
+            .map(|f| f.name().clone())
+            .collect();
+        let in_source: HashSet<&str> = staged
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        let keys = rule.keys();
+        let predicate = if keys.is_empty() {
+            lit(false)
+        } else {
+            keys.iter()
+                .map(|k| target_col(k).eq(source_col(k)))
+                .reduce(Expr::and)
+                .unwrap_or(lit(false))
+        };
+        let value = |c: &str| {
+            if in_source.contains(c) {
+                source_col(c)
+            } else {
+                lit(datafusion::scalar::ScalarValue::Null)
+            }
+        };
+        let builder = MergeBuilder::new(
+            table.log_store(),
+            table.snapshot().ok().map(|s| s.snapshot().clone()),
+            predicate,
+            source,
+        )
+        .with_source_alias("s")
+        .with_target_alias("t")
+        .with_session_state(Arc::new(self.ctx.state()))
+        .with_writer_properties(self.parquet.writer_properties(&staged.schema))
+        .with_commit_properties(commit_properties(self.run_id));
+        let merge_error = |e: DeltaTableError| delta_error(dir, e);
+        let builder = if rule == Rule::Append {
+            builder
+        } else {
+            builder
+                .when_matched_update(|mut u| {
+                    if let Rule::Versioned { edited, .. } = rule {
+                        u = u.predicate(
+                            target_col(edited)
+                                .is_null()
+                                .or(source_col(edited).gt_eq(target_col(edited))),
+                        );
+                    }
+                    target_columns
+                        .iter()
+                        .fold(u, |u, c| u.update(Column::new_unqualified(c), value(c)))
+                })
+                .map_err(merge_error)?
+        };
+        let mut builder = builder
+            .when_not_matched_insert(|i| {
+                target_columns
+                    .iter()
+                    .filter(|c| in_source.contains(c.as_str()))
+                    .fold(i, |i, c| i.set(Column::new_unqualified(c), source_col(c)))
+            })
+            .map_err(merge_error)?;
+        if deletions.everything_unmatched {
+            builder = builder
+                .when_not_matched_by_source_delete(|d| d)
+                .map_err(merge_error)?;
+        } else if !deletions.ids.is_empty() {
+            let gone = target_col(deletions.column).in_list(literals(deletions.ids), false);
+            builder = builder
+                .when_not_matched_by_source_delete(|d| d.predicate(gone))
+                .map_err(merge_error)?;
+        }
+        let (table, metrics) = builder.await.map_err(merge_error)?;
+        let version = table.version();
+        Ok(TableCommit {
+            version,
+            inserted: metrics.num_target_rows_inserted,
+            updated: metrics.num_target_rows_updated,
+            deleted: metrics.num_target_rows_deleted,
+            compacted: compact_if_needed(table, dir, self.parquet).await?,
+        })
+    }
+
+    /// Adds the staged schema's new columns to the table (with their Notion metadata); columns
+    /// are never dropped or retyped.
+    async fn evolve(
+        &self,
+        table: DeltaTable,
+        staged: &StagedTable,
+    ) -> Result<DeltaTable, SinkError> {
+        let dir = staged.table_dir.as_str();
+        let existing: HashSet<String> = table
+            .snapshot()
+            .map_err(|e| delta_error(dir, e))?
+            .schema()
+            .fields()
+            .map(|f| f.name().clone())
+            .collect();
+        let new: Vec<_> = delta_fields(dir, &staged.schema)?
+            .into_iter()
+            .filter(|f| !existing.contains(f.name()))
+            .map(|f| {
+                // Added columns are nullable: older rows have no value.
+                let nullable = deltalake::kernel::StructField::new(
+                    f.name().clone(),
+                    f.data_type().clone(),
+                    true,
+                );
+                nullable.with_metadata(f.metadata().clone())
+            })
+            .collect();
+        if new.is_empty() {
+            return Ok(table);
+        }
+        table
+            .add_columns()
+            .with_fields(new)
+            .with_commit_properties(commit_properties(self.run_id))
+            .await
+            .map_err(|e| delta_error(dir, e))
+    }
+}
+
+/// Which target rows a merge deletes besides matched ones.
+#[derive(Debug, Default)]
+struct Deletions {
+    /// Every target row the source does not match.
+    everything_unmatched: bool,
+    /// The column `ids` are values of.
+    column: &'static str,
+    /// Target rows whose `column` is one of these (and that the source does not match).
+    ids: Vec<String>,
+    /// The source's own rows with these ids are dropped (deleted rows stay deleted).
+    exclude_from_source: bool,
+}
+
+fn empty_source(
+    ctx: &datafusion::prelude::SessionContext,
+    schema: &arrow::datatypes::SchemaRef,
+    dir: &str,
+) -> Result<DataFrame, SinkError> {
+    let batch = arrow::array::RecordBatch::new_empty(schema.clone());
+    ctx.read_batch(batch)
+        .map_err(|e| delta_error(dir, e.into()))
+}
+
+/// The distinct non-null strings of column `name` of `df`.
+async fn distinct_strings(df: DataFrame, name: &str) -> Result<Vec<String>, SinkError> {
+    use arrow::array::AsArray;
+    let batches = df
+        .distinct()
+        .map_err(|e| delta_error(name, e.into()))?
+        .collect()
+        .await
+        .map_err(|e| delta_error(name, e.into()))?;
+    let mut out = Vec::new();
+    for batch in batches {
+        let column = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)
+            .map_err(|e| delta_error(name, DeltaTableError::Arrow { source: e }))?;
+        out.extend(
+            column
+                .as_string::<i32>()
+                .iter()
+                .flatten()
+                .map(str::to_string),
+        );
+    }
+    Ok(out)
+}
+
+/// Appends `df` to `table` (rows that are only ever added).
+async fn append(
+    table: DeltaTable,
+    df: DataFrame,
+    run_id: &str,
+    dir: &str,
+    parquet: &ParquetOptions,
+) -> Result<TableCommit, SinkError> {
+    let batches = df.collect().await.map_err(|e| delta_error(dir, e.into()))?;
+    let inserted = batches.iter().map(|b| b.num_rows()).sum();
+    let table = table
+        .write(batches)
+        .with_save_mode(deltalake::protocol::SaveMode::Append)
+        .with_commit_properties(commit_properties(run_id))
+        .await
+        .map_err(|e| delta_error(dir, e))?;
+    Ok(TableCommit {
+        version: table.version(),
+        inserted,
+        compacted: compact_if_needed(table, dir, parquet).await?,
+        ..TableCommit::default()
+    })
+}
