@@ -329,3 +329,229 @@ async fn a_lake_keeps_its_format() {
         SyncError::FormatMismatch { .. }
     ));
 }
+
+/// The number of files in the current version of the table in `dir`.
+async fn current_files(lake: &Lake, dir: &str) -> usize {
+    let table = notionlake::sink::delta::open_table(lake, dir)
+        .await
+        .unwrap()
+        .unwrap();
+    notionlake::sink::delta::current_files(&table, dir)
+        .unwrap()
+        .len()
+}
+
+/// Adds a company row edited 5 minutes before the `i`th sync after the one at `t0` (syncs 10
+/// minutes apart), so that exactly one sync reads it; returns that sync's start.
+fn add_company(
+    fake: &FakeNotion,
+    ids: &DemoIds,
+    t0: chrono::DateTime<chrono::Utc>,
+    i: usize,
+) -> chrono::DateTime<chrono::Utc> {
+    let at = t0 + chrono::Duration::minutes(10 * (i as i64 + 1));
+    let mut ws = fake.workspace_mut();
+    let id = ws.add_row(
+        &ids.data_sources["Companies"],
+        &ids.people["ada"],
+        vec![("title", json!(format!("New company {i}")))],
+    );
+    let page = ws.page_mut(&id).unwrap();
+    page.created_time = at - chrono::Duration::minutes(5);
+    page.last_edited_time = page.created_time;
+    at
+}
+
+#[tokio::test]
+async fn a_table_with_too_many_small_files_is_compacted_by_the_sync() {
+    use notionlake::sink::delta::maintain::AUTO_COMPACT_FILES;
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    let options = SyncOptions::tables_only();
+    let t0 = chrono::Utc::now();
+    sync(
+        &fake,
+        &lake,
+        &SyncOptions {
+            now: Some(t0),
+            ..options.clone()
+        },
+    )
+    .await;
+    let mut most = 0;
+    for i in 0..=AUTO_COMPACT_FILES {
+        // A new row each sync: a MERGE that only inserts adds a file and rewrites none.
+        let at = add_company(&fake, &ids, t0, i);
+        sync(
+            &fake,
+            &lake,
+            &SyncOptions {
+                now: Some(at),
+                ..options.clone()
+            },
+        )
+        .await;
+        let files = current_files(&lake, "tables/companies").await;
+        assert!(
+            files <= AUTO_COMPACT_FILES,
+            "sync {i}: {files} files, more than {AUTO_COMPACT_FILES}"
+        );
+        most = most.max(files);
+    }
+    assert_eq!(most, AUTO_COMPACT_FILES, "files gathered up to the limit");
+    assert_eq!(
+        shell_count(&lake, "SELECT count(*) FROM companies").await,
+        6 + i64::try_from(AUTO_COMPACT_FILES).unwrap() + 1
+    );
+}
+
+#[tokio::test]
+async fn optimize_and_vacuum_keep_the_rows_and_time_travel_says_what_is_gone() {
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let lake = Lake::open(root).unwrap();
+    let options = SyncOptions::tables_only();
+    let t0 = chrono::Utc::now();
+    sync(
+        &fake,
+        &lake,
+        &SyncOptions {
+            now: Some(t0),
+            ..options.clone()
+        },
+    )
+    .await;
+    for i in 0..5 {
+        let at = add_company(&fake, &ids, t0, i);
+        sync(
+            &fake,
+            &lake,
+            &SyncOptions {
+                now: Some(at),
+                ..options.clone()
+            },
+        )
+        .await;
+    }
+    let export = tempfile::tempdir().unwrap();
+    export_latest(&lake, export.path()).await;
+    let before = std::fs::read(export.path().join("companies.parquet")).unwrap();
+    assert_eq!(current_files(&lake, "tables/companies").await, 6);
+    // Time travel by version and by timestamp, before anything is vacuumed.
+    let travel = r#"
+import sys, json, datetime, pyarrow as pa
+from deltalake import DeltaTable
+t = DeltaTable(f"{sys.argv[1]}/tables/companies", version=0)
+n0 = pa.table(t.to_pyarrow_table()).num_rows
+latest = DeltaTable(f"{sys.argv[1]}/tables/companies")
+ts = {h["version"]: h["timestamp"] for h in latest.history()}
+# Between the commits of versions 2 and 3.
+latest.load_as_version(datetime.datetime.fromtimestamp((ts[2] + ts[3]) / 2000, datetime.timezone.utc))
+print(json.dumps([n0, latest.version(), pa.table(latest.to_pyarrow_table()).num_rows]))
+"#;
+    let got: Value = serde_json::from_str(&run_python(travel, &[dir.path()])).unwrap();
+    assert_eq!(got, json!([6, 2, 8]));
+
+    let bin = env!("CARGO_BIN_EXE_notionlake");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(bin).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let optimized = run(&["optimize", "--lake", root]);
+    assert!(
+        optimized.contains("tables/companies: 6 files -> 1"),
+        "{optimized}"
+    );
+    assert_eq!(current_files(&lake, "tables/companies").await, 1);
+    let on_disk = |d: &Path| {
+        std::fs::read_dir(d.join("tables/companies"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "parquet")
+            })
+            .count()
+    };
+    let files_before_vacuum = on_disk(dir.path());
+    let vacuumed = run(&["vacuum", "--lake", root, "--retain", "0s"]);
+    assert!(vacuumed.contains("tables/companies:"), "{vacuumed}");
+    assert_eq!(on_disk(dir.path()), 1, "from {files_before_vacuum} files");
+    // Same rows.
+    let again = tempfile::tempdir().unwrap();
+    export_latest(&lake, again.path()).await;
+    let ctx = datafusion::prelude::SessionContext::new();
+    for (name, d) in [("before", export.path()), ("after", again.path())] {
+        ctx.register_parquet(
+            name,
+            d.join("companies.parquet").to_str().unwrap(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    }
+    assert!(!before.is_empty());
+    assert_eq!(
+        crate::lake::rows(&ctx, "SELECT * FROM before ORDER BY _id").await,
+        crate::lake::rows(&ctx, "SELECT * FROM after ORDER BY _id").await
+    );
+    // Version 0's files are gone: reading it fails and says which file is missing.
+    let gone = std::process::Command::new(crate::lake::python())
+        .arg("-c")
+        .arg("import sys, pyarrow as pa\nfrom deltalake import DeltaTable\npa.table(DeltaTable(sys.argv[1] + '/tables/companies', version=0).to_pyarrow_table())")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!gone.status.success());
+    let err = String::from_utf8_lossy(&gone.stderr);
+    assert!(
+        err.contains("part-") && (err.contains("not found") || err.contains("No such file")),
+        "{err}"
+    );
+}
+
+/// Two syncs started together on one lake: one commits, the other refuses with the lock
+/// error, and every table is readable and whole afterwards.
+async fn two_syncs_at_once(lake: &Lake) {
+    let (fake, _) = demo_fake(FakeConfig::unlimited()).await;
+    let client = client_with(test_config(&fake, NotionVersion::V2025_09_03));
+    let options = SyncOptions::default();
+    let (a, b) = tokio::join!(
+        sync_workspace(&client, lake, &options),
+        sync_workspace(&client, lake, &options)
+    );
+    let (ok, refused) = match (a, b) {
+        (Ok(r), Err(e)) | (Err(e), Ok(r)) => (r, e),
+        (a, b) => panic!("expected one sync to refuse: {:?} / {:?}", a.err(), b.err()),
+    };
+    assert!(matches!(refused, SyncError::Locked(_)), "{refused}");
+    assert!(refused.to_string().contains(&ok.run_id), "{refused}");
+    assert_eq!(shell_count(lake, "SELECT count(*) FROM deals").await, 24);
+    assert!(shell_count(lake, "SELECT count(*) FROM blocks").await > 200);
+    // The next sync runs normally.
+    sync(&fake, lake, &options).await;
+    assert_eq!(shell_count(lake, "SELECT count(*) FROM deals").await, 24);
+}
+
+#[tokio::test]
+async fn two_syncs_at_once_one_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    two_syncs_at_once(&Lake::open(dir.path().to_str().unwrap()).unwrap()).await;
+}
+
+#[tokio::test]
+async fn two_syncs_at_once_one_refuses_on_s3() {
+    let moto = Moto::start("race").await;
+    let opts = moto.options();
+    let refs: Vec<(&str, &str)> = opts.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    two_syncs_at_once(&Lake::open_with("s3://race/lake", &refs).unwrap()).await;
+}

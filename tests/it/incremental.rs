@@ -161,9 +161,23 @@ async fn a_second_edit_in_the_cursors_minute_is_not_missed() {
 
 #[tokio::test]
 async fn trashed_and_vanished_rows_leave_the_latest_views() {
+    trashed_and_vanished(None).await;
+}
+
+#[tokio::test]
+async fn trashed_and_vanished_rows_leave_the_latest_views_in_parquet() {
+    trashed_and_vanished(Some(notionlake::sink::TableFormat::Parquet)).await;
+}
+
+async fn trashed_and_vanished(format: Option<notionlake::sink::TableFormat>) {
     let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
     let (_dir, lake) = new_lake();
-    sync(&fake, &lake).await;
+    let first = SyncOptions {
+        format,
+        ..SyncOptions::default()
+    };
+    let client = client_with(test_config(&fake, NotionVersion::V2025_09_03));
+    sync_workspace(&client, &lake, &first).await.unwrap();
     let (trashed, vanished) = {
         let mut ws = fake.workspace_mut();
         let rows = ws.data_sources[&ids.data_sources["Contacts"]].rows.clone();
@@ -175,7 +189,6 @@ async fn trashed_and_vanished_rows_leave_the_latest_views() {
     };
     let incremental = sync(&fake, &lake).await;
     assert_eq!(incremental.tombstones, 1, "the trashed row");
-    let client = client_with(test_config(&fake, NotionVersion::V2025_09_03));
     let full = sync_workspace(
         &client,
         &lake,
@@ -344,6 +357,17 @@ fn parquet_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
 
 #[tokio::test]
 async fn killed_at_any_point_the_next_run_gives_the_same_latest_tables() {
+    killed_at_any_point("delta").await;
+}
+
+#[tokio::test]
+async fn killed_at_any_point_the_next_run_gives_the_same_latest_tables_in_parquet() {
+    killed_at_any_point("parquet").await;
+}
+
+/// SIGKILL of 10 syncs of a lake of `format`, each at a later instant, against a fake in its own
+/// process; then a rerun: every table opens and equals an uninterrupted sync's.
+async fn killed_at_any_point(format: &str) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let bin = env!("CARGO_BIN_EXE_notionlake");
@@ -383,6 +407,8 @@ async fn killed_at_any_point_the_next_run_gives_the_same_latest_tables() {
             &url,
             "--lake",
             lake.to_str().unwrap(),
+            "--format",
+            format,
         ])
         .env("NOTION_TOKEN", notionlake::fake::DEMO_TOKEN)
         .stdout(Stdio::null())

@@ -15,6 +15,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use datafusion::common::Column;
+use datafusion::logical_expr::{Operator, binary_expr};
 use datafusion::prelude::{DataFrame, Expr, ParquetReadOptions, col, lit};
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::{Action, Add};
@@ -175,6 +176,9 @@ fn commit_properties(run_id: &str) -> CommitProperties {
         serde_json::Value::String(run_id.to_string()),
     )])
 }
+
+/// Columns every row carries about the run that wrote it, not about Notion.
+const RUN_COLUMNS: &[&str] = &["_synced_at", "_run_id"];
 
 /// The store path of a written file's path text (segments in any script kept as written).
 fn store_path_of(text: &str) -> object_store::path::Path {
@@ -482,14 +486,27 @@ impl Committer<'_> {
             builder
         } else {
             builder
-                .when_matched_update(|mut u| {
-                    if let Rule::Versioned { edited, .. } = rule {
-                        u = u.predicate(
+                .when_matched_update(|u| {
+                    // Only a row whose values changed is updated: a row read again unchanged
+                    // (the safety margin, a full refresh) rewrites no file and shows in no
+                    // change feed.
+                    let changed = target_columns
+                        .iter()
+                        .filter(|c| !RUN_COLUMNS.contains(&c.as_str()))
+                        .map(|c| binary_expr(value(c), Operator::IsDistinctFrom, target_col(c)))
+                        .reduce(Expr::or)
+                        .unwrap_or(lit(false));
+                    let u = match rule {
+                        // Notion's edit times are minute-rounded: an equal time may still be
+                        // a later edit, an older one never is.
+                        Rule::Versioned { edited, .. } => u.predicate(
                             target_col(edited)
                                 .is_null()
-                                .or(source_col(edited).gt_eq(target_col(edited))),
-                        );
-                    }
+                                .or(source_col(edited).gt_eq(target_col(edited)))
+                                .and(changed),
+                        ),
+                        _ => u.predicate(changed),
+                    };
                     target_columns
                         .iter()
                         .fold(u, |u, c| u.update(Column::new_unqualified(c), value(c)))
