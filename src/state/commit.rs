@@ -70,10 +70,15 @@ pub async fn commit<R: Serialize>(
     // Each `ensure_held` refreshes the lock (a conditional write): only before real writes.
     if format.writes_on_commit() {
         lock.ensure_held().await?;
+        let started = std::time::Instant::now();
         let commits = format
             .commit_tables(lake, run.run_id, run.tables, run.changes, run.parquet)
             .await?;
-        tracing::debug!(tables = commits.len(), "tables committed");
+        tracing::info!(
+            tables = commits.len(),
+            ms = started.elapsed().as_millis(),
+            "tables committed"
+        );
     }
     let record = serde_json::to_vec_pretty(run.record).expect("a run record serialises");
     lock.ensure_held().await?;

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use notionlake::fake::FakeConfig;
 use notionlake::shell::repl::{OutputFormat, QUERIES, Shell};
-use notionlake::sink::Lake;
+use notionlake::sink::{Lake, TableFormat};
 use notionlake::sync::SyncOptions;
 
 use crate::demo_fake;
@@ -15,10 +15,19 @@ use crate::lake::sync_with;
 
 /// The demo, synced in full into a fresh local lake.
 async fn demo_lake() -> (tempfile::TempDir, Lake) {
+    demo_lake_in(None).await
+}
+
+/// The demo synced into a new lake of `format` (the default: Delta).
+async fn demo_lake_in(format: Option<TableFormat>) -> (tempfile::TempDir, Lake) {
     let (fake, _) = demo_fake(FakeConfig::unlimited()).await;
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
-    sync_with(&fake, &lake, &SyncOptions::default()).await;
+    let options = SyncOptions {
+        format,
+        ..SyncOptions::default()
+    };
+    sync_with(&fake, &lake, &options).await;
     (dir, lake)
 }
 
@@ -29,16 +38,32 @@ fn pinned(sql: &str) -> String {
 
 #[tokio::test]
 async fn every_bundled_query_runs_on_the_demo_lake() {
-    let (_dir, lake) = demo_lake().await;
-    let shell = Shell::open(&lake, OutputFormat::Table).await.unwrap();
-    for (name, sql) in QUERIES {
-        let out = shell
-            .execute(&pinned(sql))
-            .await
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(out.lines().count() > 4, "{name} returned no rows:\n{out}");
-        insta::assert_snapshot!(format!("query_{name}"), out);
+    // Both formats give the same answers: the same snapshots, and the same `\d deals`.
+    let mut described = Vec::new();
+    for format in [TableFormat::Delta, TableFormat::Parquet] {
+        let (_dir, lake) = demo_lake_in(Some(format)).await;
+        let shell = Shell::open(&lake, OutputFormat::Table).await.unwrap();
+        for (name, sql) in QUERIES {
+            let out = shell
+                .execute(&pinned(sql))
+                .await
+                .unwrap_or_else(|e| panic!("{name} ({format:?}): {e}"));
+            assert!(out.lines().count() > 4, "{name} returned no rows:\n{out}");
+            insta::assert_snapshot!(format!("query_{name}"), out);
+        }
+        // `\d` also lists the columns each format's history adds: `sync_date` (Parquet),
+        // `_commit_version` and `_commit_timestamp` (Delta); the rest must be the same.
+        let d = shell.command("\\d deals").await.unwrap();
+        let history_only = ["sync_date ", "_commit_version ", "_commit_timestamp "];
+        let common: Vec<String> = d
+            .lines()
+            .filter(|l| !history_only.iter().any(|h| l.starts_with(h)))
+            .map(str::to_string)
+            .collect();
+        assert!(common.len() > 40, "{d}");
+        described.push(common);
     }
+    assert_eq!(described[0], described[1]);
 }
 
 #[tokio::test]
@@ -203,6 +228,9 @@ async fn duckdb_runs_the_documented_latest_view() {
     ))
     .unwrap();
     let view = doc
+        .split("## Parquet")
+        .nth(1)
+        .unwrap()
         .split("```sql\n")
         .nth(1)
         .unwrap()

@@ -532,6 +532,19 @@ impl Committer<'_> {
                 .map_err(merge_error)?;
         }
         let (table, metrics) = builder.await.map_err(merge_error)?;
+        tracing::info!(
+            table = dir,
+            inserted = metrics.num_target_rows_inserted,
+            updated = metrics.num_target_rows_updated,
+            deleted = metrics.num_target_rows_deleted,
+            copied = metrics.num_target_rows_copied,
+            files_scanned = metrics.num_target_files_scanned,
+            files_added = metrics.num_target_files_added,
+            execution_ms = metrics.execution_time_ms,
+            scan_ms = metrics.scan_time_ms,
+            rewrite_ms = metrics.rewrite_time_ms,
+            "merged"
+        );
         let version = table.version();
         Ok(TableCommit {
             version,

@@ -22,9 +22,6 @@ use url::Url;
 
 use super::{Lake, SinkError};
 
-/// The table property that turns Change Data Feed on.
-pub const CHANGE_DATA_FEED: &str = "delta.enableChangeDataFeed";
-
 /// The directory of a table's Delta log, relative to the table.
 pub const DELTA_LOG_DIR: &str = "_delta_log";
 
@@ -171,7 +168,8 @@ pub fn current_files(table: &DeltaTable, table_dir: &str) -> Result<Vec<String>,
     Ok(files)
 }
 
-/// The table's session state for DataFusion plans over the lake's store.
+/// A DataFusion session that reads the lake's files (its store registered for a remote lake;
+/// local files through DataFusion's own), for merge sources.
 pub(crate) fn session(lake: &Lake) -> Arc<datafusion::prelude::SessionContext> {
     let ctx = datafusion::prelude::SessionContext::new();
     if let Ok(url) = Url::parse(lake.url())
