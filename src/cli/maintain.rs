@@ -23,10 +23,15 @@ async fn open_delta_lake(location: &str) -> Result<Lake, CliError> {
     }
 }
 
-/// Compacts every table's small files.
-pub(super) async fn run_optimize(location: &str) -> Result<(), CliError> {
+/// Runs `work` on every Delta table of the lake at `location`, holding the lake lock (checked
+/// before each table), and returns what each returned.
+async fn each_table<T, F, Fut>(location: &str, command: &str, work: F) -> Result<Vec<T>, CliError>
+where
+    F: Fn(Lake, String) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, crate::sink::SinkError>>,
+{
     let lake = open_delta_lake(location).await?;
-    let run_id = format!("optimize-{}", uuid::Uuid::new_v4().simple());
+    let run_id = format!("{command}-{}", uuid::Uuid::new_v4().simple());
     let lock = LakeLock::acquire(&lake, &run_id, LOCK_TTL)
         .await
         .map_err(SyncError::from)?;
@@ -36,7 +41,7 @@ pub(super) async fn run_optimize(location: &str) -> Result<(), CliError> {
             lock.ensure_held()
                 .await
                 .map_err(crate::state::commit::CommitError::from)?;
-            if let Some(done) = maintain::optimize(&lake, &dir, &ParquetOptions::default()).await? {
+            if let Some(done) = work(lake.clone(), dir).await? {
                 out.push(done);
             }
         }
@@ -44,7 +49,16 @@ pub(super) async fn run_optimize(location: &str) -> Result<(), CliError> {
     }
     .await;
     lock.release().await.map_err(SyncError::from)?;
-    for t in result? {
+    Ok(result?)
+}
+
+/// Compacts every table's small files.
+pub(super) async fn run_optimize(location: &str) -> Result<(), CliError> {
+    let done = each_table(location, "optimize", |lake, dir| async move {
+        maintain::optimize(&lake, &dir, &ParquetOptions::default()).await
+    })
+    .await?;
+    for t in done {
         println!("{}: {} files -> {}", t.table, t.files_before, t.files_after);
     }
     Ok(())
@@ -52,26 +66,11 @@ pub(super) async fn run_optimize(location: &str) -> Result<(), CliError> {
 
 /// Deletes files no version younger than `retain` needs.
 pub(super) async fn run_vacuum(location: &str, retain: Duration) -> Result<(), CliError> {
-    let lake = open_delta_lake(location).await?;
-    let run_id = format!("vacuum-{}", uuid::Uuid::new_v4().simple());
-    let lock = LakeLock::acquire(&lake, &run_id, LOCK_TTL)
-        .await
-        .map_err(SyncError::from)?;
-    let result = async {
-        let mut out = Vec::new();
-        for dir in table_dirs(&lake).await? {
-            lock.ensure_held()
-                .await
-                .map_err(crate::state::commit::CommitError::from)?;
-            if let Some(done) = maintain::vacuum(&lake, &dir, retain).await? {
-                out.push(done);
-            }
-        }
-        Ok::<_, SyncError>(out)
-    }
-    .await;
-    lock.release().await.map_err(SyncError::from)?;
-    for t in result? {
+    let done = each_table(location, "vacuum", |lake, dir| async move {
+        maintain::vacuum(&lake, &dir, retain).await
+    })
+    .await?;
+    for t in done {
         println!("{}: {} files deleted", t.table, t.files_deleted);
     }
     Ok(())

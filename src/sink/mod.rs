@@ -294,6 +294,34 @@ impl Lake {
         }
     }
 
+    /// Deletes the object at a store path as [`WrittenFile::path`] gives it; a missing one is
+    /// not an error.
+    pub async fn delete_path(&self, store_path: &str) -> Result<(), SinkError> {
+        let path = store_path_of(store_path);
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(SinkError::Store {
+                action: "removing",
+                path: store_path.to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// The size in bytes of the object at a store path as [`WrittenFile::path`] gives it.
+    pub async fn size_of(&self, store_path: &str) -> Result<i64, SinkError> {
+        let meta = self
+            .store
+            .head(&store_path_of(store_path))
+            .await
+            .map_err(|source| SinkError::Store {
+                action: "reading",
+                path: store_path.to_string(),
+                source,
+            })?;
+        Ok(i64::try_from(meta.size).unwrap_or(i64::MAX))
+    }
+
     /// Deletes an object; a missing one is not an error.
     pub async fn delete(&self, relative: &str) -> Result<(), SinkError> {
         let path = self.path(relative);
@@ -373,6 +401,11 @@ impl Lake {
             .await
             .map_err(|e| store_error(generic(Box::new(e))))
     }
+}
+
+/// The store path of a written file's path text (segments in any script kept as written).
+fn store_path_of(text: &str) -> Path {
+    Path::parse(text).unwrap_or_else(|_| Path::from(text))
 }
 
 /// Bytes an object writer buffers before it starts a multipart upload, and the size of each

@@ -21,9 +21,9 @@ use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::{Action, Add};
 use deltalake::operations::merge::MergeBuilder;
 use deltalake::{DeltaTable, DeltaTableError};
-use object_store::ObjectStoreExt;
 
 use super::maintain::{Compacted, compact_if_needed};
+use super::upsert::{UPSERT_MAX_ROWS, Upsert};
 use super::{RUN_ID_KEY, delta_error, delta_fields, new_table, open_table};
 use crate::flatten::fixed::{FixedTable, RICH_TEXT_TABLE};
 use crate::sink::{Lake, ParquetOptions, SinkError, StagedTable};
@@ -170,7 +170,7 @@ struct Committer<'a> {
     rows_read_again: BTreeSet<String>,
 }
 
-fn commit_properties(run_id: &str) -> CommitProperties {
+pub(super) fn commit_properties(run_id: &str) -> CommitProperties {
     CommitProperties::default().with_metadata([(
         RUN_ID_KEY.to_string(),
         serde_json::Value::String(run_id.to_string()),
@@ -179,11 +179,6 @@ fn commit_properties(run_id: &str) -> CommitProperties {
 
 /// Columns every row carries about the run that wrote it, not about Notion.
 const RUN_COLUMNS: &[&str] = &["_synced_at", "_run_id"];
-
-/// The store path of a written file's path text (segments in any script kept as written).
-fn store_path_of(text: &str) -> object_store::path::Path {
-    object_store::path::Path::parse(text).unwrap_or_else(|_| object_store::path::Path::from(text))
-}
 
 /// A column of the merge source or target, by its exact name (any script, dots included).
 fn source_col(name: &str) -> Expr {
@@ -207,22 +202,10 @@ impl Committer<'_> {
                 let done = self.merge(table, staged, rule).await?;
                 // The merge wrote its own files; the staged ones are not part of the table.
                 for file in &staged.files {
-                    self.delete_object(&file.path).await?;
+                    self.lake.delete_path(&file.path).await?;
                 }
                 Ok(done)
             }
-        }
-    }
-
-    async fn delete_object(&self, store_path: &str) -> Result<(), SinkError> {
-        let path = store_path_of(store_path);
-        match self.lake.store().delete(&path).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(source) => Err(SinkError::Store {
-                action: "removing",
-                path: store_path.to_string(),
-                source,
-            }),
         }
     }
 
@@ -235,25 +218,15 @@ impl Committer<'_> {
         let mut inserted = 0;
         for file in &staged.files {
             if file.rows == 0 {
-                self.delete_object(&file.path).await?;
+                self.lake.delete_path(&file.path).await?;
                 continue;
             }
-            let path = store_path_of(&file.path);
-            let meta = self
-                .lake
-                .store()
-                .head(&path)
-                .await
-                .map_err(|source| SinkError::Store {
-                    action: "reading",
-                    path: file.path.clone(),
-                    source,
-                })?;
+            let size = self.lake.size_of(&file.path).await?;
             let relative = file.path.strip_prefix(&prefix).unwrap_or(&file.path);
             inserted += file.rows;
             actions.push(Action::Add(Add {
                 path: relative.to_string(),
-                size: i64::try_from(meta.size).unwrap_or(i64::MAX),
+                size,
                 modification_time: now,
                 data_change: true,
                 stats: Some(format!("{{\"numRecords\":{}}}", file.rows)),
@@ -425,6 +398,38 @@ impl Committer<'_> {
         {
             return append(table, df, self.run_id, dir, self.parquet).await;
         }
+        let staged_rows: usize = staged.files.iter().map(|f| f.rows).sum();
+        if let Rule::Versioned { key, edited } = rule
+            && !deletions.everything_unmatched
+            && staged_rows <= UPSERT_MAX_ROWS
+        {
+            let batches = match source {
+                Some(df) => df.collect().await.map_err(|e| delta_error(dir, e.into()))?,
+                None => Vec::new(),
+            };
+            let upsert = Upsert {
+                lake: self.lake,
+                dir,
+                run_id: self.run_id,
+                key,
+                edited,
+                deleted: deletions.ids.into_iter().collect(),
+                parquet: self.parquet,
+            };
+            return Ok(match upsert.run(table, batches).await? {
+                None => TableCommit::default(),
+                Some((version, inserted, updated, deleted)) => TableCommit {
+                    version: Some(version),
+                    inserted,
+                    updated,
+                    deleted,
+                    compacted: match open_table(self.lake, dir).await? {
+                        Some(t) => compact_if_needed(t, dir, self.parquet).await?,
+                        None => None,
+                    },
+                },
+            });
+        }
         let source = match source {
             Some(df) => df,
             None => empty_source(self.ctx, &staged.schema, dir)?,
@@ -441,13 +446,7 @@ impl Committer<'_> {
         deletions: Deletions,
     ) -> Result<TableCommit, SinkError> {
         let dir = staged.table_dir.as_str();
-        let target_columns: Vec<String> = table
-            .snapshot()
-            .map_err(|e| delta_error(dir, e))?
-            .schema()
-            .fields()
-            .map(|f| f.name().clone())
-            .collect();
+        let target_columns = column_names(&table, dir)?;
         let in_source: HashSet<&str> = staged
             .schema
             .fields()
@@ -563,13 +562,7 @@ impl Committer<'_> {
         staged: &StagedTable,
     ) -> Result<DeltaTable, SinkError> {
         let dir = staged.table_dir.as_str();
-        let existing: HashSet<String> = table
-            .snapshot()
-            .map_err(|e| delta_error(dir, e))?
-            .schema()
-            .fields()
-            .map(|f| f.name().clone())
-            .collect();
+        let existing: HashSet<String> = column_names(&table, dir)?.into_iter().collect();
         let new: Vec<_> = delta_fields(dir, &staged.schema)?
             .into_iter()
             .filter(|f| !existing.contains(f.name()))
@@ -593,6 +586,17 @@ impl Committer<'_> {
             .await
             .map_err(|e| delta_error(dir, e))
     }
+}
+
+/// The table's column names, in order.
+fn column_names(table: &DeltaTable, dir: &str) -> Result<Vec<String>, SinkError> {
+    Ok(table
+        .snapshot()
+        .map_err(|e| delta_error(dir, e))?
+        .schema()
+        .fields()
+        .map(|f| f.name().clone())
+        .collect())
 }
 
 /// Which target rows a merge deletes besides matched ones.

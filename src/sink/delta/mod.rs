@@ -11,6 +11,7 @@
 
 pub mod maintain;
 pub mod merge;
+mod upsert;
 
 use std::sync::Arc;
 
