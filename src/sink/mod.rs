@@ -569,6 +569,13 @@ impl TableWriter {
         }
     }
 
+    /// Numbers this writer's files from `seq` (`part-<run>-<seq>.parquet`), so that a second
+    /// writer of the same run and directory names its files apart from the first's.
+    pub fn starting_at(mut self, seq: usize) -> TableWriter {
+        self.seq = seq;
+        self
+    }
+
     /// Appends a batch (empty batches are ignored).
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
         if batch.num_rows() == 0 {

@@ -181,6 +181,11 @@ async fn not_in_delta_logs(
     }
     let mut out = Vec::new();
     for (dir, files) in by_dir {
+        // Change Data Feed files are named by the log's cdc actions, not by its current files:
+        // they stay (vacuum removes those no version needs).
+        if dir.ends_with("/_change_data") {
+            continue;
+        }
         let referenced: HashSet<String> = match delta::open_table(lake, &dir).await? {
             Some(table) => delta::current_files(&table, &dir)?.into_iter().collect(),
             None => HashSet::new(),

@@ -555,3 +555,102 @@ async fn two_syncs_at_once_one_refuses_on_s3() {
     let refs: Vec<(&str, &str)> = opts.iter().map(|(k, v)| (*k, v.as_str())).collect();
     two_syncs_at_once(&Lake::open_with("s3://race/lake", &refs).unwrap()).await;
 }
+
+/// A row read again unchanged (the cursor's safety margin) rewrites nothing and adds no
+/// version: the table keeps its rows, its files and its change feed.
+#[tokio::test]
+async fn a_row_read_again_unchanged_leaves_the_table_as_it_was() {
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    let options = SyncOptions::tables_only();
+    let t0 = chrono::Utc::now();
+    sync(
+        &fake,
+        &lake,
+        &SyncOptions {
+            now: Some(t0),
+            ..options.clone()
+        },
+    )
+    .await;
+    let at = add_company(&fake, &ids, t0, 0);
+    {
+        // Edited a minute before the sync that reads it: inside the next sync's margin.
+        let mut ws = fake.workspace_mut();
+        let row = ws.data_sources[&ids.data_sources["Companies"]]
+            .rows
+            .last()
+            .unwrap()
+            .clone();
+        ws.page_mut(&row).unwrap().last_edited_time = at - chrono::Duration::minutes(1);
+    }
+    let second = sync(
+        &fake,
+        &lake,
+        &SyncOptions {
+            now: Some(at),
+            ..options.clone()
+        },
+    )
+    .await;
+    assert_eq!(
+        second
+            .tables
+            .iter()
+            .find(|t| t.table == "companies")
+            .unwrap()
+            .rows,
+        1
+    );
+    let version = |lake: &Lake| {
+        let lake = lake.clone();
+        async move {
+            notionlake::sink::delta::open_table(&lake, "tables/companies")
+                .await
+                .unwrap()
+                .unwrap()
+                .version()
+        }
+    };
+    let before = (
+        version(&lake).await,
+        current_files(&lake, "tables/companies").await,
+    );
+    let later = at + chrono::Duration::minutes(1);
+    let third = sync(
+        &fake,
+        &lake,
+        &SyncOptions {
+            now: Some(later),
+            ..options.clone()
+        },
+    )
+    .await;
+    assert_eq!(
+        third
+            .tables
+            .iter()
+            .find(|t| t.table == "companies")
+            .unwrap()
+            .rows,
+        1,
+        "the row is read again"
+    );
+    assert_eq!(
+        (
+            version(&lake).await,
+            current_files(&lake, "tables/companies").await
+        ),
+        before
+    );
+    assert_eq!(
+        shell_count(&lake, "SELECT count(*) FROM companies").await,
+        7
+    );
+    assert_eq!(
+        shell_count(&lake, "SELECT count(*) FROM companies_history").await,
+        7,
+        "no change recorded"
+    );
+}

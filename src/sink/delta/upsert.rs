@@ -36,6 +36,12 @@ use crate::sink::{Lake, ParquetOptions, SinkError, TableWriter};
 /// Changed rows up to which a table is upserted here rather than by deltalake's MERGE.
 pub const UPSERT_MAX_ROWS: usize = 20_000;
 
+/// File numbers of the run's rewritten copies (100 per copied file) and of its new rows: the
+/// staged files of the run count from 0 in the same directory, and every name keeps the form
+/// `part-<run>-<seq>.parquet` that ties a file to its run.
+const COPIES_SEQ: usize = 100_000;
+const NEW_ROWS_SEQ: usize = 90_000;
+
 /// The change column of Change Data Feed files.
 const CHANGE_TYPE: &str = "_change_type";
 
@@ -93,6 +99,42 @@ struct Changes {
     feed: Vec<(&'static str, RecordBatch)>,
 }
 
+/// The run's rows, ready to compare with the table's.
+struct Prepared {
+    schema: SchemaRef,
+    source: RecordBatch,
+    source_keys: StringArray,
+    by_key: HashMap<String, usize>,
+    /// Columns compared (all but the run's own).
+    content: Vec<usize>,
+    converter: RowConverter,
+    source_rows: arrow::row::Rows,
+    edited: usize,
+}
+
+/// What rewriting the table's files found and wrote.
+#[derive(Default)]
+struct Outcome {
+    changes: Changes,
+    /// Files replaced by their copies: (path, size).
+    removed: Vec<(String, i64)>,
+    /// The copies.
+    data: Vec<crate::sink::WrittenFile>,
+    /// Source rows that matched a target row (updates or no-ops: not inserts).
+    settled: HashSet<usize>,
+    /// Source rows that replace a target row.
+    updated_rows: Vec<usize>,
+    deleted: usize,
+}
+
+/// What becomes of one batch of a file.
+struct Classified {
+    keep: BooleanArray,
+    gone: Vec<usize>,
+    before: Vec<usize>,
+    after: Vec<usize>,
+}
+
 impl Upsert<'_> {
     /// Upserts `source` (the run's rows; keys in `deleted` already dropped) into `table`.
     /// Returns the new version and (inserted, updated, deleted), or `None` when nothing changed.
@@ -108,139 +150,41 @@ impl Upsert<'_> {
             .as_ref()
             .try_into_arrow()
             .map_err(|e: arrow::error::ArrowError| err(dir, e))?;
-        let schema = Arc::new(schema);
-        let source: Vec<RecordBatch> = source
-            .iter()
-            .map(|b| conform(b, &schema, dir))
-            .collect::<Result<_, _>>()?;
-        let source = concat_batches(&schema, &source).map_err(|e| err(dir, e))?;
-        let source_keys = keys(&source, self.key, dir)?;
-        let mut by_key: HashMap<String, usize> = HashMap::new();
-        for (i, k) in source_keys.iter().enumerate() {
-            if let Some(k) = k {
-                by_key.insert(k.to_string(), i);
-            }
-        }
-        let content: Vec<usize> = (0..schema.fields().len())
-            .filter(|i| !RUN_COLUMNS.contains(&schema.field(*i).name().as_str()))
-            .collect();
-        let converter = RowConverter::new(
-            content
-                .iter()
-                .map(|i| SortField::new(schema.field(*i).data_type().clone()))
-                .collect(),
-        )
-        .map_err(|e| err(dir, e))?;
-        let source_rows = converter
-            .convert_columns(
-                &content
-                    .iter()
-                    .map(|i| source.column(*i).clone())
-                    .collect::<Vec<_>>(),
-            )
-            .map_err(|e| err(dir, e))?;
-        let edited_idx = schema.index_of(self.edited).map_err(|e| err(dir, e))?;
-
+        let p = self.prepare(Arc::new(schema), &source)?;
         let files: Vec<(String, i64)> = snapshot
             .log_data()
             .iter()
             .map(|f| (f.path().to_string(), f.size()))
             .collect();
+        let mut out = Outcome::default();
+        for (n, (path, size)) in files.iter().enumerate() {
+            self.rewrite_file(&p, path, *size, n, &mut out).await?;
+        }
+        let inserts: Vec<usize> = (0..p.source.num_rows())
+            .filter(|i| !out.settled.contains(i) && p.source_keys.is_valid(*i))
+            .collect();
+        if out.removed.is_empty() && inserts.is_empty() {
+            return Ok(None);
+        }
+        let new_rows = take(&p.source, &out.updated_rows, dir)?;
+        let inserted = take(&p.source, &inserts, dir)?;
         let mut writer = TableWriter::new(
             self.lake,
             dir,
             "",
-            &format!("{}-u", self.run_id),
-            schema.clone(),
+            self.run_id,
+            p.schema.clone(),
             self.parquet.clone(),
-        );
-        let mut changes = Changes::default();
-        let mut removed = Vec::new();
-        // Source rows that replace a target row, or that a target row makes unnecessary.
-        let mut settled: HashSet<usize> = HashSet::new();
-        let mut updated_rows = Vec::new();
-        let (mut updated, mut deleted) = (0, 0);
-        for (path, size) in &files {
-            let object = self.lake.path(&format!("{dir}/{path}"));
-            if !self.holds_a_key(&object, &by_key).await? {
-                continue;
-            }
-            let mut stream = self.reader(&object, None).await?;
-            let mut rewritten = false;
-            while let Some(batch) = stream.try_next().await.map_err(|e| err(dir, e))? {
-                let batch = conform(&batch, &schema, dir)?;
-                let target_keys = keys(&batch, self.key, dir)?;
-                let target_rows = converter
-                    .convert_columns(
-                        &content
-                            .iter()
-                            .map(|i| batch.column(*i).clone())
-                            .collect::<Vec<_>>(),
-                    )
-                    .map_err(|e| err(dir, e))?;
-                let mut keep = Vec::with_capacity(batch.num_rows());
-                let (mut gone, mut before) = (Vec::new(), Vec::new());
-                for i in 0..batch.num_rows() {
-                    let k = target_keys.is_valid(i).then(|| target_keys.value(i));
-                    let replace = match k {
-                        Some(k) if self.deleted.contains(k) => {
-                            gone.push(i);
-                            true
-                        }
-                        Some(k) => match by_key.get(k) {
-                            Some(&s) => {
-                                settled.insert(s);
-                                let older = newer(&batch, &source, edited_idx, i, s);
-                                if older || target_rows.row(i) == source_rows.row(s) {
-                                    false
-                                } else {
-                                    before.push(i);
-                                    updated_rows.push(s);
-                                    true
-                                }
-                            }
-                            None => false,
-                        },
-                        None => false,
-                    };
-                    rewritten |= replace;
-                    keep.push(!replace);
-                }
-                let mask = BooleanArray::from(keep);
-                writer
-                    .write(&filter_record_batch(&batch, &mask).map_err(|e| err(dir, e))?)
-                    .await?;
-                deleted += gone.len();
-                updated += before.len();
-                changes.feed.push(("delete", take(&batch, &gone, dir)?));
-                changes
-                    .feed
-                    .push(("update_preimage", take(&batch, &before, dir)?));
-            }
-            if rewritten {
-                removed.push((path.clone(), *size));
-            }
-        }
-        let inserts: Vec<usize> = (0..source.num_rows())
-            .filter(|i| !settled.contains(i) && source_keys.is_valid(*i))
-            .collect();
-        if removed.is_empty() && inserts.is_empty() {
-            // Nothing changed: the copies written are not needed.
-            let staged = writer.finish().await?;
-            for f in staged.files {
-                self.lake.delete_path(&f.path).await?;
-            }
-            return Ok(None);
-        }
-        let new_rows = take(&source, &updated_rows, dir)?;
-        let inserted = take(&source, &inserts, dir)?;
+        )
+        .starting_at(NEW_ROWS_SEQ);
         writer.write(&new_rows).await?;
         writer.write(&inserted).await?;
-        changes.feed.push(("update_postimage", new_rows));
-        changes.feed.push(("insert", inserted.clone()));
-        let data = writer.finish().await?;
-        let cdc = self.write_feed(&schema, changes).await?;
-        let actions = self.actions(&data.files, cdc, &removed).await?;
+        out.data.extend(writer.finish().await?.files);
+        let updated = new_rows.num_rows();
+        out.changes.feed.push(("update_postimage", new_rows));
+        out.changes.feed.push(("insert", inserted.clone()));
+        let cdc = self.write_feed(&p.schema, out.changes).await?;
+        let actions = self.actions(&out.data, cdc, &out.removed).await?;
         let version = CommitBuilder::from(super::merge::commit_properties(self.run_id))
             .with_actions(actions)
             .build(
@@ -257,7 +201,162 @@ impl Upsert<'_> {
             .await
             .map_err(|e| delta_error(dir, e))?
             .version();
-        Ok(Some((version, inserted.num_rows(), updated, deleted)))
+        Ok(Some((version, inserted.num_rows(), updated, out.deleted)))
+    }
+
+    fn prepare(&self, schema: SchemaRef, source: &[RecordBatch]) -> Result<Prepared, SinkError> {
+        let dir = self.dir;
+        let source: Vec<RecordBatch> = source
+            .iter()
+            .map(|b| conform(b, &schema, dir))
+            .collect::<Result<_, _>>()?;
+        let source = concat_batches(&schema, &source).map_err(|e| err(dir, e))?;
+        let source_keys = keys(&source, self.key, dir)?;
+        let by_key: HashMap<String, usize> = source_keys
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| Some((k?.to_string(), i)))
+            .collect();
+        let content: Vec<usize> = (0..schema.fields().len())
+            .filter(|i| !RUN_COLUMNS.contains(&schema.field(*i).name().as_str()))
+            .collect();
+        let converter = RowConverter::new(
+            content
+                .iter()
+                .map(|i| SortField::new(schema.field(*i).data_type().clone()))
+                .collect(),
+        )
+        .map_err(|e| err(dir, e))?;
+        let columns: Vec<ArrayRef> = content.iter().map(|i| source.column(*i).clone()).collect();
+        let source_rows = converter
+            .convert_columns(&columns)
+            .map_err(|e| err(dir, e))?;
+        let edited = schema.index_of(self.edited).map_err(|e| err(dir, e))?;
+        Ok(Prepared {
+            schema,
+            source,
+            source_keys,
+            by_key,
+            content,
+            converter,
+            source_rows,
+            edited,
+        })
+    }
+
+    /// Copies file `path` without the rows the run replaces or deletes, when it holds any;
+    /// a file with none keeps its place in the table and its copy is dropped.
+    async fn rewrite_file(
+        &self,
+        p: &Prepared,
+        path: &str,
+        size: i64,
+        n: usize,
+        out: &mut Outcome,
+    ) -> Result<(), SinkError> {
+        let dir = self.dir;
+        let object = self.lake.path(&format!("{dir}/{path}"));
+        if !self.holds_a_key(&object, &p.by_key).await? {
+            return Ok(());
+        }
+        let mut writer = TableWriter::new(
+            self.lake,
+            dir,
+            "",
+            self.run_id,
+            p.schema.clone(),
+            self.parquet.clone(),
+        )
+        .starting_at(COPIES_SEQ + n * 100);
+        let mut stream = self.reader(&object, None).await?;
+        let mut feed = Vec::new();
+        let (mut gone, mut after) = (0, Vec::new());
+        while let Some(batch) = stream.try_next().await.map_err(|e| err(dir, e))? {
+            let batch = conform(&batch, &p.schema, dir)?;
+            let c = self.classify(p, &batch, &mut out.settled)?;
+            writer
+                .write(&filter_record_batch(&batch, &c.keep).map_err(|e| err(dir, e))?)
+                .await?;
+            gone += c.gone.len();
+            after.extend(c.after);
+            feed.push(("delete", take(&batch, &c.gone, dir)?));
+            feed.push(("update_preimage", take(&batch, &c.before, dir)?));
+        }
+        let copy = writer.finish().await?;
+        if gone == 0 && after.is_empty() {
+            for f in copy.files {
+                self.lake.delete_path(&f.path).await?;
+            }
+            return Ok(());
+        }
+        out.removed.push((path.to_string(), size));
+        out.data.extend(copy.files);
+        out.changes.feed.extend(feed);
+        out.updated_rows.extend(after);
+        out.deleted += gone;
+        Ok(())
+    }
+
+    /// Decides each row of a batch: kept, deleted, or replaced by a (changed, not older) row
+    /// of the run. Only the rows the run changed are compared, in Arrow's row format.
+    fn classify(
+        &self,
+        p: &Prepared,
+        batch: &RecordBatch,
+        settled: &mut HashSet<usize>,
+    ) -> Result<Classified, SinkError> {
+        let dir = self.dir;
+        let target_keys = keys(batch, self.key, dir)?;
+        let candidates: Vec<usize> = (0..batch.num_rows())
+            .filter(|i| target_keys.is_valid(*i) && p.by_key.contains_key(target_keys.value(*i)))
+            .collect();
+        let picked = take(batch, &candidates, dir)?;
+        let columns: Vec<ArrayRef> = p
+            .content
+            .iter()
+            .map(|i| picked.column(*i).clone())
+            .collect();
+        let target_rows = p
+            .converter
+            .convert_columns(&columns)
+            .map_err(|e| err(dir, e))?;
+        let position: HashMap<usize, usize> = candidates
+            .iter()
+            .enumerate()
+            .map(|(at, i)| (*i, at))
+            .collect();
+        let mut keep = Vec::with_capacity(batch.num_rows());
+        let (mut gone, mut before, mut after) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..batch.num_rows() {
+            let k = target_keys.is_valid(i).then(|| target_keys.value(i));
+            let replace = match k.map(|k| (self.deleted.contains(k), p.by_key.get(k))) {
+                Some((true, _)) => {
+                    gone.push(i);
+                    true
+                }
+                Some((false, Some(&s))) => {
+                    settled.insert(s);
+                    let older = newer(batch, &p.source, p.edited, i, s);
+                    let same = position
+                        .get(&i)
+                        .is_some_and(|at| target_rows.row(*at) == p.source_rows.row(s));
+                    let replace = !older && !same;
+                    if replace {
+                        before.push(i);
+                        after.push(s);
+                    }
+                    replace
+                }
+                _ => false,
+            };
+            keep.push(!replace);
+        }
+        Ok(Classified {
+            keep: BooleanArray::from(keep),
+            gone,
+            before,
+            after,
+        })
     }
 
     #[allow(deprecated)]
@@ -321,7 +420,7 @@ impl Upsert<'_> {
             self.lake,
             &format!("{}/_change_data", self.dir),
             "",
-            &format!("{}-c", self.run_id),
+            self.run_id,
             feed_schema.clone(),
             self.parquet.clone(),
         );
