@@ -17,14 +17,16 @@ use std::sync::Arc;
 use datafusion::common::Column;
 use datafusion::logical_expr::{Operator, binary_expr};
 use datafusion::prelude::{DataFrame, Expr, ParquetReadOptions, col, lit};
+use deltalake::kernel::Action;
 use deltalake::kernel::transaction::CommitProperties;
-use deltalake::kernel::{Action, Add};
 use deltalake::operations::merge::MergeBuilder;
 use deltalake::{DeltaTable, DeltaTableError};
 
 use super::maintain::{Compacted, compact_if_needed};
 use super::upsert::{UPSERT_MAX_ROWS, Upsert};
-use super::{RUN_ID_KEY, delta_error, delta_fields, new_table, open_table};
+use super::{
+    RUN_ID_KEY, add_action, delta_error, delta_fields, files_with_rows, new_table, open_table,
+};
 use crate::flatten::fixed::{FixedTable, RICH_TEXT_TABLE};
 use crate::sink::{Lake, ParquetOptions, SinkError, StagedTable};
 
@@ -212,7 +214,6 @@ impl Committer<'_> {
     /// Creates the table with the staged files (those with rows) as version 0.
     async fn create(&mut self, staged: &StagedTable) -> Result<TableCommit, SinkError> {
         let dir = staged.table_dir.as_str();
-        let prefix = format!("{}/", self.lake.path(dir));
         let now = chrono::Utc::now().timestamp_millis();
         let mut actions = Vec::new();
         let mut inserted = 0;
@@ -221,26 +222,12 @@ impl Committer<'_> {
                 self.lake.delete_path(&file.path).await?;
                 continue;
             }
-            let size = self.lake.size_of(&file.path).await?;
-            let relative = file.path.strip_prefix(&prefix).unwrap_or(&file.path);
             inserted += file.rows;
-            actions.push(Action::Add(Add {
-                path: relative.to_string(),
-                size,
-                modification_time: now,
-                data_change: true,
-                stats: Some(format!("{{\"numRecords\":{}}}", file.rows)),
-                ..Default::default()
-            }));
+            actions.push(Action::Add(add_action(self.lake, dir, file, now).await?));
         }
         if dir.starts_with("tables/") && inserted > 0 {
-            let files: Vec<String> = staged
-                .files
-                .iter()
-                .filter(|f| f.rows > 0)
-                .map(|f| f.path.clone())
-                .collect();
-            self.note_rows_read_again(&files, "_id").await?;
+            self.note_rows_read_again(&files_with_rows(staged), "_id")
+                .await?;
         }
         let table = new_table(self.lake, dir)?;
         let created = table
@@ -362,13 +349,8 @@ impl Committer<'_> {
         let table = self.evolve(table, staged).await?;
         let mut source = self.source(staged).await?;
         if source.is_some() && dir.starts_with("tables/") {
-            let files: Vec<String> = staged
-                .files
-                .iter()
-                .filter(|f| f.rows > 0)
-                .map(|f| f.path.clone())
-                .collect();
-            self.note_rows_read_again(&files, "_id").await?;
+            self.note_rows_read_again(&files_with_rows(staged), "_id")
+                .await?;
         }
         let mut deletions = self.deletions(dir, rule);
         if let Rule::Groups { group, .. } = rule

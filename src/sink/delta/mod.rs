@@ -109,6 +109,39 @@ pub fn delta_fields(table: &str, schema: &Schema) -> Result<Vec<StructField>, Si
     Ok(delta.fields().cloned().collect())
 }
 
+/// The Add action of a file a run wrote into the table at `table_dir` (its path relative to
+/// the table, its size, its row count as the file's only statistic).
+pub(crate) async fn add_action(
+    lake: &Lake,
+    table_dir: &str,
+    file: &super::WrittenFile,
+    now_ms: i64,
+) -> Result<deltalake::kernel::Add, SinkError> {
+    let prefix = format!("{}/", lake.path(table_dir));
+    Ok(deltalake::kernel::Add {
+        path: file
+            .path
+            .strip_prefix(&prefix)
+            .unwrap_or(&file.path)
+            .to_string(),
+        size: lake.size_of(&file.path).await?,
+        modification_time: now_ms,
+        data_change: true,
+        stats: Some(format!("{{\"numRecords\":{}}}", file.rows)),
+        ..Default::default()
+    })
+}
+
+/// The paths of a staged table's files that hold rows.
+pub(crate) fn files_with_rows(staged: &super::StagedTable) -> Vec<String> {
+    staged
+        .files
+        .iter()
+        .filter(|f| f.rows > 0)
+        .map(|f| f.path.clone())
+        .collect()
+}
+
 /// Whether the lake holds any Delta table at `table_dir`.
 pub async fn is_delta_table(lake: &Lake, table_dir: &str) -> Result<bool, SinkError> {
     lake.has_objects(&format!("{table_dir}/{DELTA_LOG_DIR}"))

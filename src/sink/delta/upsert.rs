@@ -21,7 +21,7 @@ use arrow::row::{RowConverter, SortField};
 use deltalake::DeltaTable;
 use deltalake::kernel::engine::arrow_conversion::TryIntoArrow;
 use deltalake::kernel::transaction::CommitBuilder;
-use deltalake::kernel::{Action, Add, AddCDCFile, Remove};
+use deltalake::kernel::{Action, AddCDCFile, Remove};
 use deltalake::protocol::DeltaOperation;
 use futures::TryStreamExt;
 use parquet::arrow::ProjectionMask;
@@ -30,7 +30,7 @@ use parquet::arrow::ProjectionMask;
 #[allow(deprecated)]
 use parquet::arrow::async_reader::{ParquetObjectReader, ParquetRecordBatchStreamBuilder};
 
-use super::delta_error;
+use super::{add_action, delta_error};
 use crate::sink::{Lake, ParquetOptions, SinkError, TableWriter};
 
 /// Changed rows up to which a table is upserted here rather than by deltalake's MERGE.
@@ -458,15 +458,7 @@ impl Upsert<'_> {
             }));
         }
         for f in data.iter().filter(|f| f.rows > 0) {
-            let size = self.lake.size_of(&f.path).await?;
-            actions.push(Action::Add(Add {
-                path: f.path.strip_prefix(&prefix).unwrap_or(&f.path).to_string(),
-                size,
-                modification_time: now,
-                data_change: true,
-                stats: Some(format!("{{\"numRecords\":{}}}", f.rows)),
-                ..Default::default()
-            }));
+            actions.push(Action::Add(add_action(self.lake, self.dir, f, now).await?));
         }
         for f in cdc.iter().filter(|f| f.rows > 0) {
             let size = self.lake.size_of(&f.path).await?;
