@@ -144,14 +144,7 @@ pub async fn register_lake(
     lake: &Lake,
 ) -> Result<Vec<RegisteredTable>, DataFusionError> {
     let store = lake.store();
-    // Local lakes are read through DataFusion's own file store (our store is rooted at the lake
-    // directory, so it cannot serve absolute file:// URLs); remote lakes through ours.
-    if let Ok(url) = url::Url::parse(lake.url())
-        .map_err(|_| ())
-        .and_then(|u| if u.scheme() == "file" { Err(()) } else { Ok(u) })
-    {
-        ctx.register_object_store(&url, store.clone());
-    }
+    lake.register_store(ctx);
     let base = format!("{}/", lake.url().trim_end_matches('/'));
     let location = |rel: &str| {
         let p = lake.path(rel).to_string();

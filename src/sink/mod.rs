@@ -225,6 +225,17 @@ impl Lake {
         &self.url
     }
 
+    /// Lets DataFusion sessions of `ctx` read a remote lake through the lake's own store (its
+    /// endpoint, credentials and retries). Local lakes are read through DataFusion's own file
+    /// store: ours is rooted at the lake directory and cannot serve absolute file:// URLs.
+    pub fn register_store(&self, ctx: &datafusion::prelude::SessionContext) {
+        if let Ok(url) = url::Url::parse(&self.url)
+            && url.scheme() != "file"
+        {
+            ctx.register_object_store(&url, self.store.clone());
+        }
+    }
+
     /// The prefix of the lake inside the store.
     pub fn root(&self) -> &Path {
         &self.root
@@ -320,19 +331,6 @@ impl Lake {
                 source,
             })?;
         Ok(i64::try_from(meta.size).unwrap_or(i64::MAX))
-    }
-
-    /// Deletes an object; a missing one is not an error.
-    pub async fn delete(&self, relative: &str) -> Result<(), SinkError> {
-        let path = self.path(relative);
-        match self.store.delete(&path).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(source) => Err(SinkError::Store {
-                action: "removing",
-                path: path.to_string(),
-                source,
-            }),
-        }
     }
 
     /// Reads an object into an anonymous temporary file (rewound, deleted when dropped), chunk

@@ -78,19 +78,6 @@ pub async fn open_table(lake: &Lake, table_dir: &str) -> Result<Option<DeltaTabl
     Ok(Some(table))
 }
 
-/// The Delta table in `table_dir` at `version`.
-pub async fn open_version(
-    lake: &Lake,
-    table_dir: &str,
-    version: u64,
-) -> Result<DeltaTable, SinkError> {
-    builder(lake, table_dir)?
-        .with_version(version)
-        .load()
-        .await
-        .map_err(|e| delta_error(table_dir, e))
-}
-
 /// A table handle whose log is not read yet (to create a table there).
 pub fn new_table(lake: &Lake, table_dir: &str) -> Result<DeltaTable, SinkError> {
     builder(lake, table_dir)?
@@ -206,10 +193,6 @@ pub fn current_files(table: &DeltaTable, table_dir: &str) -> Result<Vec<String>,
 /// local files through DataFusion's own), for merge sources.
 pub(crate) fn session(lake: &Lake) -> Arc<datafusion::prelude::SessionContext> {
     let ctx = datafusion::prelude::SessionContext::new();
-    if let Ok(url) = Url::parse(lake.url())
-        && url.scheme() != "file"
-    {
-        ctx.register_object_store(&url, lake.store());
-    }
+    lake.register_store(&ctx);
     Arc::new(ctx)
 }
