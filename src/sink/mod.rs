@@ -520,6 +520,12 @@ pub struct WrittenFile {
     pub rows: usize,
 }
 
+/// The name of file `seq` of run `run_id` in a table directory: every file a run writes is
+/// named so, which ties it to its run.
+pub(crate) fn part_name(run_id: &str, seq: usize) -> String {
+    format!("part-{run_id}-{seq:05}.parquet")
+}
+
 /// Writes one table's batches as a sequence of Parquet files under `dir`, named
 /// `part-<run>-<seq>.parquet`. A file becomes visible only when closed.
 pub struct TableWriter {
@@ -607,8 +613,9 @@ impl TableWriter {
 
     fn open(&mut self) -> Result<(), SinkError> {
         let path = self.lake.path(&format!(
-            "{}/part-{}-{:05}.parquet",
-            self.dir, self.run_id, self.seq
+            "{}/{}",
+            self.dir,
+            part_name(&self.run_id, self.seq)
         ));
         self.seq += 1;
         let object = upload_writer(self.lake.store(), path.clone());

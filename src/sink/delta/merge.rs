@@ -9,6 +9,11 @@
 //!   read again. A complete run (a full refresh of the whole workspace) removes every row it
 //!   did not find, so the table converges to what Notion holds.
 //!
+//! A run of at most [`UPSERT_MAX_ROWS`] staged rows that is not complete commits a data-source
+//! table, `pages`, or a grouped table (blocks, comments, properties, formatting items) through
+//! the copy-on-write upsert of `upsert.rs`, which rewrites only the files it must; the rest go
+//! through deltalake's MERGE.
+//!
 //! Merges are idempotent: a rerun after a crash merges the same rows again to the same result.
 
 use std::collections::{BTreeSet, HashSet};
@@ -381,7 +386,12 @@ impl Committer<'_> {
             return append(table, df, self.run_id, dir, self.parquet).await;
         }
         let staged_rows: usize = staged.files.iter().map(|f| f.rows).sum();
-        if let Rule::Versioned { key, edited } = rule
+        let upserted = match rule {
+            Rule::Versioned { key, edited } => Some((key, Some(edited))),
+            Rule::Groups { group, .. } => Some((group, None)),
+            _ => None,
+        };
+        if let Some((group, edited)) = upserted
             && !deletions.everything_unmatched
             && staged_rows <= UPSERT_MAX_ROWS
         {
@@ -393,12 +403,21 @@ impl Committer<'_> {
                 lake: self.lake,
                 dir,
                 run_id: self.run_id,
-                key,
+                keys: rule.keys(),
                 edited,
-                deleted: deletions.ids.into_iter().collect(),
+                group,
+                groups: deletions.ids.into_iter().collect(),
                 parquet: self.parquet,
             };
-            return Ok(match upsert.run(table, batches).await? {
+            let started = std::time::Instant::now();
+            let outcome = upsert.run(table, batches).await?;
+            tracing::info!(
+                table = dir,
+                ?outcome,
+                ms = started.elapsed().as_millis(),
+                "upserted: (version, inserted, updated, deleted)"
+            );
+            return Ok(match outcome {
                 None => TableCommit::default(),
                 Some((version, inserted, updated, deleted)) => TableCommit {
                     version: Some(version),

@@ -11,14 +11,24 @@
 
 pub mod maintain;
 pub mod merge;
+mod splice;
 mod upsert;
 
 use std::sync::Arc;
 
-use arrow::datatypes::Schema;
+use arrow::array::AsArray;
+use arrow::datatypes::{DataType, Schema};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::{StructField, StructType};
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+use futures::TryStreamExt;
+use parquet::arrow::ProjectionMask;
+// parquet 59 deprecates ParquetObjectReader in favour of a hand-written AsyncFileReader over
+// object_store; it still reads ranges through the lake's own store, which is what this needs.
+#[allow(deprecated)]
+use parquet::arrow::async_reader::{
+    ParquetObjectReader, ParquetRecordBatchStream, ParquetRecordBatchStreamBuilder,
+};
 use url::Url;
 
 use super::{Lake, SinkError};
@@ -195,4 +205,59 @@ pub(crate) fn session(lake: &Lake) -> Arc<datafusion::prelude::SessionContext> {
     let ctx = datafusion::prelude::SessionContext::new();
     lake.register_store(&ctx);
     Arc::new(ctx)
+}
+
+/// A stream of the record batches of one Parquet file of the table in `table_dir` (`object`:
+/// its path in the store), with every column or only `only` (with its nested leaves).
+#[allow(deprecated)]
+pub(crate) async fn read_file(
+    lake: &Lake,
+    table_dir: &str,
+    object: &object_store::path::Path,
+    only: Option<&str>,
+) -> Result<ParquetRecordBatchStream<ParquetObjectReader>, SinkError> {
+    let failed = |e: parquet::errors::ParquetError| {
+        delta_error(table_dir, DeltaTableError::Generic(e.to_string()))
+    };
+    let reader = ParquetObjectReader::new(lake.store(), object.clone());
+    let builder = ParquetRecordBatchStreamBuilder::new(reader)
+        .await
+        .map_err(failed)?;
+    let builder = match only {
+        Some(column) => {
+            let descr = builder.metadata().file_metadata().schema_descr_ptr();
+            let leaves: Vec<usize> = (0..descr.num_columns())
+                .filter(|i| {
+                    descr.column(*i).path().parts().first().map(String::as_str) == Some(column)
+                })
+                .collect();
+            builder.with_projection(ProjectionMask::leaves(&descr, leaves))
+        }
+        None => builder,
+    };
+    builder.build().map_err(failed)
+}
+
+/// Whether the Parquet file `object` of the table in `table_dir` holds a row whose text
+/// column `column` is one of `values` (that column alone is read).
+pub(crate) async fn file_holds(
+    lake: &Lake,
+    table_dir: &str,
+    object: &object_store::path::Path,
+    column: &str,
+    values: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<bool, SinkError> {
+    let failed =
+        |e: &dyn std::fmt::Display| delta_error(table_dir, DeltaTableError::Generic(e.to_string()));
+    let mut stream = read_file(lake, table_dir, object, Some(column)).await?;
+    while let Some(batch) = stream.try_next().await.map_err(|e| failed(&e))? {
+        let Some(array) = batch.column_by_name(column) else {
+            return Err(failed(&format!("no {column} column")));
+        };
+        let text = arrow::compute::cast(array, &DataType::Utf8).map_err(|e| failed(&e))?;
+        if text.as_string::<i32>().iter().flatten().any(values) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

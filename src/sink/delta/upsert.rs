@@ -1,7 +1,9 @@
-//! The incremental commit of a data-source table or `pages`: a copy-on-write upsert of a few
-//! rows, committed through deltalake's transaction API as one MERGE version with its Change
-//! Data Feed files. Only the files holding a changed or deleted key are rewritten, each by
-//! streaming it through our Parquet writer; the key column alone is read to find them.
+//! The incremental commit of a table: a copy-on-write upsert of a few rows, committed through
+//! deltalake's transaction API as one MERGE version with its Change Data Feed files. Rows are
+//! matched on the table's key; rows of the groups the run replaces (a deleted row, a re-crawled
+//! page's blocks, a re-read row's formatting items) that no run row matches are deleted. Only
+//! the files holding such a group are rewritten, each by streaming it through our Parquet
+//! writer; the group column alone is read to find them.
 //!
 //! deltalake's MERGE plan (a join of the whole table against the changes, every column
 //! projected per clause) cost 2.6 to 3.1 s of CPU and 395 MiB to update 100 rows spread over a
@@ -24,14 +26,10 @@ use deltalake::kernel::transaction::CommitBuilder;
 use deltalake::kernel::{Action, AddCDCFile, Remove};
 use deltalake::protocol::DeltaOperation;
 use futures::TryStreamExt;
-use parquet::arrow::ProjectionMask;
-// parquet 59 deprecates ParquetObjectReader in favour of a hand-written AsyncFileReader over
-// object_store; it still reads ranges through the lake's own store, which is what this needs.
-#[allow(deprecated)]
-use parquet::arrow::async_reader::{ParquetObjectReader, ParquetRecordBatchStreamBuilder};
 
-use super::{add_action, delta_error};
-use crate::sink::{Lake, ParquetOptions, SinkError, TableWriter};
+use super::splice::{FileCopy, changed_columns};
+use super::{add_action, delta_error, file_holds, read_file};
+use crate::sink::{Lake, ParquetOptions, SinkError, TableWriter, part_name};
 
 /// Changed rows up to which a table is upserted here rather than by deltalake's MERGE.
 pub const UPSERT_MAX_ROWS: usize = 20_000;
@@ -41,6 +39,14 @@ pub const UPSERT_MAX_ROWS: usize = 20_000;
 /// `part-<run>-<seq>.parquet` that ties a file to its run.
 const COPIES_SEQ: usize = 100_000;
 const NEW_ROWS_SEQ: usize = 90_000;
+
+/// Decoded bytes of a file's rows held back before its copy is written: a file that turns out
+/// unchanged within them is never encoded.
+const UNCHANGED_BUFFER_BYTES: usize = 64 << 20;
+
+/// Files up to this size are copied column by column when only some of their rows are
+/// updated (the file is read into memory whole); larger ones row by row.
+const SPLICE_MAX_BYTES: u64 = 256 << 20;
 
 /// The change column of Change Data Feed files.
 const CHANGE_TYPE: &str = "_change_type";
@@ -56,12 +62,15 @@ pub(super) struct Upsert<'a> {
     pub dir: &'a str,
     /// The run (names the files).
     pub run_id: &'a str,
-    /// The key column.
-    pub key: &'static str,
-    /// The last-edit column: an older incoming row never replaces a newer one.
-    pub edited: &'static str,
-    /// Keys deleted in Notion.
-    pub deleted: HashSet<String>,
+    /// The key columns.
+    pub keys: Vec<&'static str>,
+    /// The last-edit column, if any: an older incoming row never replaces a newer one.
+    pub edited: Option<&'static str>,
+    /// The group column (the key itself for one-row groups).
+    pub group: &'static str,
+    /// Groups whose rows the run replaces: a row of one of them that no run row matches is
+    /// deleted (the run's own rows' groups count as replaced too).
+    pub groups: HashSet<String>,
     /// Parquet settings.
     pub parquet: &'a ParquetOptions,
 }
@@ -84,12 +93,34 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef, dir: &str) -> Result<RecordB
     RecordBatch::try_new(schema.clone(), columns).map_err(|e| err(dir, e))
 }
 
-fn keys(batch: &RecordBatch, key: &str, dir: &str) -> Result<StringArray, SinkError> {
+/// The text of column `name` of `batch`.
+fn text(batch: &RecordBatch, name: &str, dir: &str) -> Result<StringArray, SinkError> {
     let column = batch
-        .column_by_name(key)
-        .ok_or_else(|| err(dir, format!("no {key} column")))?;
+        .column_by_name(name)
+        .ok_or_else(|| err(dir, format!("no {name} column")))?;
     let utf8 = cast(column, &DataType::Utf8).map_err(|e| err(dir, e))?;
     Ok(utf8.as_string::<i32>().clone())
+}
+
+/// The key of each row of `batch`: its key columns' text, joined by a unit separator (null
+/// when any is null).
+fn keys(batch: &RecordBatch, names: &[&str], dir: &str) -> Result<StringArray, SinkError> {
+    if let [one] = names {
+        return text(batch, one, dir);
+    }
+    let parts: Vec<StringArray> = names
+        .iter()
+        .map(|n| text(batch, n, dir))
+        .collect::<Result<_, _>>()?;
+    Ok((0..batch.num_rows())
+        .map(|i| {
+            let values: Option<Vec<&str>> = parts
+                .iter()
+                .map(|p| p.is_valid(i).then(|| p.value(i)))
+                .collect();
+            values.map(|v| v.join("\u{1f}"))
+        })
+        .collect())
 }
 
 /// Rows of one table's change, collected for the data and change files.
@@ -109,7 +140,9 @@ struct Prepared {
     content: Vec<usize>,
     converter: RowConverter,
     source_rows: arrow::row::Rows,
-    edited: usize,
+    edited: Option<usize>,
+    /// The groups the run replaces, its rows' own included.
+    groups: HashSet<String>,
 }
 
 /// What rewriting the table's files found and wrote.
@@ -122,8 +155,10 @@ struct Outcome {
     data: Vec<crate::sink::WrittenFile>,
     /// Source rows that matched a target row (updates or no-ops: not inserts).
     settled: HashSet<usize>,
-    /// Source rows that replace a target row.
+    /// Source rows that replace a target row, to be written to the run's file of new rows.
     updated_rows: Vec<usize>,
+    /// Source rows that replace a target row in a spliced copy of its file (already written).
+    spliced_rows: Vec<usize>,
     deleted: usize,
 }
 
@@ -167,21 +202,25 @@ impl Upsert<'_> {
             return Ok(None);
         }
         let new_rows = take(&p.source, &out.updated_rows, dir)?;
+        let spliced = take(&p.source, &out.spliced_rows, dir)?;
         let inserted = take(&p.source, &inserts, dir)?;
-        let mut writer = TableWriter::new(
-            self.lake,
-            dir,
-            "",
-            self.run_id,
-            p.schema.clone(),
-            self.parquet.clone(),
-        )
-        .starting_at(NEW_ROWS_SEQ);
-        writer.write(&new_rows).await?;
-        writer.write(&inserted).await?;
-        out.data.extend(writer.finish().await?.files);
-        let updated = new_rows.num_rows();
+        if new_rows.num_rows() + inserted.num_rows() > 0 {
+            let mut writer = TableWriter::new(
+                self.lake,
+                dir,
+                "",
+                self.run_id,
+                p.schema.clone(),
+                self.parquet.clone(),
+            )
+            .starting_at(NEW_ROWS_SEQ);
+            writer.write(&new_rows).await?;
+            writer.write(&inserted).await?;
+            out.data.extend(writer.finish().await?.files);
+        }
+        let updated = new_rows.num_rows() + spliced.num_rows();
         out.changes.feed.push(("update_postimage", new_rows));
+        out.changes.feed.push(("update_postimage", spliced));
         out.changes.feed.push(("insert", inserted.clone()));
         let cdc = self.write_feed(&p.schema, out.changes).await?;
         let actions = self.actions(&out.data, cdc, &out.removed).await?;
@@ -192,7 +231,13 @@ impl Upsert<'_> {
                 table.log_store(),
                 DeltaOperation::Merge {
                     predicate: None,
-                    merge_predicate: Some(format!("target.{0} = source.{0}", self.key)),
+                    merge_predicate: Some(
+                        self.keys
+                            .iter()
+                            .map(|k| format!("target.{k} = source.{k}"))
+                            .collect::<Vec<_>>()
+                            .join(" AND "),
+                    ),
                     matched_predicates: Vec::new(),
                     not_matched_predicates: Vec::new(),
                     not_matched_by_source_predicates: Vec::new(),
@@ -211,7 +256,14 @@ impl Upsert<'_> {
             .map(|b| conform(b, &schema, dir))
             .collect::<Result<_, _>>()?;
         let source = concat_batches(&schema, &source).map_err(|e| err(dir, e))?;
-        let source_keys = keys(&source, self.key, dir)?;
+        let source_keys = keys(&source, &self.keys, dir)?;
+        let mut groups = self.groups.clone();
+        groups.extend(
+            text(&source, self.group, dir)?
+                .iter()
+                .flatten()
+                .map(str::to_string),
+        );
         let by_key: HashMap<String, usize> = source_keys
             .iter()
             .enumerate()
@@ -231,7 +283,10 @@ impl Upsert<'_> {
         let source_rows = converter
             .convert_columns(&columns)
             .map_err(|e| err(dir, e))?;
-        let edited = schema.index_of(self.edited).map_err(|e| err(dir, e))?;
+        let edited = self
+            .edited
+            .map(|e| schema.index_of(e).map_err(|e| err(dir, e)))
+            .transpose()?;
         Ok(Prepared {
             schema,
             source,
@@ -241,6 +296,7 @@ impl Upsert<'_> {
             converter,
             source_rows,
             edited,
+            groups,
         })
     }
 
@@ -256,7 +312,11 @@ impl Upsert<'_> {
     ) -> Result<(), SinkError> {
         let dir = self.dir;
         let object = self.lake.path(&format!("{dir}/{path}"));
-        if !self.holds_a_key(&object, &p.by_key).await? {
+        let replaced = |g: &str| p.groups.contains(g);
+        if !file_holds(self.lake, dir, &object, self.group, &replaced).await? {
+            return Ok(());
+        }
+        if self.splice(p, path, size, n, out).await? {
             return Ok(());
         }
         let mut writer = TableWriter::new(
@@ -268,22 +328,32 @@ impl Upsert<'_> {
             self.parquet.clone(),
         )
         .starting_at(COPIES_SEQ + n * 100);
-        let mut stream = self.reader(&object, None).await?;
+        // Rows are kept back (decoded, not yet encoded) until the file is known to change, up
+        // to UNCHANGED_BUFFER_BYTES: a file whose rows all come back unchanged is not written.
+        let (mut held, mut held_bytes, mut changed) = (Vec::new(), 0, false);
+        let mut stream = read_file(self.lake, dir, &object, None).await?;
         let mut feed = Vec::new();
         let (mut gone, mut after) = (0, Vec::new());
         while let Some(batch) = stream.try_next().await.map_err(|e| err(dir, e))? {
             let batch = conform(&batch, &p.schema, dir)?;
             let c = self.classify(p, &batch, &mut out.settled)?;
-            writer
-                .write(&filter_record_batch(&batch, &c.keep).map_err(|e| err(dir, e))?)
-                .await?;
+            let kept = filter_record_batch(&batch, &c.keep).map_err(|e| err(dir, e))?;
+            changed |= !c.gone.is_empty() || !c.after.is_empty();
+            held_bytes += kept.get_array_memory_size();
+            held.push(kept);
+            if changed || held_bytes > UNCHANGED_BUFFER_BYTES {
+                for kept in held.drain(..) {
+                    writer.write(&kept).await?;
+                }
+                held_bytes = 0;
+            }
             gone += c.gone.len();
             after.extend(c.after);
             feed.push(("delete", take(&batch, &c.gone, dir)?));
             feed.push(("update_preimage", take(&batch, &c.before, dir)?));
         }
         let copy = writer.finish().await?;
-        if gone == 0 && after.is_empty() {
+        if !changed {
             for f in copy.files {
                 self.lake.delete_path(&f.path).await?;
             }
@@ -297,6 +367,97 @@ impl Upsert<'_> {
         Ok(())
     }
 
+    /// Copies file `path` with its updated rows replaced in place, re-encoding only the
+    /// columns that change (see `splice.rs`), when the file loses no row and has the table's
+    /// exact columns. Returns whether it did (or found the file unchanged); `false` leaves the
+    /// file to the row-by-row copy.
+    async fn splice(
+        &self,
+        p: &Prepared,
+        path: &str,
+        size: i64,
+        n: usize,
+        out: &mut Outcome,
+    ) -> Result<bool, SinkError> {
+        let dir = self.dir;
+        let relative = format!("{dir}/{path}");
+        if u64::try_from(size).unwrap_or(u64::MAX) > SPLICE_MAX_BYTES {
+            return Ok(false);
+        }
+        let Some(bytes) = self.lake.read(&relative).await? else {
+            return Err(err(
+                dir,
+                format!("{relative} is named by the log but missing"),
+            ));
+        };
+        let Some(file) = FileCopy::open(bytes, &p.schema).map_err(|e| err(dir, e))? else {
+            return Ok(false);
+        };
+        // Which rows the run matches, and whether any leaves the file.
+        let mut columns: Vec<usize> = self
+            .keys
+            .iter()
+            .chain([&self.group])
+            .map(|c| p.schema.index_of(c).map_err(|e| err(dir, e)))
+            .collect::<Result<_, _>>()?;
+        columns.sort_unstable();
+        columns.dedup();
+        let (mut matched, mut offset) = (Vec::new(), 0);
+        for batch in file.read_columns(&columns).map_err(|e| err(dir, e))? {
+            let target_keys = keys(&batch, &self.keys, dir)?;
+            let groups = text(&batch, self.group, dir)?;
+            for i in 0..batch.num_rows() {
+                let hit = target_keys
+                    .is_valid(i)
+                    .then(|| p.by_key.get(target_keys.value(i)))
+                    .flatten();
+                match hit {
+                    Some(&s) => matched.push((offset + i, s)),
+                    None if groups.is_valid(i) && p.groups.contains(groups.value(i)) => {
+                        return Ok(false);
+                    }
+                    None => {}
+                }
+            }
+            offset += batch.num_rows();
+        }
+        if matched.is_empty() {
+            return Ok(true);
+        }
+        // The matched rows whole, to compare with the run's.
+        let positions: Vec<usize> = matched.iter().map(|(at, _)| *at).collect();
+        let old: Vec<RecordBatch> = file.read_rows(&positions).map_err(|e| err(dir, e))?;
+        let old = concat_batches(&file.schema(), &old).map_err(|e| err(dir, e))?;
+        let old = conform(&old, &p.schema, dir)?;
+        let c = self.classify(p, &old, &mut out.settled)?;
+        if c.after.is_empty() {
+            return Ok(true);
+        }
+        let before = take(&old, &c.before, dir)?;
+        let after = take(&p.source, &c.after, dir)?;
+        let replaced: Vec<usize> = c.before.iter().map(|k| positions[*k]).collect();
+        let changed = changed_columns(&before, &after).map_err(|e| err(dir, e))?;
+        let props = self.parquet.writer_properties(&file.schema());
+        let copy = file
+            .splice(
+                props,
+                &replaced,
+                &conform(&after, &file.schema(), dir)?,
+                &changed,
+            )
+            .map_err(|e| err(dir, e))?;
+        let name = format!("{dir}/{}", part_name(self.run_id, COPIES_SEQ + n * 100));
+        self.lake.write(&name, copy.into()).await?;
+        out.removed.push((path.to_string(), size));
+        out.data.push(crate::sink::WrittenFile {
+            path: self.lake.path(&name).to_string(),
+            rows: file.num_rows(),
+        });
+        out.changes.feed.push(("update_preimage", before));
+        out.spliced_rows.extend(c.after);
+        Ok(true)
+    }
+
     /// Decides each row of a batch: kept, deleted, or replaced by a (changed, not older) row
     /// of the run. Only the rows the run changed are compared, in Arrow's row format.
     fn classify(
@@ -306,7 +467,8 @@ impl Upsert<'_> {
         settled: &mut HashSet<usize>,
     ) -> Result<Classified, SinkError> {
         let dir = self.dir;
-        let target_keys = keys(batch, self.key, dir)?;
+        let target_keys = keys(batch, &self.keys, dir)?;
+        let target_groups = text(batch, self.group, dir)?;
         let candidates: Vec<usize> = (0..batch.num_rows())
             .filter(|i| target_keys.is_valid(*i) && p.by_key.contains_key(target_keys.value(*i)))
             .collect();
@@ -328,15 +490,18 @@ impl Upsert<'_> {
         let mut keep = Vec::with_capacity(batch.num_rows());
         let (mut gone, mut before, mut after) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..batch.num_rows() {
-            let k = target_keys.is_valid(i).then(|| target_keys.value(i));
-            let replace = match k.map(|k| (self.deleted.contains(k), p.by_key.get(k))) {
-                Some((true, _)) => {
-                    gone.push(i);
-                    true
-                }
-                Some((false, Some(&s))) => {
+            let matched = target_keys
+                .is_valid(i)
+                .then(|| p.by_key.get(target_keys.value(i)))
+                .flatten();
+            let in_replaced_group =
+                target_groups.is_valid(i) && p.groups.contains(target_groups.value(i));
+            let replace = match matched {
+                Some(&s) => {
                     settled.insert(s);
-                    let older = newer(batch, &p.source, p.edited, i, s);
+                    let older = p
+                        .edited
+                        .is_some_and(|col| newer(batch, &p.source, col, i, s));
                     let same = position
                         .get(&i)
                         .is_some_and(|at| target_rows.row(*at) == p.source_rows.row(s));
@@ -347,7 +512,11 @@ impl Upsert<'_> {
                     }
                     replace
                 }
-                _ => false,
+                None if in_replaced_group => {
+                    gone.push(i);
+                    true
+                }
+                None => false,
             };
             keep.push(!replace);
         }
@@ -357,54 +526,6 @@ impl Upsert<'_> {
             before,
             after,
         })
-    }
-
-    #[allow(deprecated)]
-    async fn reader(
-        &self,
-        object: &object_store::path::Path,
-        only: Option<&str>,
-    ) -> Result<
-        parquet::arrow::async_reader::ParquetRecordBatchStream<ParquetObjectReader>,
-        SinkError,
-    > {
-        let reader = ParquetObjectReader::new(self.lake.store(), object.clone());
-        let builder = ParquetRecordBatchStreamBuilder::new(reader)
-            .await
-            .map_err(|e| err(self.dir, e))?;
-        let builder = match only {
-            Some(column) => {
-                let descr = builder.metadata().file_metadata().schema_descr_ptr();
-                let leaves: Vec<usize> = (0..descr.num_columns())
-                    .filter(|i| {
-                        descr.column(*i).path().parts().first().map(String::as_str) == Some(column)
-                    })
-                    .collect();
-                builder.with_projection(ProjectionMask::leaves(&descr, leaves))
-            }
-            None => builder,
-        };
-        builder.build().map_err(|e| err(self.dir, e))
-    }
-
-    /// Whether the file holds a key the run changed or deleted (its key column alone is read).
-    async fn holds_a_key(
-        &self,
-        object: &object_store::path::Path,
-        by_key: &HashMap<String, usize>,
-    ) -> Result<bool, SinkError> {
-        let mut stream = self.reader(object, Some(self.key)).await?;
-        while let Some(batch) = stream.try_next().await.map_err(|e| err(self.dir, e))? {
-            let ks = keys(&batch, self.key, self.dir)?;
-            if ks
-                .iter()
-                .flatten()
-                .any(|k| by_key.contains_key(k) || self.deleted.contains(k))
-            {
-                return Ok(true);
-            }
-        }
-        Ok(false)
     }
 
     /// Writes the Change Data Feed file of the commit (the table's columns and `_change_type`).
@@ -500,4 +621,287 @@ fn take(batch: &RecordBatch, rows: &[usize], dir: &str) -> Result<RecordBatch, S
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| err(dir, e))?;
     RecordBatch::try_new(batch.schema(), columns).map_err(|e| err(dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::StringArray;
+
+    use super::*;
+    use crate::sink::StagedTable;
+    use crate::sink::delta::merge::{RunChanges, commit_tables};
+    use crate::sink::delta::{current_files, open_table};
+
+    type Row = (String, String, String);
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(
+            ["page_id", "id", "text"]
+                .map(|n| Field::new(n, DataType::Utf8, true))
+                .to_vec(),
+        ))
+    }
+
+    async fn stage(lake: &Lake, run: &str, rows: &[(&str, &str, &str)]) -> StagedTable {
+        let column = |at: usize| -> ArrayRef {
+            Arc::new(
+                rows.iter()
+                    .map(|r| Some([r.0, r.1, r.2][at]))
+                    .collect::<StringArray>(),
+            )
+        };
+        let batch = RecordBatch::try_new(schema(), vec![column(0), column(1), column(2)]).unwrap();
+        let mut writer =
+            TableWriter::new(lake, "blocks", "", run, schema(), ParquetOptions::default());
+        writer.write(&batch).await.unwrap();
+        writer.finish().await.unwrap()
+    }
+
+    async fn rows_of(lake: &Lake, paths: &[String], extra: Option<&str>) -> Vec<(Row, String)> {
+        let mut out = Vec::new();
+        for path in paths {
+            let object = lake.path(path);
+            let mut stream = read_file(lake, "blocks", &object, None).await.unwrap();
+            while let Some(batch) = stream.try_next().await.unwrap() {
+                let col = |n: &str| text(&batch, n, "blocks").unwrap();
+                let (p, i, t) = (col("page_id"), col("id"), col("text"));
+                let e = extra.map(col);
+                for r in 0..batch.num_rows() {
+                    let row = (p.value(r).into(), i.value(r).into(), t.value(r).into());
+                    out.push((row, e.as_ref().map_or(String::new(), |e| e.value(r).into())));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// A grouped table (blocks: key page_id + id, group page_id): a re-crawled page keeps its
+    /// unchanged block in place, gets its new one, and loses the one it no longer has; another
+    /// page's blocks are untouched; the change feed holds exactly the insert and the delete.
+    #[tokio::test]
+    async fn a_recrawled_page_replaces_its_group_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+        let options = ParquetOptions::default();
+        let first = stage(
+            &lake,
+            "r1",
+            &[("p1", "b1", "a"), ("p1", "b2", "b"), ("p2", "b3", "c")],
+        )
+        .await;
+        commit_tables(&lake, "r1", &[first], &RunChanges::default(), &options)
+            .await
+            .unwrap();
+        let second = stage(&lake, "r2", &[("p1", "b1", "a"), ("p1", "b4", "d")]).await;
+        let changes = RunChanges {
+            crawled: HashSet::from(["p1".to_string()]),
+            ..RunChanges::default()
+        };
+        let commits = commit_tables(&lake, "r2", &[second], &changes, &options)
+            .await
+            .unwrap();
+        assert_eq!(
+            (commits[0].inserted, commits[0].updated, commits[0].deleted),
+            (1, 0, 1)
+        );
+        let table = open_table(&lake, "blocks").await.unwrap().unwrap();
+        assert_eq!(table.version(), Some(1));
+        let files: Vec<String> = current_files(&table, "blocks")
+            .unwrap()
+            .iter()
+            .map(|f| format!("blocks/{f}"))
+            .collect();
+        let row = |p: &str, i: &str, t: &str| ((p.into(), i.into(), t.into()), String::new());
+        assert_eq!(
+            rows_of(&lake, &files, None).await,
+            vec![
+                row("p1", "b1", "a"),
+                row("p1", "b4", "d"),
+                row("p2", "b3", "c")
+            ]
+        );
+        let feed_dir = dir.path().join("blocks/_change_data");
+        let feed: Vec<String> = std::fs::read_dir(feed_dir)
+            .unwrap()
+            .map(|e| {
+                format!(
+                    "blocks/_change_data/{}",
+                    e.unwrap().file_name().to_string_lossy()
+                )
+            })
+            .collect();
+        let with = |p: &str, i: &str, t: &str, c: &str| ((p.into(), i.into(), t.into()), c.into());
+        assert_eq!(
+            rows_of(&lake, &feed, Some(CHANGE_TYPE)).await,
+            vec![
+                with("p1", "b2", "b", "delete"),
+                with("p1", "b4", "d", "insert")
+            ]
+        );
+    }
+
+    fn deals(rows: &[(&str, i64, f64, &str)], run: &str) -> RecordBatch {
+        use arrow::array::{Float64Array, ListBuilder, StringBuilder, TimestampMicrosecondArray};
+        let utc = Some(Arc::from("UTC"));
+        let micros =
+            |v: Vec<i64>| TimestampMicrosecondArray::from(v).with_timezone_opt(utc.clone());
+        let mut tags = ListBuilder::new(StringBuilder::new());
+        for r in rows {
+            tags.values().append_value(r.3);
+            tags.values().append_value("x");
+            tags.append(true);
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(rows.iter().map(|r| Some(r.0)).collect::<StringArray>()),
+            Arc::new(micros(rows.iter().map(|r| r.1).collect())),
+            Arc::new(rows.iter().map(|r| Some(r.2)).collect::<Float64Array>()),
+            Arc::new(tags.finish()),
+            Arc::new(micros(vec![1; rows.len()])),
+            Arc::new(StringArray::from(vec![run; rows.len()])),
+        ];
+        let schema = Schema::new(vec![
+            Field::new("_id", DataType::Utf8, true),
+            Field::new("_last_edited_time", columns[1].data_type().clone(), true),
+            Field::new("amount", DataType::Float64, true),
+            Field::new("tags", columns[3].data_type().clone(), true),
+            Field::new("_synced_at", columns[4].data_type().clone(), true),
+            Field::new("_run_id", DataType::Utf8, true),
+        ]);
+        RecordBatch::try_new(Arc::new(schema), columns).unwrap()
+    }
+
+    async fn stage_deals(
+        lake: &Lake,
+        run: &str,
+        batch: &RecordBatch,
+        o: &ParquetOptions,
+    ) -> StagedTable {
+        let mut writer = TableWriter::new(lake, "tables/deals", "", run, batch.schema(), o.clone());
+        writer.write(batch).await.unwrap();
+        writer.finish().await.unwrap()
+    }
+
+    /// Rows updated in place: a file that loses no row is copied with the updated rows
+    /// replaced where they were (row groups kept), no separate file of new rows is written,
+    /// an unchanged or older incoming row changes nothing, and the change feed holds exactly
+    /// the updated rows' two images.
+    #[tokio::test]
+    async fn updated_rows_are_spliced_into_a_copy_of_their_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+        let options = ParquetOptions {
+            row_group_rows: 4,
+            ..ParquetOptions::default()
+        };
+        let ids: Vec<String> = (0..10).map(|i| format!("d{i}")).collect();
+        let first: Vec<(&str, i64, f64, &str)> =
+            ids.iter().map(|id| (id.as_str(), 100, 1.0, "a")).collect();
+        let staged = stage_deals(&lake, "r1", &deals(&first, "r1"), &options).await;
+        commit_tables(&lake, "r1", &[staged], &RunChanges::default(), &options)
+            .await
+            .unwrap();
+        // d1 and d7 change, d3 comes back unchanged, d5 comes with an older edit time.
+        let second = [
+            ("d1", 200, 2.0, "a"),
+            ("d3", 100, 1.0, "a"),
+            ("d5", 50, 9.0, "z"),
+            ("d7", 200, 1.0, "b"),
+        ];
+        let staged = stage_deals(&lake, "r2", &deals(&second, "r2"), &options).await;
+        let commits = commit_tables(&lake, "r2", &[staged], &RunChanges::default(), &options)
+            .await
+            .unwrap();
+        assert_eq!(
+            (commits[0].inserted, commits[0].updated, commits[0].deleted),
+            (0, 2, 0)
+        );
+        let table = open_table(&lake, "tables/deals").await.unwrap().unwrap();
+        let files = current_files(&table, "tables/deals").unwrap();
+        assert_eq!(files, vec![part_name("r2", COPIES_SEQ)], "one spliced copy");
+        let mut written: Vec<String> = std::fs::read_dir(dir.path().join("tables/deals"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|n| n.starts_with("part-r2"))
+            .collect();
+        written.sort();
+        assert_eq!(
+            written,
+            vec![part_name("r2", COPIES_SEQ)],
+            "the copy alone: the staged file is gone, no empty file of new rows"
+        );
+        let object = lake.path(&format!("tables/deals/{}", files[0]));
+        let batches: Vec<RecordBatch> = read_file(&lake, "tables/deals", &object, None)
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        let all = concat_batches(&batches[0].schema(), &batches).unwrap();
+        let expected: Vec<(&str, i64, f64, &str)> = ids
+            .iter()
+            .map(|id| match id.as_str() {
+                "d1" => ("d1", 200, 2.0, "a"),
+                "d7" => ("d7", 200, 1.0, "b"),
+                id => (id, 100, 1.0, "a"),
+            })
+            .collect();
+        let mut runs: Vec<&str> = vec!["r1"; 10];
+        (runs[1], runs[7]) = ("r2", "r2");
+        let mut want = deals(&expected, "r1");
+        let mut columns = want.columns().to_vec();
+        columns[5] = Arc::new(StringArray::from(runs));
+        want = RecordBatch::try_new(want.schema(), columns).unwrap();
+        assert_eq!(
+            all.columns(),
+            want.columns(),
+            "rows in place, d1 and d7 replaced"
+        );
+        let metadata = parquet::arrow::arrow_reader::ArrowReaderMetadata::load(
+            &bytes::Bytes::from(
+                std::fs::read(dir.path().join("tables/deals").join(&files[0])).unwrap(),
+            ),
+            Default::default(),
+        )
+        .unwrap();
+        assert_eq!(metadata.metadata().num_row_groups(), 3, "row groups kept");
+        let feed_dir = dir.path().join("tables/deals/_change_data");
+        let mut feed = Vec::new();
+        for entry in std::fs::read_dir(feed_dir).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().to_string();
+            let object = lake.path(&format!("tables/deals/_change_data/{name}"));
+            let mut stream = read_file(&lake, "tables/deals", &object, None)
+                .await
+                .unwrap();
+            while let Some(b) = stream.try_next().await.unwrap() {
+                let (id, kind) = (
+                    text(&b, "_id", "t").unwrap(),
+                    text(&b, CHANGE_TYPE, "t").unwrap(),
+                );
+                let amount = b
+                    .column_by_name("amount")
+                    .unwrap()
+                    .as_primitive::<arrow::datatypes::Float64Type>()
+                    .clone();
+                for r in 0..b.num_rows() {
+                    feed.push((
+                        id.value(r).to_string(),
+                        kind.value(r).to_string(),
+                        amount.value(r),
+                    ));
+                }
+            }
+        }
+        feed.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        let f = |id: &str, kind: &str, amount: f64| (id.to_string(), kind.to_string(), amount);
+        assert_eq!(
+            feed,
+            vec![
+                f("d1", "update_postimage", 2.0),
+                f("d1", "update_preimage", 1.0),
+                f("d7", "update_postimage", 1.0),
+                f("d7", "update_preimage", 1.0),
+            ]
+        );
+    }
 }
