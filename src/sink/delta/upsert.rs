@@ -207,15 +207,7 @@ impl Upsert<'_> {
         let spliced = take(&p.source, &out.spliced_rows, dir)?;
         let inserted = take(&p.source, &inserts, dir)?;
         if new_rows.num_rows() + inserted.num_rows() > 0 {
-            let mut writer = TableWriter::new(
-                self.lake,
-                dir,
-                "",
-                self.run_id,
-                p.schema.clone(),
-                self.parquet.clone(),
-            )
-            .starting_at(NEW_ROWS_SEQ);
+            let mut writer = self.writer(&p.schema, NEW_ROWS_SEQ);
             writer.write(&new_rows).await?;
             writer.write(&inserted).await?;
             out.data.extend(writer.finish().await?.files);
@@ -321,15 +313,7 @@ impl Upsert<'_> {
         if self.splice(p, path, size, n, out).await? {
             return Ok(());
         }
-        let mut writer = TableWriter::new(
-            self.lake,
-            dir,
-            "",
-            self.run_id,
-            p.schema.clone(),
-            self.parquet.clone(),
-        )
-        .starting_at(COPIES_SEQ + n * 100);
+        let mut writer = self.writer(&p.schema, COPIES_SEQ + n * 100);
         // Rows are kept back (decoded, not yet encoded) until the file is known to change, up
         // to UNCHANGED_BUFFER_BYTES: a file whose rows all come back unchanged is not written.
         let (mut held, mut held_bytes, mut changed) = (Vec::new(), 0, false);
@@ -367,6 +351,19 @@ impl Upsert<'_> {
         out.updated_rows.extend(after);
         out.deleted += gone;
         Ok(())
+    }
+
+    /// A writer of the run's files in the table's directory, numbered from `seq`.
+    fn writer(&self, schema: &SchemaRef, seq: usize) -> TableWriter {
+        TableWriter::new(
+            self.lake,
+            self.dir,
+            "",
+            self.run_id,
+            schema.clone(),
+            self.parquet.clone(),
+        )
+        .starting_at(seq)
     }
 
     /// Copies file `path` with its updated rows replaced in place, re-encoding only the
