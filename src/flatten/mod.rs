@@ -10,6 +10,7 @@ mod compound;
 pub mod fixed;
 pub mod fixed_batch;
 pub mod mapping;
+pub mod markdown;
 pub mod names;
 mod reuse;
 pub mod values;
