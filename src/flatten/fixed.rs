@@ -30,11 +30,13 @@ pub enum FixedTable {
     Comments,
     /// Deletions: trashed or vanished rows and pages.
     Tombstones,
+    /// Each crawled page's content rendered as one Markdown document.
+    Documents,
 }
 
 impl FixedTable {
     /// Every fixed table, in the order a sync writes them.
-    pub const ALL: [FixedTable; 8] = [
+    pub const ALL: [FixedTable; 9] = [
         FixedTable::Pages,
         FixedTable::Databases,
         FixedTable::DataSources,
@@ -43,6 +45,7 @@ impl FixedTable {
         FixedTable::Users,
         FixedTable::Comments,
         FixedTable::Tombstones,
+        FixedTable::Documents,
     ];
 
     /// Its name in the lake (its directory, and its view in SQL).
@@ -56,6 +59,7 @@ impl FixedTable {
             FixedTable::Users => "users",
             FixedTable::Comments => "comments",
             FixedTable::Tombstones => "tombstones",
+            FixedTable::Documents => "documents",
         }
     }
 
@@ -192,6 +196,24 @@ fn fixed_schema(table: FixedTable) -> SchemaRef {
             list("attachment_urls"),
         ],
         FixedTable::Tombstones => vec![s("table"), s("id"), s("reason")],
+        FixedTable::Documents => vec![
+            s("page_id"),
+            s("title"),
+            s("url"),
+            s("parent_type"),
+            s("parent_id"),
+            t("last_edited_time"),
+            s("markdown"),
+            s("text"),
+            i("word_count"),
+            i("block_count"),
+            s("headings"),
+            list("links_pages"),
+            list("links_databases"),
+            list("links_urls"),
+            i("placeholder_count"),
+            s("placeholders"),
+        ],
     };
     fields.push(Field::new("_synced_at", ts_type(), false));
     fields.push(s("_run_id"));

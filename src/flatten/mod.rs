@@ -7,6 +7,7 @@
 pub mod batch;
 pub(crate) mod columns;
 mod compound;
+pub mod documents;
 pub mod fixed;
 pub mod fixed_batch;
 pub mod mapping;

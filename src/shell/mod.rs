@@ -98,7 +98,7 @@ pub fn latest_view_sql(
     match kind {
         "table" => by_version("_id", "_last_edited_time", name),
         "pages" => by_version("id", "last_edited_time", "pages"),
-        "blocks" | "comments" => newest_per("page_id"),
+        "blocks" | "comments" | "documents" => newest_per("page_id"),
         "databases" | "data_sources" => newest_per("id"),
         "properties" => newest_per("data_source_id"),
         "users" => format!(

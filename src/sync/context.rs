@@ -66,7 +66,7 @@ pub(super) fn selected(options: &SyncOptions, table: FixedTable) -> bool {
     match table {
         FixedTable::Pages => s.pages,
         FixedTable::Databases | FixedTable::DataSources | FixedTable::Properties => s.databases,
-        FixedTable::Blocks => s.blocks,
+        FixedTable::Blocks | FixedTable::Documents => s.blocks,
         FixedTable::Users => s.users,
         FixedTable::Comments => options.comments != CommentsMode::None,
         FixedTable::Tombstones => true,

@@ -3,13 +3,14 @@
 //! its requests progress whatever the run is doing meanwhile. What a job gives is handled by the
 //! run (`schedule`); this module only starts jobs and hands back what they gave.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::task::{JoinError, JoinSet};
 
 use super::crawl::{Crawler, PageContent};
+use crate::flatten::documents::DocumentHead;
 use crate::model::{uuid_bits, uuid_text};
 use crate::notion::NotionError;
 
@@ -59,6 +60,8 @@ pub(super) struct CrawlJobs {
     jobs: JoinSet<Done>,
     /// Databases found through `child_database` blocks, not handled yet.
     pub child_databases: Vec<String>,
+    /// The document heads of queued pages.
+    heads: HashMap<String, DocumentHead>,
 }
 
 impl CrawlJobs {
@@ -72,6 +75,7 @@ impl CrawlJobs {
             retrieving: HashSet::new(),
             jobs: JoinSet::new(),
             child_databases: Vec::new(),
+            heads: HashMap::new(),
         }
     }
 
@@ -80,9 +84,15 @@ impl CrawlJobs {
         &self.crawler
     }
 
-    /// Queues a page's content.
-    pub fn crawl(&mut self, page_id: String) {
+    /// Queues a page's content; `head` (the page columns of its document) waits for it.
+    pub fn crawl(&mut self, page_id: String, head: DocumentHead) {
+        self.heads.insert(page_id.clone(), head);
         self.queue.push(page_id);
+    }
+
+    /// The document head of a crawled page, once.
+    pub fn take_head(&mut self, page_id: &str) -> DocumentHead {
+        self.heads.remove(page_id).unwrap_or_default()
     }
 
     /// Queues the retrieval of a child page, unless it was queued before.

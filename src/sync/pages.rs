@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::context::Run;
 use super::error::SyncError;
+use crate::flatten::documents::DocumentHead;
 use crate::flatten::fixed::{FixedTable, page_row};
 use crate::model::{Parent, is_trashed, normalize_id};
 use crate::state::sync_state::{PageMark, mark_changed, settled_when_read};
@@ -100,9 +101,11 @@ impl Run<'_> {
             return Ok(true);
         }
         self.progress.pages += 1;
-        self.push(FixedTable::Pages, page_row(page)).await?;
+        let row = page_row(page);
+        let head = DocumentHead::of(&row);
+        self.push(FixedTable::Pages, row).await?;
         if !trashed && self.crawls() {
-            self.crawl.crawl(id);
+            self.crawl.crawl(id, head);
         }
         Ok(true)
     }

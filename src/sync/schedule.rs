@@ -8,6 +8,7 @@ use super::context::Run;
 use super::crawl::PageContent;
 use super::error::SyncError;
 use super::jobs::Done;
+use crate::flatten::documents::document_row;
 use crate::flatten::fixed::FixedTable;
 
 impl Run<'_> {
@@ -51,6 +52,13 @@ impl Run<'_> {
         self.progress.blocks += content.blocks.len();
         if self.format == crate::sink::TableFormat::Delta {
             self.changes.crawled.insert(content.page_id.clone());
+        }
+        let head = self.crawl.take_head(&content.page_id);
+        if self.wants(FixedTable::Documents) {
+            let row = document_row(&content.page_id, &head, &content.blocks);
+            self.output
+                .fixed_rows(FixedTable::Documents, vec![row])
+                .await?;
         }
         if self.wants(FixedTable::Blocks) {
             self.output

@@ -189,7 +189,7 @@ async fn readers_follow_every_change(lake: &Lake, root: &str, storage: Option<Va
     sync(&fake, lake, &options).await;
     let first = external_readers_agree(lake, root, storage.clone()).await;
     assert_eq!(first["deals"], 24);
-    assert_eq!(first.len(), 16, "{first:?}");
+    assert_eq!(first.len(), 17, "{first:?}");
 
     let (edited, trashed, page, block) = edit_workspace(&fake, &ids);
     let second = sync(&fake, lake, &options).await;

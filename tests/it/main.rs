@@ -6,6 +6,7 @@ mod cli;
 mod client;
 mod conformance;
 mod delta;
+mod documents;
 mod fake_server;
 mod incremental;
 mod lake;

@@ -292,6 +292,15 @@ impl Renderer<'_> {
                 format!("$$\n{expr}\n$$")
             }
             BlockRule::Table => self.table(block),
+            BlockRule::TableRow => {
+                let cells = p.get("cells").and_then(Value::as_array);
+                let cells: Vec<String> = cells
+                    .into_iter()
+                    .flatten()
+                    .map(|c| self.rich(Some(c)))
+                    .collect();
+                cells.join(" | ")
+            }
             BlockRule::Container => self.blocks(&block.children, depth + 1),
             BlockRule::Synced => self.synced(block, depth),
             BlockRule::Image | BlockRule::Media | BlockRule::Bookmark => self.media(block, rule),

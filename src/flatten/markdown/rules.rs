@@ -30,6 +30,8 @@ pub enum BlockRule {
     /// A GitHub table: the first row is the header when the table has a column header (else an
     /// empty header row); a header column is bold.
     Table,
+    /// A row of its table, rendered by the table (alone, its cells joined by ` | `).
+    TableRow,
     /// Its children in reading order (column lists, columns, tabs, templates).
     Container,
     /// The original's children (a copy renders the original it points at, when known).
@@ -69,6 +71,7 @@ pub const BLOCK_RULES: &[(&str, BlockRule)] = &[
     ("divider", BlockRule::Divider),
     ("equation", BlockRule::Equation),
     ("table", BlockRule::Table),
+    ("table_row", BlockRule::TableRow),
     ("column_list", BlockRule::Container),
     ("column", BlockRule::Container),
     ("tab", BlockRule::Container),
@@ -122,6 +125,7 @@ impl BlockRule {
             BlockRule::Table => {
                 "GitHub table; header row when the table has one (else empty), header column bold"
             }
+            BlockRule::TableRow => "a row of its table, rendered by the table",
             BlockRule::Container => "children in reading order",
             BlockRule::Synced => "the original's children",
             BlockRule::Image => "`![caption](url)`; Notion-hosted links marked as expiring",

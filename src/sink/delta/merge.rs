@@ -109,6 +109,10 @@ impl Rule {
                 keys: &["page_id", "id"],
                 group: "page_id",
             },
+            Some(FixedTable::Documents) => Rule::Groups {
+                keys: &["page_id"],
+                group: "page_id",
+            },
             Some(FixedTable::Users) => Rule::Whole { keys: &["id"] },
             Some(FixedTable::Tombstones) | None => Rule::Append,
         }
