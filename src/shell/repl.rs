@@ -29,6 +29,10 @@ pub const QUERIES: &[(&str, &str)] = &[
         include_str!("../../queries/deals_with_companies.sql"),
     ),
     (
+        "most_linked_pages",
+        include_str!("../../queries/most_linked_pages.sql"),
+    ),
+    (
         "most_discussed_pages",
         include_str!("../../queries/most_discussed_pages.sql"),
     ),
@@ -47,6 +51,10 @@ pub const QUERIES: &[(&str, &str)] = &[
     (
         "pipeline_by_stage",
         include_str!("../../queries/pipeline_by_stage.sql"),
+    ),
+    (
+        "search_documents",
+        include_str!("../../queries/search_documents.sql"),
     ),
     (
         "tasks_completed_per_week",
