@@ -10,7 +10,7 @@ use super::markdown::{BlockNode, Context, LinkKind, render};
 
 /// The page columns a document repeats from its `pages` row, kept from the moment the page is
 /// queued for its crawl until its content arrives.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DocumentHead {
     /// Title.
     pub title: Option<Box<str>>,

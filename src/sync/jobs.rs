@@ -3,7 +3,7 @@
 //! its requests progress whatever the run is doing meanwhile. What a job gives is handled by the
 //! run (`schedule`); this module only starts jobs and hands back what they gave.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -13,38 +13,77 @@ use super::crawl::{Crawler, PageContent};
 use crate::flatten::documents::DocumentHead;
 use crate::model::{uuid_bits, uuid_text};
 use crate::notion::NotionError;
+use crate::state::marks::runs::read_exact_at;
+
+/// Where a queued page's document head is in the [`HeadSpool`]: (offset, length).
+pub(super) type HeadAt = (u64, u32);
 
 /// Pages whose content waits to be read. A full sync queues every page of the workspace before
 /// the crawl starts, so canonical ids are kept as their 128 bits (16 bytes each, not a heap
-/// string of 36); others, which real Notion does not send, as they are.
+/// string of 36); others, which real Notion does not send, as they are. Each entry also says
+/// where its page's document head waits in the spool.
 #[derive(Debug, Default)]
 pub(super) struct CrawlQueue {
-    compact: Vec<u128>,
-    other: Vec<String>,
+    compact: Vec<(u128, HeadAt)>,
+    other: Vec<(String, HeadAt)>,
 }
 
 impl CrawlQueue {
     /// Queues a page.
-    pub fn push(&mut self, id: String) {
+    pub fn push(&mut self, id: String, head: HeadAt) {
         match uuid_bits(&id) {
-            Some(bits) => self.compact.push(bits),
-            None => self.other.push(id),
+            Some(bits) => self.compact.push((bits, head)),
+            None => self.other.push((id, head)),
         }
     }
 
     /// The next page to crawl, if any.
-    pub(super) fn pop(&mut self) -> Option<String> {
+    pub(super) fn pop(&mut self) -> Option<(String, HeadAt)> {
         self.compact
             .pop()
-            .map(uuid_text)
+            .map(|(bits, head)| (uuid_text(bits), head))
             .or_else(|| self.other.pop())
+    }
+}
+
+/// The document heads (title, url, parent, edit time) of queued pages, appended to an anonymous
+/// temporary file (deleted when dropped): a full sync queues every page before most are
+/// crawled, and heads of a few hundred bytes each would make the run's memory grow with the
+/// workspace. The queue keeps only where each head is.
+#[derive(Debug, Default)]
+struct HeadSpool {
+    file: Option<std::fs::File>,
+    len: u64,
+}
+
+impl HeadSpool {
+    fn put(&mut self, head: &DocumentHead) -> std::io::Result<HeadAt> {
+        use std::io::Write;
+        let bytes = serde_json::to_vec(head)?;
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self.file.insert(tempfile::tempfile()?),
+        };
+        file.write_all(&bytes)?;
+        let at = (self.len, u32::try_from(bytes.len()).unwrap_or(u32::MAX));
+        self.len += bytes.len() as u64;
+        Ok(at)
+    }
+
+    fn get(&self, (offset, len): HeadAt) -> std::io::Result<DocumentHead> {
+        let Some(file) = &self.file else {
+            return Ok(DocumentHead::default());
+        };
+        let mut buf = vec![0; len as usize];
+        read_exact_at(file, &mut buf, offset)?;
+        Ok(serde_json::from_slice(&buf)?)
     }
 }
 
 /// What a job gave.
 pub(super) enum Done {
-    /// A page's content was read.
-    Crawled(Result<PageContent, NotionError>),
+    /// A page's content was read (where its document head is, and the content).
+    Crawled(HeadAt, Result<PageContent, NotionError>),
     /// A child page was retrieved.
     Retrieved(String, Result<Value, NotionError>),
 }
@@ -61,7 +100,7 @@ pub(super) struct CrawlJobs {
     /// Databases found through `child_database` blocks, not handled yet.
     pub child_databases: Vec<String>,
     /// The document heads of queued pages.
-    heads: HashMap<String, DocumentHead>,
+    heads: HeadSpool,
 }
 
 impl CrawlJobs {
@@ -75,7 +114,7 @@ impl CrawlJobs {
             retrieving: HashSet::new(),
             jobs: JoinSet::new(),
             child_databases: Vec::new(),
-            heads: HashMap::new(),
+            heads: HeadSpool::default(),
         }
     }
 
@@ -84,15 +123,17 @@ impl CrawlJobs {
         &self.crawler
     }
 
-    /// Queues a page's content; `head` (the page columns of its document) waits for it.
-    pub fn crawl(&mut self, page_id: String, head: DocumentHead) {
-        self.heads.insert(page_id.clone(), head);
-        self.queue.push(page_id);
+    /// Queues a page's content; `head` (the page columns of its document) waits for it in
+    /// the spool.
+    pub fn crawl(&mut self, page_id: String, head: &DocumentHead) -> std::io::Result<()> {
+        let at = self.heads.put(head)?;
+        self.queue.push(page_id, at);
+        Ok(())
     }
 
-    /// The document head of a crawled page, once.
-    pub fn take_head(&mut self, page_id: &str) -> DocumentHead {
-        self.heads.remove(page_id).unwrap_or_default()
+    /// The document head of a crawled page.
+    pub fn head(&self, at: HeadAt) -> std::io::Result<DocumentHead> {
+        self.heads.get(at)
     }
 
     /// Queues the retrieval of a child page, unless it was queued before.
@@ -111,10 +152,10 @@ impl CrawlJobs {
                     let page = client.retrieve_page(&id).await;
                     Done::Retrieved(id, page)
                 });
-            } else if let Some(id) = self.queue.pop() {
+            } else if let Some((id, head)) = self.queue.pop() {
                 let crawler = Arc::clone(&self.crawler);
                 self.jobs
-                    .spawn(async move { Done::Crawled(crawler.crawl_page(&id).await) });
+                    .spawn(async move { Done::Crawled(head, crawler.crawl_page(&id).await) });
             } else {
                 break;
             }

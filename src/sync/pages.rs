@@ -105,7 +105,7 @@ impl Run<'_> {
         let head = DocumentHead::of(&row);
         self.push(FixedTable::Pages, row).await?;
         if !trashed && self.crawls() {
-            self.crawl.crawl(id, head);
+            self.crawl.crawl(id, &head).map_err(SyncError::spill)?;
         }
         Ok(true)
     }

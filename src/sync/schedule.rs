@@ -7,7 +7,7 @@
 use super::context::Run;
 use super::crawl::PageContent;
 use super::error::SyncError;
-use super::jobs::Done;
+use super::jobs::{Done, HeadAt};
 use crate::flatten::documents::document_row;
 use crate::flatten::fixed::FixedTable;
 
@@ -35,7 +35,7 @@ impl Run<'_> {
         done: Result<Done, tokio::task::JoinError>,
     ) -> Result<(), SyncError> {
         match done.map_err(|e| SyncError::Internal(format!("a crawl task failed: {e}")))? {
-            Done::Crawled(content) => self.absorb(content?).await?,
+            Done::Crawled(head, content) => self.absorb(head, content?).await?,
             Done::Retrieved(_, Ok(page)) => {
                 self.add_page(&page, None, 0).await?;
             }
@@ -48,13 +48,13 @@ impl Run<'_> {
     }
 
     /// Records what a crawled page held and queues the child pages not seen yet.
-    async fn absorb(&mut self, content: PageContent) -> Result<(), SyncError> {
+    async fn absorb(&mut self, head: HeadAt, content: PageContent) -> Result<(), SyncError> {
         self.progress.blocks += content.blocks.len();
         if self.format == crate::sink::TableFormat::Delta {
             self.changes.crawled.insert(content.page_id.clone());
         }
-        let head = self.crawl.take_head(&content.page_id);
         if self.wants(FixedTable::Documents) {
+            let head = self.crawl.head(head).map_err(SyncError::spill)?;
             let row = document_row(&content.page_id, &head, &content.blocks);
             self.output
                 .fixed_rows(FixedTable::Documents, vec![row])

@@ -49,6 +49,13 @@ async fn every_crawled_page_is_a_document_that_agrees_with_its_blocks() {
             .unwrap_or_else(|| panic!("page {id} has blocks but no document"));
         assert!(!md.trim().is_empty(), "page {id} rendered empty");
     }
+    // The page columns came through the crawl with the content.
+    let heads = latest(
+        &lake,
+        "SELECT count(*) AS n FROM documents d JOIN pages p ON p.id = d.page_id WHERE d.title = p.title AND d.url = p.url AND d.last_edited_time = p.last_edited_time AND d.parent_id IS NOT DISTINCT FROM p.parent_id",
+    )
+    .await;
+    assert_eq!(heads[0]["n"].as_u64().unwrap() as usize, docs.len());
     // The outline holds one heading per heading block, and placeholders count exactly the
     // blocks whose type has no rule (or is `unsupported`), page by page.
     let blocks = latest(&lake, "SELECT page_id, type FROM blocks").await;

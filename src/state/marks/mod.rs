@@ -33,7 +33,7 @@ use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-mod runs;
+pub(crate) mod runs;
 use crate::model::{uuid_bits, uuid_text};
 use runs::{
     MAX_RUNS, Merge, OTHER, OtherMark, Rec, SEEN, SETTLED, SETTLED_KNOWN, SortedRun, Source,
