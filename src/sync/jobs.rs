@@ -49,7 +49,8 @@ impl CrawlQueue {
 /// The document heads (title, url, parent, edit time) of queued pages, appended to an anonymous
 /// temporary file (deleted when dropped): a full sync queues every page before most are
 /// crawled, and heads of a few hundred bytes each would make the run's memory grow with the
-/// workspace. The queue keeps only where each head is.
+/// workspace. The queue keeps only where each head is (an entry grows from 16 to 32 bytes,
+/// the id's alignment padding the place).
 #[derive(Debug, Default)]
 struct HeadSpool {
     file: Option<std::fs::File>,

@@ -60,6 +60,11 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// The longest run of `c` in `text`.
+pub(super) fn longest_run(text: &str, c: char) -> usize {
+    text.split(|x| x != c).map(str::len).max().unwrap_or(0)
+}
+
 /// `text` as an inline code span, fenced by more backticks than it holds in a row.
 fn code_span(text: &str) -> String {
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);

@@ -263,16 +263,16 @@ impl Renderer<'_> {
                 prefix_lines(&body, "> ")
             }
             BlockRule::Code => {
-                let (code, plain) = inline_plain(p.get("rich_text"))
-                    .map_or((String::new(), String::new()), |c| (c.clone(), c));
-                self.doc.text.push_str(&plain);
+                // Code keeps its characters as they are: its plain text, unescaped.
+                let code = crate::model::plain_text(p.get("rich_text").unwrap_or(&Value::Null));
+                self.doc.text.push_str(&code);
                 self.doc.text.push('\n');
                 let language = p
                     .get("language")
                     .and_then(Value::as_str)
                     .filter(|l| *l != "plain text")
                     .unwrap_or_default();
-                let fence = "`".repeat(longest_run(&code, '`').max(2) + 1);
+                let fence = "`".repeat(inline::longest_run(&code, '`').max(2) + 1);
                 let caption = self.rich(p.get("caption"));
                 let caption = if caption.is_empty() {
                     String::new()
@@ -531,15 +531,6 @@ fn icon_text(icon: Option<&Value>) -> String {
         _ => None,
     };
     text.map(|t| format!("{t} ")).unwrap_or_default()
-}
-
-/// The plain text of a rich-text array (code keeps its characters as they are).
-fn inline_plain(value: Option<&Value>) -> Option<String> {
-    value.map(crate::model::plain_text)
-}
-
-fn longest_run(text: &str, c: char) -> usize {
-    text.split(|x| x != c).map(str::len).max().unwrap_or(0)
 }
 
 /// Escapes what would make a line start a heading, list or quote.

@@ -151,10 +151,7 @@ impl FileCopy {
                     continue;
                 }
                 let old = self.group_column(rg, column)?;
-                let mut take = vec![(0, 0); rows];
-                for (row, pick) in take.iter_mut().enumerate() {
-                    *pick = (0, row);
-                }
+                let mut take: Vec<(usize, usize)> = (0..rows).map(|row| (0, row)).collect();
                 for (row, new) in &here {
                     take[*row] = (1, *new);
                 }
