@@ -14,11 +14,13 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use notionlake::fake::{DEMO_TOKEN, FakeConfig, FakeNotion, SynthSpec, synthetic_workspace};
-use notionlake::notion::{ClientConfig, NotionClient};
+use notionlake::fake::{SynthSpec, synthetic_workspace};
 use notionlake::sink::{Lake, TableFormat};
 use notionlake::sync::{SyncOptions, sync_workspace};
 use serde_json::json;
+
+#[path = "support/mod.rs"]
+mod support;
 
 /// The allocator of the `notionlake` binary (see `src/main.rs`), so the figures are the binary's.
 #[cfg(not(target_env = "msvc"))]
@@ -27,17 +29,6 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Rows changed between the two syncs.
 const EDITED: usize = 100;
-
-fn status_kib(key: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 /// User + system CPU seconds of this process (all threads), from /proc/self/stat in clock
 /// ticks of 1/100 s (the Linux USER_HZ).
@@ -77,18 +68,7 @@ async fn serve(rows: usize, edited: usize) {
             p.properties.insert("s02".into(), json!(-1.0));
         });
     }
-    let fake = FakeNotion::start(
-        ws,
-        FakeConfig {
-            rps: None,
-            query_cap: usize::MAX,
-            ..FakeConfig::default()
-        },
-    )
-    .await
-    .expect("fake");
-    println!("{}", fake.url());
-    fake.wait().await;
+    support::serve(ws).await;
 }
 
 async fn sync(format: &str, url: &str, dir: &str) {
@@ -99,16 +79,7 @@ async fn sync(format: &str, url: &str, dir: &str) {
             .with_writer(std::io::stderr)
             .init();
     }
-    let client = NotionClient::with_token(
-        url,
-        DEMO_TOKEN,
-        ClientConfig {
-            rps: 10_000.0,
-            burst: 100,
-            ..ClientConfig::default()
-        },
-    )
-    .expect("client");
+    let client = support::client(url);
     let lake = Lake::open(dir).expect("lake");
     let format = match format {
         "delta" => TableFormat::Delta,
@@ -127,7 +98,7 @@ async fn sync(format: &str, url: &str, dir: &str) {
         "{rows} {:.3} {:.2} {}",
         start.elapsed().as_secs_f64(),
         cpu_seconds() - cpu,
-        status_kib("VmHWM:")
+        support::status_kib("VmHWM:")
     );
 }
 

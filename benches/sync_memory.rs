@@ -27,26 +27,17 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use notionlake::fake::{DEMO_TOKEN, FakeConfig, FakeNotion, SynthSpec, synthetic_workspace};
-use notionlake::notion::{ClientConfig, NotionClient};
+use notionlake::fake::{SynthSpec, synthetic_workspace};
 use notionlake::sink::Lake;
 use notionlake::sync::{SyncOptions, sync_workspace};
+
+#[path = "support/mod.rs"]
+mod support;
 
 /// The allocator of the `notionlake` binary (see `src/main.rs`), so the figures are the binary's.
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 /// What a run syncs.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -102,32 +93,11 @@ impl Mode {
 }
 
 async fn serve(mode: Mode, n: usize) {
-    let ws = synthetic_workspace(mode.spec(n));
-    let fake = FakeNotion::start(
-        ws,
-        FakeConfig {
-            rps: None,
-            query_cap: usize::MAX,
-            ..FakeConfig::default()
-        },
-    )
-    .await
-    .expect("fake");
-    println!("{}", fake.url());
-    fake.wait().await;
+    support::serve(synthetic_workspace(mode.spec(n))).await;
 }
 
 async fn sync(mode: Mode, url: &str) {
-    let client = NotionClient::with_token(
-        url,
-        DEMO_TOKEN,
-        ClientConfig {
-            rps: 10_000.0,
-            burst: 100,
-            ..ClientConfig::default()
-        },
-    )
-    .expect("client");
+    let client = support::client(url);
     let dir = tempfile::tempdir().expect("tempdir");
     let lake = Lake::open(dir.path().to_str().expect("utf-8 path")).expect("lake");
     let start = Instant::now();
@@ -156,7 +126,7 @@ async fn sync(mode: Mode, url: &str) {
         fixed("blocks"),
         fixed("comments"),
         start.elapsed().as_secs_f64(),
-        peak_rss_kib()
+        support::status_kib("VmHWM:")
     );
 }
 

@@ -1,0 +1,48 @@
+//! What the process benches share: a fake Notion serving a workspace from its own process
+//! (no rate limit, no query cap), a client for it, and this process's peak memory. A bench
+//! binary re-runs itself as `serve …` and reads the fake's URL from its first line of output.
+
+use notionlake::fake::{DEMO_TOKEN, FakeConfig, FakeNotion, Workspace};
+use notionlake::notion::{ClientConfig, NotionClient};
+
+/// Serves `ws` until killed, after printing its URL.
+pub async fn serve(ws: Workspace) {
+    let fake = FakeNotion::start(
+        ws,
+        FakeConfig {
+            rps: None,
+            query_cap: usize::MAX,
+            ..FakeConfig::default()
+        },
+    )
+    .await
+    .expect("fake");
+    println!("{}", fake.url());
+    fake.wait().await;
+}
+
+/// A client of the fake at `url`, its rate limit out of the way.
+pub fn client(url: &str) -> NotionClient {
+    NotionClient::with_token(
+        url,
+        DEMO_TOKEN,
+        ClientConfig {
+            rps: 10_000.0,
+            burst: 100,
+            ..ClientConfig::default()
+        },
+    )
+    .expect("client")
+}
+
+/// A value in KiB of `/proc/self/status` (`VmHWM:` is the peak resident memory).
+pub fn status_kib(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
