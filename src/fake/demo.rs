@@ -91,6 +91,8 @@ pub struct DemoIds {
     pub wide_block: String,
     /// A meeting-notes page (with page and block comments).
     pub meeting_pages: Vec<String>,
+    /// The team handbook (a knowledge-base page with every rich-text case).
+    pub handbook: String,
 }
 
 /// Builds the demo workspace and returns it with the ids tests need.
@@ -132,6 +134,23 @@ pub fn demo_workspace() -> (Workspace, DemoIds) {
     build_crm(&mut ws, &mut ids, &root, &team);
     build_projects(&mut ws, &mut ids, &root, &team);
     build_meetings(&mut ws, &mut ids, &root, &team);
+    let crm_page = ws
+        .pages
+        .iter()
+        .find(|p| p.title.pointer("/0/plain_text").and_then(Value::as_str) == Some("CRM"))
+        .map(|p| p.id.clone())
+        .unwrap_or_default();
+    let deals_database = ids.databases.get("Deals").cloned().unwrap_or_default();
+    ids.handbook = super::handbook::build_handbook(
+        &mut ws,
+        &root,
+        &super::handbook::HandbookLinks {
+            crm_page: &crm_page,
+            deals_database: &deals_database,
+            author: &grace,
+            colleague: &ada,
+        },
+    );
 
     // A page that search misses but a crawl finds.
     let archive = ws.add_page(FParent::Page(root.clone()), "Archive", &grace);
@@ -1058,8 +1077,21 @@ fn build_meetings(ws: &mut Workspace, ids: &mut DemoIds, root: &str, team: &[Str
     ws.add_block(&tab, "paragraph", json!({"rich_text": rt_array("Tab one"), "color": "default", "icon": {"type": "emoji", "emoji": "1️⃣"}}), a);
     let notes = ws.add_block(&g, "meeting_notes", json!({"title": rt_array("Kick-off call"), "status": "notes_ready", "children": {}, "calendar_event": {"start_time": "2026-09-02T09:00:00.000Z", "end_time": "2026-09-02T09:30:00.000Z", "attendees": [ada, grace]}, "recording": {"start_time": "2026-09-02T09:01:00.000Z", "end_time": "2026-09-02T09:29:00.000Z"}}), a);
     let summary = ws.add_block(&notes, "paragraph", rich("Summary: scope agreed."), a);
+    let notes_section = ws.add_block(
+        &notes,
+        "paragraph",
+        json!({"rich_text": [], "color": "default"}),
+        a,
+    );
+    ws.add_block(&notes_section, "to_do", json!({"rich_text": rt_array("Send the scope to Globex"), "checked": false, "color": "default"}), a);
+    let transcript = ws.add_block(
+        &notes,
+        "paragraph",
+        rich("Ada: let's start with the arm."),
+        a,
+    );
     if let Some(b) = ws.blocks.get_mut(&notes) {
-        b.payload["children"] = json!({"summary_block_id": summary});
+        b.payload["children"] = json!({"summary_block_id": summary, "notes_block_id": notes_section, "transcript_block_id": transcript});
     }
     ws.add_block(&g, "unsupported", json!({"block_type": "button"}), a);
 

@@ -123,13 +123,20 @@ fn originals(nodes: &[BlockNode], out: &mut HashMap<String, BlockNode>) {
     }
 }
 
-/// The `documents` row of page `page_id` from its head and its `blocks` rows.
-pub fn document_row(page_id: &str, head: &DocumentHead, rows: &[Value]) -> Value {
+/// The `documents` row of page `page_id` from its head and its `blocks` rows; `titles` names
+/// the pages its links point at, when known.
+pub fn document_row(
+    page_id: &str,
+    head: &DocumentHead,
+    rows: &[Value],
+    titles: &HashMap<String, String>,
+) -> Value {
     let tree = block_tree(page_id, rows);
     let mut synced = HashMap::new();
     originals(&tree, &mut synced);
     let ctx = Context {
         synced: Some(&synced),
+        titles,
         ..Context::default()
     };
     let doc = render(&tree, &ctx);

@@ -96,6 +96,9 @@ pub(super) struct Run<'a> {
     /// Pages whose content this run read and rows it found deleted (a Delta commit removes
     /// what they replace).
     pub(super) changes: RunChanges,
+    /// Titles of the pages this run listed, by id, for the links a document makes to them
+    /// (`link_to_page` blocks carry no title); filled only when the run writes `documents`.
+    pub(super) titles: std::collections::HashMap<String, String>,
 }
 
 impl Run<'_> {

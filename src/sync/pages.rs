@@ -61,6 +61,12 @@ impl Run<'_> {
         if !seen.first_in_run {
             return Ok(listing != 0 && seen.first_in_listing);
         }
+        if self.wants(FixedTable::Documents) {
+            let title = crate::flatten::fixed::page_title(page);
+            if !title.is_empty() {
+                self.titles.insert(id.clone(), title);
+            }
+        }
         let edited = page
             .get("last_edited_time")
             .and_then(Value::as_str)

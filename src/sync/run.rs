@@ -237,6 +237,7 @@ async fn begin<'a>(
         tombstones: 0,
         format,
         changes: RunChanges::default(),
+        titles: std::collections::HashMap::new(),
     })
 }
 

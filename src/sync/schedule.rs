@@ -55,7 +55,7 @@ impl Run<'_> {
         }
         if self.wants(FixedTable::Documents) {
             let head = self.crawl.head(head).map_err(SyncError::spill)?;
-            let row = document_row(&content.page_id, &head, &content.blocks);
+            let row = document_row(&content.page_id, &head, &content.blocks, &self.titles);
             self.output
                 .fixed_rows(FixedTable::Documents, vec![row])
                 .await?;

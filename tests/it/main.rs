@@ -8,6 +8,7 @@ mod conformance;
 mod delta;
 mod documents;
 mod fake_server;
+mod golden;
 mod incremental;
 mod lake;
 mod names;

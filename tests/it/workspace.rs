@@ -161,7 +161,10 @@ async fn every_block_type_lands_with_parent_depth_and_position() {
     // Table rows carry their cells.
     let cells = rows(
         &ctx,
-        "SELECT plain_text FROM blocks WHERE type = 'table_row' ORDER BY position",
+        &format!(
+            "SELECT plain_text FROM blocks WHERE type = 'table_row' AND page_id = '{}' ORDER BY position",
+            ids.block_gallery
+        ),
     )
     .await;
     assert_eq!(cells[0]["plain_text"], "Metric | Value");

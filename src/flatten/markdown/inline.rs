@@ -129,7 +129,7 @@ fn link_target(url: &str) -> String {
 }
 
 /// A mention: users as `@Name`, pages and databases as links with their titles, dates as their
-/// text, link previews and custom emoji as links/text.
+/// text, link previews as links, custom emoji as their `:name:`.
 fn mention(item: &Value, plain: &str, ctx: &Context<'_>, links: &mut Links) -> (String, String) {
     let m = item.get("mention").cloned().unwrap_or(Value::Null);
     let kind = m.get("type").and_then(Value::as_str).unwrap_or_default();
@@ -176,13 +176,8 @@ fn mention(item: &Value, plain: &str, ctx: &Context<'_>, links: &mut Links) -> (
                 plain.to_string(),
             )
         }
-        "custom_emoji" => match m.pointer("/custom_emoji/url").and_then(Value::as_str) {
-            Some(url) => (
-                format!("![{}]({})", escape(plain), link_target(url)),
-                plain.to_string(),
-            ),
-            None => (escape(plain), plain.to_string()),
-        },
+        // Custom emoji stay their `:name:` text (the image is decoration, not a link out);
+        // dates, templates and unknown subtypes keep Notion's text.
         _ => (escape(plain), plain.to_string()),
     }
 }

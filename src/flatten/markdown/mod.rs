@@ -475,19 +475,37 @@ impl Renderer<'_> {
             ("notes_block_id", "Notes"),
             ("transcript_block_id", "Transcript"),
         ];
+        let mut placed = Vec::new();
         for (key, name) in sections {
-            let Some(id) = block
+            let id = block
                 .payload
                 .pointer(&format!("/children/{key}"))
-                .and_then(Value::as_str)
-            else {
+                .and_then(Value::as_str);
+            let Some(section) = id.and_then(|id| block.children.iter().find(|c| c.id == id)) else {
                 continue;
             };
-            if let Some(section) = block.children.iter().find(|c| c.id == id) {
-                self.doc.blocks += 1;
-                let inner = self.blocks(&section.children, depth + 1);
-                parts.push(format!("*{name}*\n\n{inner}").trim_end().to_string());
-            }
+            placed.push(section.id.as_str());
+            self.doc.blocks += 1;
+            // A section block's own text (when it has any) comes before its children.
+            let text = self.text_of(section);
+            let inner = self.blocks(&section.children, depth + 1);
+            let body = [text, inner]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join("\n\n");
+            parts.push(format!("*{name}*\n\n{body}").trim_end().to_string());
+        }
+        // Children no section names are rendered after the sections, never dropped.
+        let rest: Vec<BlockNode> = block
+            .children
+            .iter()
+            .filter(|c| !placed.contains(&c.id.as_str()))
+            .cloned()
+            .collect();
+        let rest = self.blocks(&rest, depth + 1);
+        if !rest.is_empty() {
+            parts.push(rest);
         }
         parts.join("\n\n")
     }

@@ -48,7 +48,8 @@ pub enum BlockRule {
     TableOfContents,
     /// Nothing (breadcrumbs describe the page's place, not its content).
     Omitted,
-    /// The meeting's title as a heading, then its summary, notes and transcript sections.
+    /// The meeting's title in bold, then its summary, notes and transcript sections under italic
+    /// labels, then any other child.
     MeetingNotes,
     /// An HTML comment naming the block's type; counted as a placeholder.
     Placeholder,
@@ -135,7 +136,7 @@ impl BlockRule {
             BlockRule::TableOfContents => "list of links to the document's headings",
             BlockRule::Omitted => "nothing",
             BlockRule::MeetingNotes => {
-                "title as a heading, then the summary, notes and transcript sections"
+                "title in bold, then the summary, notes and transcript sections, then other children"
             }
             BlockRule::Placeholder => "HTML comment naming the type; counted as a placeholder",
         }
