@@ -21,6 +21,7 @@
 //!   state, page marks, the lake lock) and the commit of a run.
 //! - [`shell`]: SQL over the lake (DataFusion): history tables and latest views, the shell,
 //!   streamed printing, statement splitting.
+//! - [`export`]: the lake's documents as Markdown files for publishing (`export-md`).
 //! - [`config`]: settings from flags, environment and a TOML file, validated once.
 //! - [`sync`]: a run as the data flows: discovery, one data source, page marks, the crawl and
 //!   its scheduler, the write side behind a bounded queue; inventory.
@@ -28,6 +29,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod export;
 pub mod fake;
 pub mod flatten;
 pub mod model;

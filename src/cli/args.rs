@@ -112,6 +112,21 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: Option<crate::sink::TableFormat>,
     },
+    /// Write the lake's documents as Markdown files: one per page, in folders that follow the
+    /// page hierarchy, with YAML front matter; a later run writes only what changed and removes
+    /// the files of deleted pages.
+    #[command(
+        name = "export-md",
+        after_help = "Examples:\n  notionlake export-md --lake ./lake --out ./docs"
+    )]
+    ExportMd {
+        /// Lake location: a directory or s3://bucket/prefix.
+        #[arg(long)]
+        lake: Option<String>,
+        /// The folder to write (created when missing).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Compact each Delta table's small files into large ones (same rows, fewer files).
     #[command(after_help = "Examples:\n  notionlake optimize --lake ./lake")]
     Optimize {

@@ -1,11 +1,12 @@
 //! The command line: errors and exit codes, and the dispatch of a parsed command line to its
-//! subcommand. `args` holds the clap types; `sync`, `sql`, `demo`, `fake` and `auth` one
-//! subcommand each; `print` what they print. Raw arguments become validated [`Settings`] here and never leave this
+//! subcommand. `args` holds the clap types; `sync`, `sql`, `demo`, `export`, `fake` and `auth`
+//! one subcommand each; `print` what they print. Raw arguments become validated [`Settings`] here and never leave this
 //! module.
 
 mod args;
 mod auth;
 mod demo;
+mod export;
 mod fake;
 mod maintain;
 mod print;
@@ -15,6 +16,7 @@ mod sync;
 pub use args::*;
 use auth::run_auth;
 use demo::run_demo;
+use export::run_export;
 use fake::run_fake;
 use maintain::{run_optimize, run_vacuum};
 use sql::run_sql;
@@ -122,6 +124,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             notion_version,
             format,
         } => run_demo(lake, notion_version.clone(), *format, &file).await,
+        Command::ExportMd { lake, out } => {
+            run_export(&lake_location(lake.as_deref(), &file)?, out).await
+        }
         Command::Optimize { lake } => run_optimize(&lake_location(lake.as_deref(), &file)?).await,
         Command::Vacuum { lake, retain } => {
             run_vacuum(&lake_location(lake.as_deref(), &file)?, *retain).await

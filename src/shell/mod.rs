@@ -37,12 +37,13 @@ pub struct RegisteredTable {
     pub data_source: bool,
 }
 
-fn quote(ident: &str) -> String {
+/// A SQL identifier of `ident`, double quotes doubled.
+pub fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
 /// A SQL string literal of `text`, quotes doubled.
-fn literal(text: &str) -> String {
+pub fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 

@@ -7,6 +7,7 @@ mod client;
 mod conformance;
 mod delta;
 mod documents;
+mod export;
 mod fake_server;
 mod golden;
 mod incremental;

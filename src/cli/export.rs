@@ -1,0 +1,26 @@
+//! `notionlake export-md`: the lake's documents as Markdown files, and a one-line account of
+//! what the export wrote, kept and removed.
+
+use std::path::Path;
+
+use super::CliError;
+use crate::export::{ExportError, export_markdown};
+use crate::sink::Lake;
+use crate::sync::SyncError;
+
+/// Exports the lake at `location` into `out` and prints what changed.
+pub(super) async fn run_export(location: &str, out: &Path) -> Result<(), CliError> {
+    let lake = Lake::open_existing(location, &[]).map_err(SyncError::from)?;
+    let report = export_markdown(&lake, out)
+        .await
+        .map_err(|e: ExportError| CliError::Shell(e.to_string()))?;
+    println!(
+        "exported {} pages to {}: {} written, {} unchanged, {} removed",
+        report.pages,
+        out.display(),
+        report.written,
+        report.unchanged,
+        report.removed
+    );
+    Ok(())
+}

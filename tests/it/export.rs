@@ -1,0 +1,199 @@
+//! `export-md`: the demo's documents as a folder of Markdown files with front matter and
+//! relative links, and later exports that rewrite only the page that changed and remove the
+//! file of a trashed page, in both table formats.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use notionlake::export::{ExportReport, MANIFEST, export_markdown};
+use notionlake::fake::FakeConfig;
+use notionlake::sink::{Lake, TableFormat};
+use notionlake::sync::SyncOptions;
+use serde_json::json;
+
+use crate::demo_fake;
+use crate::lake::sync_with;
+
+/// Every file under `dir` (relative path → bytes), the manifest aside.
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else if path.file_name().unwrap() != MANIFEST {
+                let rel = path.strip_prefix(root).unwrap().to_path_buf();
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// The front matter of an exported file, parsed as YAML.
+fn front_matter(bytes: &[u8]) -> serde_yaml::Value {
+    let text = std::str::from_utf8(bytes).unwrap();
+    let body = text
+        .strip_prefix("---\n")
+        .expect("front matter opens the file");
+    let end = body.find("\n---\n").expect("front matter closes");
+    serde_yaml::from_str(&body[..end]).expect("front matter is YAML")
+}
+
+async fn export_formats(format: TableFormat) {
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let out = dir.path().join("docs");
+    let options = SyncOptions {
+        format: Some(format),
+        ..SyncOptions::default()
+    };
+    sync_with(&fake, &lake, &options).await;
+    let first = export_markdown(&lake, &out).await.unwrap();
+    let before = files(&out);
+    assert_eq!(
+        first.written, first.pages,
+        "{format:?}: a first export writes every page"
+    );
+    assert_eq!(before.len(), first.pages, "{format:?}: one file per page");
+    assert!(first.pages > 100, "{format:?}: the demo's pages and rows");
+
+    // The tree follows the hierarchy; names are slugs; links between pages are relative.
+    let handbook = PathBuf::from("acme-hq/team-handbook.md");
+    let text = String::from_utf8(before[&handbook].clone()).unwrap();
+    assert!(text.contains("[CRM](crm.md)"), "{format:?}: relative link");
+    let fm = front_matter(&before[&handbook]);
+    assert_eq!(fm["title"], "Team handbook");
+    assert_eq!(fm["id"], ids.handbook.as_str());
+    assert!(
+        fm["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://www.notion.so/")
+    );
+    assert!(fm["last_edited_time"].as_str().is_some());
+    let gallery = PathBuf::from("acme-hq/meeting-notes/block-gallery.md");
+    let gallery_text = String::from_utf8(before[&gallery].clone()).unwrap();
+    assert!(
+        gallery_text.contains("](../../acme-hq.md)"),
+        "{format:?}: link up two folders"
+    );
+    assert!(gallery_text.contains("](block-gallery/gallery-sub-page.md)"));
+    // A database row carries its properties by Notion name.
+    let deal = before
+        .iter()
+        .find(|(p, _)| p.starts_with("acme-hq/crm/deals"))
+        .expect("a deal's file");
+    let props = &front_matter(deal.1)["properties"];
+    assert!(props["Stage"].as_str().is_some(), "{format:?}: {props:?}");
+    assert!(props["Amount"].as_f64().is_some(), "{format:?}: {props:?}");
+
+    // Nothing changed: nothing is written.
+    let again = export_markdown(&lake, &out).await.unwrap();
+    assert_eq!(
+        again,
+        ExportReport {
+            pages: first.pages,
+            written: 0,
+            unchanged: first.pages,
+            removed: 0
+        }
+    );
+
+    // One block of one page edited: only that page's file is rewritten.
+    let quote = {
+        let ws = fake.workspace();
+        let page = ws.page(&ids.handbook).unwrap();
+        page.children
+            .iter()
+            .find(|b| ws.blocks[*b].kind == "quote")
+            .unwrap()
+            .clone()
+    };
+    fake.workspace_mut().edit_block_now(
+        &quote,
+        json!({"rich_text": [{"type": "text", "text": {"content": "Write it down, then ship it.", "link": null}, "annotations": {"bold": false, "italic": false, "strikethrough": false, "underline": false, "code": false, "color": "default"}, "plain_text": "Write it down, then ship it.", "href": null}], "color": "default"}),
+        &ids.people["grace"],
+    );
+    sync_with(&fake, &lake, &options).await;
+    let edited = export_markdown(&lake, &out).await.unwrap();
+    let after = files(&out);
+    let changed: Vec<&PathBuf> = before
+        .keys()
+        .filter(|p| after.get(*p) != before.get(*p))
+        .collect();
+    assert_eq!(
+        changed,
+        vec![&handbook],
+        "{format:?}: only the edited page's file"
+    );
+    assert_eq!((edited.written, edited.removed), (1, 0), "{format:?}");
+    assert!(
+        String::from_utf8(after[&handbook].clone())
+            .unwrap()
+            .contains("> Write it down, then ship it.")
+    );
+
+    // A trashed page: its file goes, and so does the folder it leaves empty.
+    let sub = {
+        let ws = fake.workspace();
+        ws.pages
+            .iter()
+            .find(|p| p.title[0]["plain_text"] == "Gallery sub-page")
+            .unwrap()
+            .id
+            .clone()
+    };
+    fake.workspace_mut()
+        .edit_page_now(&sub, &ids.people["ada"], |p| p.in_trash = true);
+    sync_with(&fake, &lake, &options).await;
+    let trashed = export_markdown(&lake, &out).await.unwrap();
+    assert_eq!(trashed.removed, 1, "{format:?}");
+    assert_eq!(trashed.pages, first.pages - 1);
+    assert!(
+        !out.join("acme-hq/meeting-notes/block-gallery/gallery-sub-page.md")
+            .exists()
+    );
+    assert!(!out.join("acme-hq/meeting-notes/block-gallery").exists());
+    assert_eq!(files(&out).len(), first.pages - 1);
+}
+
+#[tokio::test]
+async fn export_md_writes_a_tree_and_then_only_what_changed_delta() {
+    export_formats(TableFormat::Delta).await;
+}
+
+#[tokio::test]
+async fn export_md_writes_a_tree_and_then_only_what_changed_parquet() {
+    export_formats(TableFormat::Parquet).await;
+}
+
+#[tokio::test]
+async fn export_md_refuses_a_lake_without_documents_and_keeps_foreign_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let err = export_markdown(&lake, &dir.path().join("docs"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("run `notionlake sync`"), "{err}");
+
+    // A file the export did not write survives an export into the same folder.
+    let (fake, _) = demo_fake(FakeConfig::unlimited()).await;
+    sync_with(&fake, &lake, &SyncOptions::default()).await;
+    let out = dir.path().join("docs");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("README.md"), "mine").unwrap();
+    export_markdown(&lake, &out).await.unwrap();
+    export_markdown(&lake, &out).await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(out.join("README.md")).unwrap(),
+        "mine"
+    );
+    // A broken manifest is reported, not overwritten blindly.
+    std::fs::write(out.join(MANIFEST), "{not json").unwrap();
+    let err = export_markdown(&lake, &out).await.unwrap_err();
+    assert!(err.to_string().contains("delete it"), "{err}");
+}
