@@ -209,6 +209,11 @@ pub struct SelectFlags {
     /// Comments to read: none, pages (one request per page) or all (one more per block).
     #[arg(long, value_enum, default_value_t = CommentsMode::Pages)]
     pub comments: CommentsMode,
+    /// How page content is read: blocks (every block level by level: the blocks table and
+    /// documents rendered from it) or markdown-api (one request per page for documents in
+    /// Notion's enhanced markdown; no blocks table; Notion-Version 2025-09-03 or later).
+    #[arg(long, value_enum, default_value_t = crate::sync::ContentMode::Blocks)]
+    pub content: crate::sync::ContentMode,
     /// Restrict the sync to this page and its subtree (repeatable).
     #[arg(long = "root")]
     pub roots: Vec<String>,
@@ -293,6 +298,7 @@ impl SelectFlags {
             } else {
                 CommentsMode::None
             },
+            content: self.content,
             max_depth: self.max_depth.max(1),
             concurrency: self.concurrency.max(1),
             progress: true,
@@ -311,6 +317,7 @@ impl Default for SelectFlags {
             include: Vec::new(),
             exclude: Vec::new(),
             comments: CommentsMode::Pages,
+            content: crate::sync::ContentMode::Blocks,
             roots: Vec::new(),
             databases: Vec::new(),
             max_depth: crate::sync::DEFAULT_MAX_DEPTH,

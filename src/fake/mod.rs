@@ -5,12 +5,13 @@
 //! Retry-After, latency and seeded fault injection, and request stats.
 //!
 //! Layout: [`workspace`] (the model), [`render`] (objects as JSON per version), [`query`]
-//! (filters, sorts, cursors), [`rollup`] (rollups computed from relations), [`state`] (configuration, shared state, stats), [`server`] (the running server and its router), `respond` (error objects, envelopes and the gate), `routes` and `content` (the endpoints), [`demo`] (the built-in demo
+//! (filters, sorts, cursors), [`rollup`] (rollups computed from relations), [`state`] (configuration, shared state, stats), [`server`] (the running server and its router), `respond` (error objects, envelopes and the gate), `routes`, `content` and `markdown` (the endpoints), [`demo`] (the built-in demo
 //! workspace, its handbook page in `handbook`), [`synth`] (large synthetic workspaces), [`oauth`] (the OAuth endpoints).
 
 mod content;
 pub mod demo;
 mod handbook;
+mod markdown;
 pub mod oauth;
 pub mod query;
 pub mod render;

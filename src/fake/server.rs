@@ -143,6 +143,10 @@ pub fn router(state: Arc<FakeState>) -> Router {
         .route("/v1/data_sources/{id}/query", post(query_data_source))
         .route("/v1/pages/{id}", get(retrieve_page))
         .route(
+            "/v1/pages/{id}/markdown",
+            get(super::markdown::page_markdown),
+        )
+        .route(
             "/v1/pages/{id}/properties/{property_id}",
             get(page_property),
         )

@@ -79,6 +79,9 @@ pub struct FakeConfig {
     /// Reject every Nth pagination cursor of queries and block children as stale
     /// (400 validation_error), as Notion may after long pauses.
     pub stale_cursor_every: Option<u64>,
+    /// Blocks one `GET /v1/pages/{id}/markdown` answer loads before the rest are `<unknown>`
+    /// tags listed in `unknown_block_ids` (Notion's limit is about 20,000).
+    pub markdown_record_limit: usize,
 }
 
 impl Default for FakeConfig {
@@ -93,6 +96,7 @@ impl Default for FakeConfig {
             restricted: HashSet::new(),
             stale_cursor_every: None,
             oauth: None,
+            markdown_record_limit: 20_000,
         }
     }
 }

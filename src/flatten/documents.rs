@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
-use super::markdown::{BlockNode, Context, LinkKind, render};
+use super::markdown::{BlockNode, Context, Document, LinkKind, render};
 
 /// The page columns a document repeats from its `pages` row, kept from the moment the page is
 /// queued for its crawl until its content arrives.
@@ -140,6 +140,35 @@ pub fn document_row(
         ..Context::default()
     };
     let doc = render(&tree, &ctx);
+    row_of(page_id, head, &doc, ContentSource::Blocks)
+}
+
+/// Where a document's Markdown came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentSource {
+    /// Rendered here from the page's blocks.
+    Blocks,
+    /// Notion's enhanced markdown (`GET /v1/pages/{id}/markdown`).
+    MarkdownApi,
+}
+
+impl ContentSource {
+    /// The `content_source` column's value.
+    pub fn name(self) -> &'static str {
+        match self {
+            ContentSource::Blocks => "blocks",
+            ContentSource::MarkdownApi => "markdown_api",
+        }
+    }
+}
+
+/// The `documents` row of page `page_id` read as enhanced markdown.
+pub fn markdown_api_row(page_id: &str, head: &DocumentHead, markdown: &str) -> Value {
+    let doc = super::markdown::enhanced::summarize(markdown);
+    row_of(page_id, head, &doc, ContentSource::MarkdownApi)
+}
+
+fn row_of(page_id: &str, head: &DocumentHead, doc: &Document, source: ContentSource) -> Value {
     let links = |kind: LinkKind| -> Vec<&str> {
         doc.links
             .0
@@ -157,9 +186,14 @@ pub fn document_row(
     r.insert("page_id".into(), json!(page_id));
     head.insert_into(&mut r);
     r.insert("markdown".into(), json!(doc.markdown));
+    r.insert("content_source".into(), json!(source.name()));
     r.insert("text".into(), json!(doc.text));
     r.insert("word_count".into(), json!(doc.words));
-    r.insert("block_count".into(), json!(doc.blocks));
+    let blocks = match source {
+        ContentSource::Blocks => json!(doc.blocks),
+        ContentSource::MarkdownApi => Value::Null,
+    };
+    r.insert("block_count".into(), blocks);
     r.insert("headings".into(), Value::Array(headings).to_string().into());
     r.insert("links_pages".into(), json!(links(LinkKind::Page)));
     r.insert("links_databases".into(), json!(links(LinkKind::Database)));

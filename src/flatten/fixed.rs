@@ -204,6 +204,7 @@ fn fixed_schema(table: FixedTable) -> SchemaRef {
             s("parent_id"),
             t("last_edited_time"),
             s("markdown"),
+            s("content_source"),
             s("text"),
             i("word_count"),
             i("block_count"),

@@ -133,6 +133,25 @@ impl NotionClient {
         .await
     }
 
+    /// `GET /v1/pages/{id}/markdown`: a page's content (or, for an id from an earlier answer's
+    /// `unknown_block_ids`, that block's subtree) in Notion's enhanced markdown, as Notion
+    /// answers it (`markdown`, `truncated`, `unknown_block_ids`). Notion-Version 2025-09-03 and
+    /// later.
+    pub async fn page_markdown(
+        &self,
+        id: &str,
+        include_transcript: bool,
+    ) -> Result<Value, NotionError> {
+        let mut req = ApiRequest::get(
+            "GET /v1/pages/{id}/markdown",
+            format!("/v1/pages/{}/markdown", id_path(id)),
+        );
+        if include_transcript {
+            req.query.push(("include_transcript".into(), "true".into()));
+        }
+        self.send(&req).await
+    }
+
     /// `GET /v1/pages/{id}/properties/{property_id}`, every page of it. The property id
     /// is passed verbatim (it is already URL-encoded). Simple types answer one `property_item`
     /// object, returned as it is; list types (title, rich_text, relation, people, rollup) are

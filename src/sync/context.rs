@@ -10,7 +10,7 @@ use std::io::IsTerminal;
 
 use serde_json::Value;
 
-use super::crawl::CommentsMode;
+use super::crawl::{CommentsMode, ContentMode};
 use super::error::SyncError;
 use super::jobs::CrawlJobs;
 use super::options::SyncOptions;
@@ -66,7 +66,8 @@ pub(super) fn selected(options: &SyncOptions, table: FixedTable) -> bool {
     match table {
         FixedTable::Pages => s.pages,
         FixedTable::Databases | FixedTable::DataSources | FixedTable::Properties => s.databases,
-        FixedTable::Blocks | FixedTable::Documents => s.blocks,
+        FixedTable::Blocks => s.blocks && options.content == ContentMode::Blocks,
+        FixedTable::Documents => s.blocks,
         FixedTable::Users => s.users,
         FixedTable::Comments => options.comments != CommentsMode::None,
         FixedTable::Tombstones => true,
@@ -109,7 +110,9 @@ impl Run<'_> {
 
     /// Whether the run reads page content.
     pub(super) fn crawls(&self) -> bool {
-        self.wants(FixedTable::Blocks) || self.wants(FixedTable::Comments)
+        self.wants(FixedTable::Blocks)
+            || self.wants(FixedTable::Documents)
+            || self.wants(FixedTable::Comments)
     }
 
     /// Adds a row to a fixed table if the run writes it.

@@ -27,6 +27,18 @@ pub enum CommentsMode {
     All,
 }
 
+/// How page content is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+pub enum ContentMode {
+    /// Every block, level by level (`GET /v1/blocks/{id}/children`): the `blocks` table, and
+    /// documents rendered from it.
+    #[default]
+    Blocks,
+    /// One `GET /v1/pages/{id}/markdown` per page (plus one per truncated subtree): documents
+    /// only, in Notion's enhanced markdown; no `blocks` table and only page-level comments.
+    MarkdownApi,
+}
+
 /// Settings and shared state of a crawl.
 #[derive(Debug)]
 pub struct Crawler {
@@ -36,7 +48,11 @@ pub struct Crawler {
     pub max_depth: usize,
     /// Which comments to read.
     pub comments: CommentsMode,
+    /// How page content is read.
+    pub content: ContentMode,
     comments_restricted: AtomicBool,
+    /// Set once the run warned that markdown-api crawls read page-level comments only.
+    pub(super) block_comments_warned: AtomicBool,
     warnings: Mutex<Vec<String>>,
 }
 
@@ -53,21 +69,30 @@ pub struct PageContent {
     pub child_pages: Vec<String>,
     /// Databases found through `child_database` blocks.
     pub child_databases: Vec<String>,
+    /// The page's enhanced markdown, when content is read through the markdown API.
+    pub markdown: Option<String>,
 }
 
 impl Crawler {
     /// A crawler.
-    pub fn new(client: NotionClient, max_depth: usize, comments: CommentsMode) -> Arc<Crawler> {
+    pub fn new(
+        client: NotionClient,
+        max_depth: usize,
+        comments: CommentsMode,
+        content: ContentMode,
+    ) -> Arc<Crawler> {
         Arc::new(Crawler {
             client,
             max_depth,
             comments,
+            content,
             comments_restricted: AtomicBool::new(false),
+            block_comments_warned: AtomicBool::new(false),
             warnings: Mutex::new(Vec::new()),
         })
     }
 
-    fn warn(&self, w: String) {
+    pub(super) fn warn(&self, w: String) {
         tracing::warn!("{w}");
         if let Ok(mut ws) = self.warnings.lock() {
             ws.push(w);
@@ -108,6 +133,9 @@ impl Crawler {
     /// run hands each page over once; the cycle guard covers the blocks of one page, so the
     /// crawler keeps nothing that grows with the workspace.
     pub async fn crawl_page(&self, page_id: &str) -> Result<PageContent, NotionError> {
+        if self.content == ContentMode::MarkdownApi {
+            return self.crawl_markdown(page_id).await;
+        }
         let page_id = normalize_id(page_id);
         let mut out = PageContent {
             page_id: page_id.clone(),
@@ -167,29 +195,40 @@ impl Crawler {
         if self.comments != CommentsMode::None {
             let mut targets = vec![page_id.clone()];
             targets.extend(commentable);
-            for target in targets {
-                if self.comments_restricted() {
-                    break;
-                }
-                match self
-                    .client
-                    .list_comments(&target)
-                    .try_collect::<Vec<Value>>()
-                    .await
-                {
-                    Ok(list) => out
-                        .comments
-                        .extend(list.iter().map(|c| comment_row(c, &page_id))),
-                    Err(e) if e.is_restricted() => {
-                        if !self.comments_restricted.swap(true, Ordering::Relaxed) {
-                            self.warn("the integration cannot read comments (403 restricted_resource); the comments table is skipped — enable the \"Read comments\" capability to get it".into());
-                        }
-                    }
-                    Err(e) if e.is_not_found() => {}
-                    Err(e) => return Err(e),
-                }
-            }
+            self.read_comments(&page_id, targets, &mut out).await?;
         }
         Ok(out)
+    }
+
+    /// Reads the comments of `targets` (the page and its blocks) into `out`.
+    pub(super) async fn read_comments(
+        &self,
+        page_id: &str,
+        targets: Vec<String>,
+        out: &mut PageContent,
+    ) -> Result<(), NotionError> {
+        for target in targets {
+            if self.comments_restricted() {
+                break;
+            }
+            match self
+                .client
+                .list_comments(&target)
+                .try_collect::<Vec<Value>>()
+                .await
+            {
+                Ok(list) => out
+                    .comments
+                    .extend(list.iter().map(|c| comment_row(c, page_id))),
+                Err(e) if e.is_restricted() => {
+                    if !self.comments_restricted.swap(true, Ordering::Relaxed) {
+                        self.warn("the integration cannot read comments (403 restricted_resource); the comments table is skipped — enable the \"Read comments\" capability to get it".into());
+                    }
+                }
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 }

@@ -69,6 +69,14 @@ pub enum SyncError {
         /// The format asked for.
         asked: &'static str,
     },
+    /// `--content markdown-api` with a Notion-Version that has no markdown endpoint.
+    #[error(
+        "--content markdown-api reads GET /v1/pages/{{id}}/markdown, which Notion-Version {version} does not have; pass --notion-version 2025-09-03 or later, or use --content blocks"
+    )]
+    MarkdownApiVersion {
+        /// The version asked for.
+        version: &'static str,
+    },
     /// `--ascii-names` on a lake whose names keep every script.
     #[error(
         "this lake names its tables and columns in every script, so --ascii-names cannot apply to it (a lake never mixes the two styles); sync into a new lake with --ascii-names, or drop the flag"

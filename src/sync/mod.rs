@@ -8,7 +8,7 @@
 //! - `complete`: values page objects truncate at 25 references, read whole;
 //! - `pages`: page marks (what changed since the last run), `pages` rows, tombstones;
 //! - `jobs`, `schedule` and [`crawl`]: the page-content crawl — its jobs in flight, what the run
-//!   records of them, one page's tree;
+//!   records of them, one page's tree (`markdown_api`: one page read as enhanced markdown);
 //! - `output`: the write side, fed through a bounded queue, staging files for the commit
 //!   (which the lake's side does: `state::commit`);
 //! - [`options`], [`report`], [`error`]: what a sync is asked, what it says, how it fails;
@@ -22,6 +22,7 @@ pub mod error;
 mod extract;
 pub mod inventory;
 mod jobs;
+mod markdown_api;
 pub mod options;
 mod output;
 mod pages;
@@ -30,7 +31,7 @@ pub mod run;
 mod schedule;
 pub mod split;
 
-pub use crawl::CommentsMode;
+pub use crawl::{CommentsMode, ContentMode};
 pub use error::SyncError;
 pub use inventory::{DataSourceSummary, Inventory, inventory};
 pub use options::{

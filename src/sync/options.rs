@@ -12,6 +12,8 @@ pub struct SyncOptions {
     pub selection: Selection,
     /// Which comments to read.
     pub comments: crate::sync::CommentsMode,
+    /// How page content is read (blocks, or Notion's markdown endpoint).
+    pub content: crate::sync::ContentMode,
     /// Deepest block nesting followed.
     pub max_depth: usize,
     /// Pages crawled at once (all share the client's rate limiter).
@@ -55,6 +57,7 @@ impl Default for SyncOptions {
             parquet: ParquetOptions::default(),
             selection: Selection::default(),
             comments: crate::sync::CommentsMode::Pages,
+            content: crate::sync::ContentMode::Blocks,
             max_depth: DEFAULT_MAX_DEPTH,
             concurrency: MAX_IN_FLIGHT_PAGES,
             progress: false,

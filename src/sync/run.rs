@@ -71,6 +71,13 @@ pub async fn sync_workspace(
     lake: &Lake,
     options: &SyncOptions,
 ) -> Result<SyncReport, SyncError> {
+    if options.content == crate::sync::ContentMode::MarkdownApi
+        && client.version() < crate::notion::NotionVersion::V2025_09_03
+    {
+        return Err(SyncError::MarkdownApiVersion {
+            version: client.version().as_str(),
+        });
+    }
     let now = options.now.unwrap_or_else(chrono::Utc::now);
     let run_id = new_run_id(now);
     let lock = LakeLock::acquire(lake, &run_id, options.lock_ttl).await?;
@@ -228,7 +235,12 @@ async fn begin<'a>(
         output: Output::start(destination, wanted),
         known: Known::default(),
         crawl: CrawlJobs::new(
-            Crawler::new(client.clone(), options.max_depth, options.comments),
+            Crawler::new(
+                client.clone(),
+                options.max_depth,
+                options.comments,
+                options.content,
+            ),
             options.concurrency,
         ),
         progress: Progress::new(options.progress),

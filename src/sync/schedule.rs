@@ -8,7 +8,7 @@ use super::context::Run;
 use super::crawl::PageContent;
 use super::error::SyncError;
 use super::jobs::{Done, HeadAt};
-use crate::flatten::documents::document_row;
+use crate::flatten::documents::{document_row, markdown_api_row};
 use crate::flatten::fixed::FixedTable;
 
 impl Run<'_> {
@@ -55,7 +55,10 @@ impl Run<'_> {
         }
         if self.wants(FixedTable::Documents) {
             let head = self.crawl.head(head).map_err(SyncError::spill)?;
-            let row = document_row(&content.page_id, &head, &content.blocks, &self.titles);
+            let row = match &content.markdown {
+                Some(md) => markdown_api_row(&content.page_id, &head, md),
+                None => document_row(&content.page_id, &head, &content.blocks, &self.titles),
+            };
             self.output
                 .fixed_rows(FixedTable::Documents, vec![row])
                 .await?;

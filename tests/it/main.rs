@@ -12,6 +12,7 @@ mod fake_server;
 mod golden;
 mod incremental;
 mod lake;
+mod markdown_api;
 mod names;
 mod oauth;
 mod shell;

@@ -3,6 +3,7 @@
 //! what the `documents` table records besides the Markdown: plain text, word and block counts,
 //! the heading outline, links out, and the blocks rendered only as placeholders.
 
+pub mod enhanced;
 pub mod inline;
 pub mod rules;
 
@@ -565,7 +566,7 @@ fn escape_line_start(text: &str) -> String {
 }
 
 /// A heading's anchor as GitHub derives it.
-fn anchor(text: &str) -> String {
+pub(super) fn anchor(text: &str) -> String {
     text.trim()
         .to_lowercase()
         .chars()
