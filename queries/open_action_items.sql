@@ -1,10 +1,17 @@
--- Unchecked to-dos in meeting notes: the open action items, oldest meeting first.
--- Adapt the title pattern to how your meeting pages are named.
+-- Open action items per meeting page: the unchecked to-dos of pages that hold AI meeting notes
+-- or whose title says they are meeting notes (adapt the pattern to how your meetings are
+-- named), with how many are still open, most first.
+WITH meetings AS (
+  SELECT id, title FROM pages
+  WHERE regexp_like(title, '(?i)(meeting|weekly sync|standup|stand-up|retro|1:1)')
+     OR id IN (SELECT page_id FROM blocks WHERE type = 'meeting_notes')
+)
 SELECT
-  p.title        AS meeting,
-  b.position,
-  b.plain_text   AS action_item
+  m.title                                              AS meeting,
+  count(*)                                             AS open_items,
+  array_agg(b.plain_text ORDER BY b.depth, b.position) AS action_items
 FROM blocks b
-JOIN pages p ON p.id = b.page_id
-WHERE b.type = 'to_do' AND NOT b.checked AND p.title LIKE 'Weekly sync%'
-ORDER BY p.title, b.position;
+JOIN meetings m ON m.id = b.page_id
+WHERE b.type = 'to_do' AND NOT coalesce(b.checked, false)
+GROUP BY m.title
+ORDER BY open_items DESC, meeting;

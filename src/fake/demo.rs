@@ -160,12 +160,24 @@ pub fn demo_workspace() -> (Workspace, DemoIds) {
             pg.searchable = false;
         }
     }
-    ws.add_block(
+    let note = ws.add_block(
         &old,
         "paragraph",
         rich("We agreed to ship the arm controller by spring."),
         &grace,
     );
+    // Written last year and never touched since: the stale document of the demo.
+    let written = DateTime::parse_from_rfc3339("2025-11-14T16:20:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| demo_epoch());
+    if let Some(pg) = ws.page_mut(&old) {
+        pg.created_time = written;
+        pg.last_edited_time = written;
+    }
+    if let Some(b) = ws.blocks.get_mut(&note) {
+        b.created_time = written;
+        b.last_edited_time = written;
+    }
     ids.crawl_only_page = old;
 
     // Not shared with the integration: invisible everywhere.

@@ -117,7 +117,7 @@ pub async fn print_stream(
         }
         OutputFormat::Csv => {
             let mut w = arrow::csv::Writer::new(&mut *out);
-            rows = for_each_batch(&mut stream, |b| w.write(b)).await?;
+            rows = for_each_batch(&mut stream, |b| w.write(&nested_as_text(b)?)).await?;
         }
         OutputFormat::Json => {
             let mut w = arrow::json::ArrayWriter::new(&mut *out);
@@ -132,6 +132,33 @@ pub async fn print_stream(
         }
     }
     Ok(Printed { rows, shown: rows })
+}
+
+/// `batch` with its nested columns (lists, structs, maps), which CSV cannot hold, as text in
+/// the table format's notation (`[a, b]`, `{start: …}`).
+fn nested_as_text(batch: &RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
+    use arrow::array::{Array, ArrayRef, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use arrow::util::display::{ArrayFormatter, FormatOptions};
+    if !batch.columns().iter().any(|c| c.data_type().is_nested()) {
+        return Ok(batch.clone());
+    }
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        if !column.data_type().is_nested() {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+            continue;
+        }
+        let formatter = ArrayFormatter::try_new(column.as_ref(), &FormatOptions::default())?;
+        let text: StringArray = (0..column.len())
+            .map(|i| (!column.is_null(i)).then(|| formatter.value(i).to_string()))
+            .collect();
+        fields.push(Field::new(field.name(), DataType::Utf8, true));
+        columns.push(std::sync::Arc::new(text));
+    }
+    RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns)
 }
 
 /// Hands every batch of `stream` to `write` as it arrives; returns the rows seen.
@@ -168,5 +195,25 @@ mod tests {
         assert!(cut.starts_with("100 rows in 1.500 s (40 shown;"), "{cut}");
         assert_eq!(MaxRows::from_flag(0), MaxRows::All);
         assert_eq!(MaxRows::from_flag(5), MaxRows::Limit(5));
+    }
+
+    #[test]
+    fn csv_holds_nested_columns_as_text() {
+        use arrow::array::{ArrayRef, Int32Array, ListBuilder, StringBuilder};
+        let mut list = ListBuilder::new(StringBuilder::new());
+        list.values().append_value("a");
+        list.values().append_value("b");
+        list.append(true);
+        list.append(false);
+        let ids: ArrayRef = std::sync::Arc::new(Int32Array::from(vec![1, 2]));
+        let items: ArrayRef = std::sync::Arc::new(list.finish());
+        let batch = RecordBatch::try_from_iter([("id", ids), ("items", items)]).unwrap();
+        let text = nested_as_text(&batch).unwrap();
+        let mut out = Vec::new();
+        arrow::csv::Writer::new(&mut out).write(&text).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "id,items\n1,\"[a, b]\"\n2,\n"
+        );
     }
 }

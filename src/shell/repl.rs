@@ -57,6 +57,10 @@ pub const QUERIES: &[(&str, &str)] = &[
         include_str!("../../queries/search_documents.sql"),
     ),
     (
+        "stale_documents",
+        include_str!("../../queries/stale_documents.sql"),
+    ),
+    (
         "tasks_completed_per_week",
         include_str!("../../queries/tasks_completed_per_week.sql"),
     ),

@@ -648,3 +648,80 @@ fn the_comparison_catches_drift() {
         "different union members compare on the envelope"
     );
 }
+
+/// The 2026 block types have no recording yet: the fake serves them in the shapes Notion
+/// documents (`heading_4` like the other headings, `tab` as `{}` holding paragraphs that carry
+/// an icon, `meeting_notes` (2026-03-11) / `transcription` (2025-09-03) whose `children` ids
+/// point at its own summary, notes and transcript blocks, `unsupported` with its `block_type`).
+#[tokio::test]
+async fn fake_serves_the_2026_block_types_as_documented() {
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let http = reqwest::Client::new();
+    let children = |id: String, version: &'static str| {
+        let req = http
+            .get(format!("{}/v1/blocks/{id}/children", fake.url()))
+            .bearer_auth(DEMO_TOKEN)
+            .header("Notion-Version", version)
+            .send();
+        async move {
+            let body: Value = req.await.unwrap().json().await.unwrap();
+            body["results"].as_array().unwrap().clone()
+        }
+    };
+    let keys = |v: &Value| -> BTreeSet<String> { v.as_object().unwrap().keys().cloned().collect() };
+    for (version, meeting) in [
+        ("2025-09-03", "transcription"),
+        ("2026-03-11", "meeting_notes"),
+    ] {
+        let gallery = children(ids.block_gallery.clone(), version).await;
+        let of = |kind: &str| {
+            gallery
+                .iter()
+                .find(|b| b["type"] == kind)
+                .unwrap_or_else(|| panic!("{version}: no {kind} block"))
+                .clone()
+        };
+        let h4 = of("heading_4");
+        assert_eq!(
+            keys(&h4["heading_4"]),
+            keys(&of("heading_1")["heading_1"]),
+            "{version}: heading_4 is shaped like heading_1"
+        );
+        let tab = of("tab");
+        assert_eq!(tab["tab"], serde_json::json!({}), "{version}");
+        assert_eq!(tab["has_children"], true);
+        for item in children(tab["id"].as_str().unwrap().to_string(), version).await {
+            assert_eq!(
+                item["type"], "paragraph",
+                "{version}: tab items are paragraphs"
+            );
+            assert!(
+                item["paragraph"]["icon"].is_object(),
+                "{version}: with an icon"
+            );
+        }
+        let notes = of(meeting);
+        let payload = &notes[meeting];
+        let documented: BTreeSet<String> =
+            ["title", "status", "children", "calendar_event", "recording"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        assert!(keys(payload).is_subset(&documented), "{version}: {payload}");
+        let sections = children(notes["id"].as_str().unwrap().to_string(), version).await;
+        let section_ids: BTreeSet<&str> =
+            sections.iter().filter_map(|b| b["id"].as_str()).collect();
+        for key in ["summary_block_id", "notes_block_id", "transcript_block_id"] {
+            let id = payload["children"][key].as_str().unwrap();
+            assert!(
+                section_ids.contains(id),
+                "{version}: {key} is a child of the block"
+            );
+        }
+        let unsupported = of("unsupported");
+        assert_eq!(
+            unsupported["unsupported"],
+            serde_json::json!({"block_type": "button"})
+        );
+    }
+}
