@@ -76,25 +76,7 @@ async fn json_rows(
     ctx: &SessionContext,
     sql: &str,
 ) -> Result<Vec<Map<String, Value>>, ExportError> {
-    let batches = ctx
-        .sql(sql)
-        .await
-        .map_err(lake_error)?
-        .collect()
-        .await
-        .map_err(lake_error)?;
-    let mut buf = Vec::new();
-    {
-        let mut w = arrow::json::ArrayWriter::new(&mut buf);
-        for b in &batches {
-            w.write(b).map_err(lake_error)?;
-        }
-        w.finish().map_err(lake_error)?;
-    }
-    if buf.is_empty() {
-        return Ok(Vec::new());
-    }
-    serde_json::from_slice(&buf).map_err(lake_error)
+    crate::shell::json_rows(ctx, sql).await.map_err(lake_error)
 }
 
 fn text(row: &Map<String, Value>, key: &str) -> Option<String> {

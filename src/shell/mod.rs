@@ -37,6 +37,26 @@ pub struct RegisteredTable {
     pub data_source: bool,
 }
 
+/// Rows of `sql` as JSON objects (columns a row has null are absent).
+pub async fn json_rows(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, DataFusionError> {
+    let batches = ctx.sql(sql).await?.collect().await?;
+    let mut buf = Vec::new();
+    {
+        let mut w = arrow::json::ArrayWriter::new(&mut buf);
+        for b in &batches {
+            w.write(b)?;
+        }
+        w.finish()?;
+    }
+    if buf.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_slice(&buf).map_err(|e| DataFusionError::External(Box::new(e)))
+}
+
 /// A SQL identifier of `ident`, double quotes doubled.
 pub fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))

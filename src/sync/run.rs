@@ -213,6 +213,11 @@ async fn begin<'a>(
         );
     }
     let mode = decide_mode(options, &state, now);
+    let titles = if selected(options, FixedTable::Documents) {
+        known_titles(lake).await
+    } else {
+        std::collections::HashMap::new()
+    };
     let destination = Destination {
         lake: lake.clone(),
         partition: format.partition(now.date_naive()),
@@ -249,8 +254,41 @@ async fn begin<'a>(
         tombstones: 0,
         format,
         changes: RunChanges::default(),
-        titles: std::collections::HashMap::new(),
+        titles,
     })
+}
+
+/// Titles of the pages the lake holds, by id: documents link to pages this run may not list
+/// (an incremental run lists only what changed), and `link_to_page` blocks carry no title.
+/// An unreadable lake only costs the titles (links keep "Untitled"), with a warning.
+async fn known_titles(lake: &Lake) -> std::collections::HashMap<String, String> {
+    let ctx = datafusion::prelude::SessionContext::new();
+    let read = async {
+        let tables = crate::shell::register_lake(&ctx, lake).await?;
+        if !tables.iter().any(|t| t.name == "pages") {
+            return Ok(Vec::new());
+        }
+        crate::shell::json_rows(&ctx, "SELECT id, title FROM pages WHERE title <> ''").await
+    };
+    match read.await {
+        Ok(rows) => rows
+            .into_iter()
+            .filter_map(|r| {
+                let text = |k: &str| {
+                    r.get(k)
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_string)
+                };
+                Some((text("id")?, text("title")?))
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(
+                "could not read page titles from the lake ({e}); links to pages this run does not list show as Untitled"
+            );
+            std::collections::HashMap::new()
+        }
+    }
 }
 
 async fn run_locked(

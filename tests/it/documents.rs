@@ -132,4 +132,15 @@ async fn every_crawled_page_is_a_document_that_agrees_with_its_blocks() {
         "only the edited page's document changed"
     );
     assert_eq!(after.len(), docs.len());
+    // The incremental run did not list the root page, yet the gallery's link to it keeps the
+    // root's title (read from the lake's pages table).
+    assert!(
+        after[&page].contains(&format!(
+            "[Acme HQ](https://www.notion.so/{})",
+            ids.root.replace('-', "")
+        )),
+        "{}",
+        after[&page]
+    );
+    assert!(!after[&page].contains("Untitled"));
 }
