@@ -46,17 +46,9 @@ pub struct HandbookLinks<'a> {
 }
 
 /// Adds the handbook under `parent` and returns its id.
-pub fn build_handbook(ws: &mut Workspace, parent: &str, to: &HandbookLinks<'_>) -> String {
-    let a = to.author;
-    let colleague_name = ws
-        .user(to.colleague)
-        .map(|u| u.name.clone())
-        .unwrap_or_default();
-    let page = ws.add_page(FParent::Page(parent.into()), "Team handbook", a);
-    ws.add_block(&page, "callout", json!({"rich_text": rt_array("Welcome to Acme. This handbook is the source of truth: edit it in Notion, never in the export."), "icon": {"type": "emoji", "emoji": "👋"}, "color": "blue_background"}), a);
-    ws.add_block(&page, "table_of_contents", json!({"color": "default"}), a);
-    ws.add_block(&page, "heading_1", heading("How we work", false), a);
-    let paragraphs = vec![
+/// One paragraph per kind of rich text.
+fn rich_text_cases(to: &HandbookLinks<'_>, colleague_name: &str) -> Vec<Vec<Value>> {
+    vec![
         vec![
             styled("Ship ", &["bold"], "default"),
             styled("small", &["bold", "italic"], "default"),
@@ -86,7 +78,7 @@ pub fn build_handbook(ws: &mut Workspace, parent: &str, to: &HandbookLinks<'_>) 
         vec![rt("Office hours:\nMonday to Thursday 9–17\nFriday 9–13")],
         vec![
             rt("Ask "),
-            mention_user(to.colleague, &colleague_name),
+            mention_user(to.colleague, colleague_name),
             rt(" about "),
             mention(
                 "page",
@@ -129,12 +121,12 @@ pub fn build_handbook(ws: &mut Workspace, parent: &str, to: &HandbookLinks<'_>) 
                 None,
             ),
         ],
-    ];
-    for items in paragraphs {
-        ws.add_block(&page, "paragraph", para(items), a);
-    }
+    ]
+}
 
-    ws.add_block(&page, "heading_2", heading("Your first week", false), a);
+/// The onboarding steps, the checklist, the tools table and the setup code.
+fn first_week_and_tools(ws: &mut Workspace, page: &str, a: &str) {
+    ws.add_block(page, "heading_2", heading("Your first week", false), a);
     for (k, step) in [
         "Get your laptop from IT",
         "Read the CRM guide",
@@ -143,7 +135,7 @@ pub fn build_handbook(ws: &mut Workspace, parent: &str, to: &HandbookLinks<'_>) 
     .iter()
     .enumerate()
     {
-        let item = ws.add_block(&page, "numbered_list_item", para(vec![rt(step)]), a);
+        let item = ws.add_block(page, "numbered_list_item", para(vec![rt(step)]), a);
         if k == 1 {
             for sub in ["Companies and contacts", "Deals and stages"] {
                 ws.add_block(&item, "bulleted_list_item", para(vec![rt(sub)]), a);
@@ -152,16 +144,16 @@ pub fn build_handbook(ws: &mut Workspace, parent: &str, to: &HandbookLinks<'_>) 
     }
     for (text, done) in [("Sign the handbook", true), ("Set up 2FA", false)] {
         ws.add_block(
-            &page,
+            page,
             "to_do",
             json!({"rich_text": rt_array(text), "checked": done, "color": "default"}),
             a,
         );
     }
 
-    ws.add_block(&page, "heading_2", heading("Tools", false), a);
+    ws.add_block(page, "heading_2", heading("Tools", false), a);
     let table = ws.add_block(
-        &page,
+        page,
         "table",
         json!({"table_width": 3, "has_column_header": true, "has_row_header": true}),
         a,
@@ -174,15 +166,14 @@ pub fn build_handbook(ws: &mut Workspace, parent: &str, to: &HandbookLinks<'_>) 
         let cells: Vec<Value> = row.iter().map(|c| rt_array(c)).collect();
         ws.add_block(&table, "table_row", json!({ "cells": cells }), a);
     }
-    ws.add_block(&page, "code", json!({"rich_text": rt_array("git clone git@github.com:acme/arm.git\nmake setup"), "caption": rt_array("Clone and set up"), "language": "shell"}), a);
+    ws.add_block(page, "code", json!({"rich_text": rt_array("git clone git@github.com:acme/arm.git\nmake setup"), "caption": rt_array("Clone and set up"), "language": "shell"}), a);
+}
 
-    ws.add_block(&page, "heading_2", heading("FAQ", false), a);
-    let toggle = ws.add_block(
-        &page,
-        "toggle",
-        para(vec![rt("How do I request leave?")]),
-        a,
-    );
+/// The FAQ toggle, a toggleable heading, a quote, a link to another page and the changelog.
+fn faq_and_changelog(ws: &mut Workspace, page: &str, to: &HandbookLinks<'_>) {
+    let a = to.author;
+    ws.add_block(page, "heading_2", heading("FAQ", false), a);
+    let toggle = ws.add_block(page, "toggle", para(vec![rt("How do I request leave?")]), a);
     ws.add_block(
         &toggle,
         "paragraph",
@@ -191,7 +182,7 @@ pub fn build_handbook(ws: &mut Workspace, parent: &str, to: &HandbookLinks<'_>) 
         )]),
         a,
     );
-    let expenses = ws.add_block(&page, "heading_3", heading("Expenses", true), a);
+    let expenses = ws.add_block(page, "heading_3", heading("Expenses", true), a);
     ws.add_block(
         &expenses,
         "bulleted_list_item",
@@ -199,23 +190,41 @@ pub fn build_handbook(ws: &mut Workspace, parent: &str, to: &HandbookLinks<'_>) 
         a,
     );
     ws.add_block(
-        &page,
+        page,
         "quote",
         para(vec![rt("When in doubt, write it down.")]),
         a,
     );
     ws.add_block(
-        &page,
+        page,
         "link_to_page",
         json!({"type": "page_id", "page_id": to.crm_page}),
         a,
     );
-    ws.add_block(&page, "heading_4", heading("Changelog", false), a);
+    ws.add_block(page, "heading_4", heading("Changelog", false), a);
     ws.add_block(
-        &page,
+        page,
         "bulleted_list_item",
         para(vec![rt("2026-09: first version")]),
         a,
     );
+}
+
+pub fn build_handbook(ws: &mut Workspace, parent: &str, to: &HandbookLinks<'_>) -> String {
+    let a = to.author;
+    let colleague_name = ws
+        .user(to.colleague)
+        .map(|u| u.name.clone())
+        .unwrap_or_default();
+    let page = ws.add_page(FParent::Page(parent.into()), "Team handbook", a);
+    ws.add_block(&page, "callout", json!({"rich_text": rt_array("Welcome to Acme. This handbook is the source of truth: edit it in Notion, never in the export."), "icon": {"type": "emoji", "emoji": "👋"}, "color": "blue_background"}), a);
+    ws.add_block(&page, "table_of_contents", json!({"color": "default"}), a);
+    ws.add_block(&page, "heading_1", heading("How we work", false), a);
+    for items in rich_text_cases(to, &colleague_name) {
+        ws.add_block(&page, "paragraph", para(items), a);
+    }
+
+    first_week_and_tools(ws, &page, a);
+    faq_and_changelog(ws, &page, to);
     page
 }
