@@ -13,11 +13,15 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use notionlake::fake::{
-    DEMO_TOKEN, FakeConfig, FakeNotion, SynthSpec, Workspace, demo_workspace, synthetic_workspace,
+    FakeConfig, FakeNotion, SynthSpec, Workspace, demo_workspace, synthetic_workspace,
 };
-use notionlake::notion::{ClientConfig, NotionClient};
 use notionlake::sink::Lake;
 use notionlake::sync::{CommentsMode, ContentMode, SyncOptions, sync_workspace};
+
+// Only the client is used here: the fake runs in-process, so its stats can be read.
+#[path = "support/mod.rs"]
+#[allow(dead_code)]
+mod support;
 
 /// Notion's average rate limit.
 const NOTION_RPS: f64 = 3.0;
@@ -33,16 +37,7 @@ async fn case(name: &str, ws: Workspace, content: ContentMode, record_limit: usi
     )
     .await
     .expect("fake");
-    let client = NotionClient::with_token(
-        &fake.url(),
-        DEMO_TOKEN,
-        ClientConfig {
-            rps: 10_000.0,
-            burst: 100,
-            ..ClientConfig::default()
-        },
-    )
-    .expect("client");
+    let client = support::client(&fake.url());
     let dir = tempfile::tempdir().expect("tempdir");
     let lake = Lake::open(dir.path().to_str().expect("utf-8")).expect("lake");
     let options = SyncOptions {

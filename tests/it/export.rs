@@ -9,7 +9,6 @@ use notionlake::export::{ExportReport, MANIFEST, export_markdown};
 use notionlake::fake::FakeConfig;
 use notionlake::sink::{Lake, TableFormat};
 use notionlake::sync::SyncOptions;
-use serde_json::json;
 
 use crate::demo_fake;
 use crate::lake::sync_with;
@@ -104,20 +103,7 @@ async fn export_formats(format: TableFormat) {
     );
 
     // One block of one page edited: only that page's file is rewritten.
-    let quote = {
-        let ws = fake.workspace();
-        let page = ws.page(&ids.handbook).unwrap();
-        page.children
-            .iter()
-            .find(|b| ws.blocks[*b].kind == "quote")
-            .unwrap()
-            .clone()
-    };
-    fake.workspace_mut().edit_block_now(
-        &quote,
-        json!({"rich_text": [{"type": "text", "text": {"content": "Write it down, then ship it.", "link": null}, "annotations": {"bold": false, "italic": false, "strikethrough": false, "underline": false, "code": false, "color": "default"}, "plain_text": "Write it down, then ship it.", "href": null}], "color": "default"}),
-        &ids.people["grace"],
-    );
+    crate::edit_handbook_quote(&fake, &ids, "Write it down, then ship it.");
     sync_with(&fake, &lake, &options).await;
     let edited = export_markdown(&lake, &out).await.unwrap();
     let after = files(&out);

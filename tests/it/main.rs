@@ -55,3 +55,22 @@ pub fn test_config(fake: &FakeNotion, version: NotionVersion) -> ClientConfig {
 pub fn client_with(config: ClientConfig) -> NotionClient {
     NotionClient::new(config, Arc::new(StaticToken::new(DEMO_TOKEN))).expect("client")
 }
+
+/// Edits the text of the handbook's quote block (one block of one page) to `text`, now.
+pub fn edit_handbook_quote(fake: &FakeNotion, ids: &DemoIds, text: &str) {
+    let quote = {
+        let ws = fake.workspace();
+        let page = ws.page(&ids.handbook).expect("the handbook");
+        page.children
+            .iter()
+            .find(|b| ws.blocks[*b].kind == "quote")
+            .expect("a quote")
+            .clone()
+    };
+    let item = serde_json::json!({"type": "text", "text": {"content": text, "link": null}, "annotations": {"bold": false, "italic": false, "strikethrough": false, "underline": false, "code": false, "color": "default"}, "plain_text": text, "href": null});
+    fake.workspace_mut().edit_block_now(
+        &quote,
+        serde_json::json!({"rich_text": [item], "color": "default"}),
+        &ids.people["grace"],
+    );
+}

@@ -9,7 +9,7 @@ use notionlake::fake::{FakeConfig, FakeNotion};
 use notionlake::notion::NotionVersion;
 use notionlake::sink::Lake;
 use notionlake::sync::{ContentMode, SyncError, SyncOptions, sync_workspace};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::lake::{rows, sync_with};
 use crate::{client_with, demo_fake, test_config};
@@ -168,20 +168,7 @@ async fn an_incremental_sync_reads_one_edited_page_with_one_request() {
     let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
     let dir = tempfile::tempdir().unwrap();
     let (lake, before, _) = sync_documents(&fake, &dir, &markdown_api()).await;
-    let quote = {
-        let ws = fake.workspace();
-        let page = ws.page(&ids.handbook).unwrap();
-        page.children
-            .iter()
-            .find(|b| ws.blocks[*b].kind == "quote")
-            .unwrap()
-            .clone()
-    };
-    fake.workspace_mut().edit_block_now(
-        &quote,
-        json!({"rich_text": [{"type": "text", "text": {"content": "Edited.", "link": null}, "annotations": {"bold": false, "italic": false, "strikethrough": false, "underline": false, "code": false, "color": "default"}, "plain_text": "Edited.", "href": null}], "color": "default"}),
-        &ids.people["grace"],
-    );
+    crate::edit_handbook_quote(&fake, &ids, "Edited.");
     fake.reset_stats();
     sync_with(&fake, &lake, &markdown_api()).await;
     assert_eq!(fake.stats().requests.get(MARKDOWN), Some(&1));
