@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
-use super::markdown::{BlockNode, Context, Document, LinkKind, render};
+use super::markdown::{BlockNode, Context, Document, LinkKind, Titles, render};
 
 /// The page columns a document repeats from its `pages` row, kept from the moment the page is
 /// queued for its crawl until its content arrives.
@@ -125,12 +125,7 @@ fn originals(nodes: &[BlockNode], out: &mut HashMap<String, BlockNode>) {
 
 /// The `documents` row of page `page_id` from its head and its `blocks` rows; `titles` names
 /// the pages its links point at, when known.
-pub fn document_row(
-    page_id: &str,
-    head: &DocumentHead,
-    rows: &[Value],
-    titles: &HashMap<String, String>,
-) -> Value {
+pub fn document_row(page_id: &str, head: &DocumentHead, rows: &[Value], titles: &Titles) -> Value {
     let tree = block_tree(page_id, rows);
     let mut synced = HashMap::new();
     originals(&tree, &mut synced);

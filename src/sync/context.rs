@@ -99,7 +99,9 @@ pub(super) struct Run<'a> {
     pub(super) changes: RunChanges,
     /// Titles of the pages this run listed, by id, for the links a document makes to them
     /// (`link_to_page` blocks carry no title); filled only when the run writes `documents`.
-    pub(super) titles: std::collections::HashMap<String, String>,
+    pub(super) titles: crate::flatten::markdown::Titles,
+    /// Set once the titles reached their bound (and the run said so).
+    pub(super) titles_full: bool,
 }
 
 impl Run<'_> {

@@ -36,6 +36,7 @@ pub use error::SyncError;
 pub use inventory::{DataSourceSummary, Inventory, inventory};
 pub use options::{
     DEFAULT_FULL_EVERY, DEFAULT_MAX_DEPTH, MAX_IN_FLIGHT_PAGES, Selection, SyncOptions,
+    TITLES_IN_MEMORY,
 };
 pub use output::{BATCH_ROWS, WRITE_QUEUE};
 pub use report::{FixedReport, SyncReport, TableReport};

@@ -45,6 +45,10 @@ pub struct SyncOptions {
 /// Deepest block nesting followed by default.
 pub const DEFAULT_MAX_DEPTH: usize = 64;
 
+/// Page titles a sync keeps for the links documents make (about 60 bytes each); links to pages
+/// past them that carry no title of their own show as "Untitled", with a warning.
+pub const TITLES_IN_MEMORY: usize = 200_000;
+
 /// Every Nth run is a full refresh by default.
 pub const DEFAULT_FULL_EVERY: u32 = 24;
 

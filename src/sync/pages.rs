@@ -63,8 +63,9 @@ impl Run<'_> {
         }
         if self.wants(FixedTable::Documents) {
             let title = crate::flatten::fixed::page_title(page);
-            if !title.is_empty() {
-                self.titles.insert(id.clone(), title);
+            if !title.is_empty() && !self.titles.insert(&id, &title) && !self.titles_full {
+                self.titles_full = true;
+                self.warnings.push(format!("more than {} page titles: links to further pages that a document names without a title (link_to_page blocks) show as Untitled", super::TITLES_IN_MEMORY));
             }
         }
         let edited = page

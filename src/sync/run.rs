@@ -15,6 +15,7 @@ use super::output::{Destination, Output};
 use super::report::{SyncReport, new_run_id};
 use crate::flatten::RunInfo;
 use crate::flatten::fixed::FixedTable;
+use crate::flatten::markdown::Titles;
 use crate::flatten::names::NameStyle;
 use crate::notion::NotionClient;
 use crate::sink::delta::merge::RunChanges;
@@ -216,7 +217,7 @@ async fn begin<'a>(
     let titles = if selected(options, FixedTable::Documents) {
         known_titles(lake).await
     } else {
-        std::collections::HashMap::new()
+        Titles::new(0)
     };
     let destination = Destination {
         lake: lake.clone(),
@@ -255,40 +256,53 @@ async fn begin<'a>(
         format,
         changes: RunChanges::default(),
         titles,
+        titles_full: false,
     })
 }
 
 /// Titles of the pages the lake holds, by id: documents link to pages this run may not list
 /// (an incremental run lists only what changed), and `link_to_page` blocks carry no title.
 /// An unreadable lake only costs the titles (links keep "Untitled"), with a warning.
-async fn known_titles(lake: &Lake) -> std::collections::HashMap<String, String> {
+async fn known_titles(lake: &Lake) -> Titles {
+    let mut titles = Titles::new(super::TITLES_IN_MEMORY);
+    if let Err(e) = read_titles(lake, &mut titles).await {
+        tracing::warn!(
+            "could not read page titles from the lake ({e}); links to pages this run does not list show as Untitled"
+        );
+    }
+    titles
+}
+
+/// Streams the lake's page titles (most recently edited first, up to the bound) into `titles`.
+async fn read_titles(
+    lake: &Lake,
+    titles: &mut Titles,
+) -> Result<(), datafusion::error::DataFusionError> {
+    use arrow::array::{Array, AsArray};
+    use futures::StreamExt;
     let ctx = datafusion::prelude::SessionContext::new();
-    let read = async {
-        let tables = crate::shell::register_lake(&ctx, lake).await?;
-        if !tables.iter().any(|t| t.name == "pages") {
-            return Ok(Vec::new());
-        }
-        crate::shell::json_rows(&ctx, "SELECT id, title FROM pages WHERE title <> ''").await
-    };
-    match read.await {
-        Ok(rows) => rows
-            .into_iter()
-            .filter_map(|r| {
-                let text = |k: &str| {
-                    r.get(k)
-                        .and_then(serde_json::Value::as_str)
-                        .map(str::to_string)
-                };
-                Some((text("id")?, text("title")?))
-            })
-            .collect(),
-        Err(e) => {
-            tracing::warn!(
-                "could not read page titles from the lake ({e}); links to pages this run does not list show as Untitled"
-            );
-            std::collections::HashMap::new()
+    let tables = crate::shell::register_lake(&ctx, lake).await?;
+    if !tables.iter().any(|t| t.name == "pages") {
+        return Ok(());
+    }
+    let sql = format!(
+        "SELECT CAST(id AS VARCHAR) AS id, CAST(title AS VARCHAR) AS title FROM pages WHERE title <> '' ORDER BY last_edited_time DESC LIMIT {}",
+        super::TITLES_IN_MEMORY
+    );
+    let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        let text =
+            |i: usize| arrow::compute::cast(batch.column(i), &arrow::datatypes::DataType::Utf8);
+        let (ids, names) = (text(0)?, text(1)?);
+        let (ids, names) = (ids.as_string::<i32>(), names.as_string::<i32>());
+        for row in 0..batch.num_rows() {
+            if ids.is_valid(row) && names.is_valid(row) {
+                titles.insert(ids.value(row), names.value(row));
+            }
         }
     }
+    Ok(())
 }
 
 async fn run_locked(

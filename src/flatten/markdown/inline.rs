@@ -151,8 +151,7 @@ fn mention(item: &Value, plain: &str, ctx: &Context<'_>, links: &mut Links) -> (
             let title = ctx
                 .titles
                 .get(target)
-                .cloned()
-                .unwrap_or_else(|| plain.to_string());
+                .map_or_else(|| plain.to_string(), str::to_string);
             let link = if kind == "page" {
                 LinkKind::Page
             } else {
@@ -292,7 +291,9 @@ mod tests {
     fn links_mentions_and_equations() {
         let mut links = Links::default();
         let users = [("u1".to_string(), "Ada".to_string())].into();
-        let titles = [("p1".to_string(), "Handbook".to_string())].into();
+        let p1 = "0a1b2c3d-0000-4000-8000-000000000001";
+        let mut titles = crate::flatten::markdown::Titles::new(10);
+        assert!(titles.insert(&p1.replace('-', ""), "Handbook"));
         let ctx = Context {
             users: &users,
             titles: &titles,
@@ -304,15 +305,31 @@ mod tests {
             {"type": "mention", "plain_text": "@someone",
              "mention": {"type": "user", "user": {"id": "u1"}}},
             {"type": "mention", "plain_text": "Untitled",
-             "mention": {"type": "page", "page": {"id": "p1"}}},
+             "mention": {"type": "page", "page": {"id": p1}}},
             {"type": "equation", "plain_text": "e=mc^2", "equation": {"expression": "e=mc^2"}}
         ]);
         let (md, plain) = render(&items, &ctx, &mut links);
         assert_eq!(
             md,
-            "[site](<https://x.test/a b>)@Ada[Handbook](https://www.notion.so/p1)$e=mc^2$"
+            "[site](<https://x.test/a b>)@Ada[Handbook](https://www.notion.so/0a1b2c3d000040008000000000000001)$e=mc^2$"
         );
         assert_eq!(plain, "site@AdaHandbooke=mc^2");
         assert_eq!(links.0.len(), 2);
+    }
+
+    #[test]
+    fn titles_stop_at_their_bound_and_take_any_id_spelling() {
+        let mut titles = crate::flatten::markdown::Titles::new(1);
+        let a = "0a1b2c3d-0000-4000-8000-000000000001";
+        let b = "0a1b2c3d-0000-4000-8000-000000000002";
+        assert!(titles.insert(a, "A"));
+        assert!(!titles.insert(b, "B"), "past the bound");
+        assert!(
+            titles.insert(&a.replace('-', ""), "A2"),
+            "a known id is updated"
+        );
+        assert_eq!(titles.get(a), Some("A2"));
+        assert_eq!(titles.get(b), None);
+        assert!(!titles.insert("not-a-uuid", "x"));
     }
 }

@@ -32,7 +32,7 @@ pub struct BlockNode {
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
     /// Page and database titles by id.
-    pub titles: &'a HashMap<String, String>,
+    pub titles: &'a Titles,
     /// User names by id.
     pub users: &'a HashMap<String, String>,
     /// Synced-block originals by id.
@@ -41,12 +41,64 @@ pub struct Context<'a> {
 
 static NO_NAMES: std::sync::LazyLock<HashMap<String, String>> =
     std::sync::LazyLock::new(HashMap::new);
+static NO_TITLES: std::sync::LazyLock<Titles> = std::sync::LazyLock::new(|| Titles::new(0));
+
+/// Page and database titles by id for the links a document makes, held compactly (an id as its
+/// 16 bytes) and up to a bound, so that a sync's memory does not grow with the workspace past it.
+#[derive(Debug, Clone, Default)]
+pub struct Titles {
+    map: HashMap<u128, Box<str>>,
+    limit: usize,
+}
+
+impl Titles {
+    /// An empty set holding at most `limit` titles.
+    pub fn new(limit: usize) -> Titles {
+        Titles {
+            map: HashMap::new(),
+            limit,
+        }
+    }
+
+    /// Records the title of `id` (a UUID in any of Notion's spellings). Returns false when it
+    /// could not be kept: the bound is reached (a known id is still updated) or the id is not
+    /// a UUID.
+    pub fn insert(&mut self, id: &str, title: &str) -> bool {
+        let Some(key) = key_of(id) else {
+            return false;
+        };
+        if self.map.len() >= self.limit && !self.map.contains_key(&key) {
+            return false;
+        }
+        self.map.insert(key, title.into());
+        true
+    }
+
+    /// The title of `id`, when known.
+    pub fn get(&self, id: &str) -> Option<&str> {
+        self.map.get(&key_of(id)?).map(AsRef::as_ref)
+    }
+
+    /// Titles held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when none is held.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+fn key_of(id: &str) -> Option<u128> {
+    uuid::Uuid::try_parse(id).ok().map(|u| u.as_u128())
+}
 
 impl Default for Context<'static> {
     /// Nothing known: mentions keep Notion's own text.
     fn default() -> Self {
         Context {
-            titles: &NO_NAMES,
+            titles: &NO_TITLES,
             users: &NO_NAMES,
             synced: None,
         }
@@ -455,7 +507,7 @@ impl Renderer<'_> {
             .get("title")
             .and_then(Value::as_str)
             .map(str::to_string)
-            .or_else(|| self.ctx.titles.get(&id).cloned())
+            .or_else(|| self.ctx.titles.get(&id).map(str::to_string))
             .unwrap_or_else(|| "Untitled".to_string());
         self.doc.text.push_str(&title);
         self.doc.text.push('\n');
