@@ -214,7 +214,8 @@ async fn begin<'a>(
         );
     }
     let mode = decide_mode(options, &state, now);
-    let titles = if selected(options, FixedTable::Documents) {
+    // A lake with no committed run has no titles to read.
+    let titles = if selected(options, FixedTable::Documents) && state.last_run.is_some() {
         known_titles(lake).await
     } else {
         Titles::new(0)
