@@ -209,6 +209,11 @@ pub struct SelectFlags {
     /// Comments to read: none, pages (one request per page) or all (one more per block).
     #[arg(long, value_enum, default_value_t = CommentsMode::Pages)]
     pub comments: CommentsMode,
+    /// Comments an incremental sync reads again on pages nobody edited (a new comment does not
+    /// mark a page edited): none, recent:<duration> (pages edited within it, e.g. recent:7d) or
+    /// all; one request per page.
+    #[arg(long, default_value_t = crate::sync::CommentsRefresh::DEFAULT)]
+    pub comments_refresh: crate::sync::CommentsRefresh,
     /// How page content is read: blocks (every block level by level: the blocks table and
     /// documents rendered from it) or markdown-api (one request per page for documents in
     /// Notion's enhanced markdown; no blocks table; Notion-Version 2025-09-03 or later).
@@ -299,6 +304,7 @@ impl SelectFlags {
                 CommentsMode::None
             },
             content: self.content,
+            comments_refresh: self.comments_refresh,
             max_depth: self.max_depth.max(1),
             concurrency: self.concurrency.max(1),
             progress: true,
@@ -318,6 +324,7 @@ impl Default for SelectFlags {
             exclude: Vec::new(),
             comments: CommentsMode::Pages,
             content: crate::sync::ContentMode::Blocks,
+            comments_refresh: crate::sync::CommentsRefresh::DEFAULT,
             roots: Vec::new(),
             databases: Vec::new(),
             max_depth: crate::sync::DEFAULT_MAX_DEPTH,

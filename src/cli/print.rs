@@ -77,6 +77,13 @@ pub(super) fn print_report(
         "requests: {} ({} retries, {} rate-limited, {} bytes received)",
         r.total_requests, r.retries, r.rate_limited, r.bytes_received
     )?;
+    if let Some(c) = &report.comments_refresh {
+        writeln!(
+            out,
+            "comments refresh ({}): {} unedited pages, {} requests, {} comments",
+            c.scope, c.pages, c.requests, c.comments
+        )?;
+    }
     for w in &report.warnings {
         writeln!(out, "warning: {w}")?;
     }

@@ -102,6 +102,10 @@ pub(super) struct Run<'a> {
     pub(super) titles: crate::flatten::markdown::Titles,
     /// Set once the titles reached their bound (and the run said so).
     pub(super) titles_full: bool,
+    /// Pages this run crawled, when it refreshes comments (their comments are already read).
+    pub(super) crawled_ids: std::collections::HashSet<u128>,
+    /// What the comments refresh cost, once done.
+    pub(super) comments_refresh: Option<super::report::RefreshReport>,
 }
 
 impl Run<'_> {

@@ -7,6 +7,7 @@
 //!   past Notion's per-query cap ([`split`] divides a minute past it), stale-cursor restarts;
 //! - `complete`: values page objects truncate at 25 references, read whole;
 //! - `pages`: page marks (what changed since the last run), `pages` rows, tombstones;
+//! - `refresh`: comments of unedited pages read again (`--comments-refresh`);
 //! - `jobs`, `schedule` and [`crawl`]: the page-content crawl — its jobs in flight, what the run
 //!   records of them, one page's tree (`markdown_api`: one page read as enhanced markdown);
 //! - `output`: the write side, fed through a bounded queue, staging files for the commit
@@ -26,6 +27,7 @@ mod markdown_api;
 pub mod options;
 mod output;
 mod pages;
+mod refresh;
 pub mod report;
 pub mod run;
 mod schedule;
@@ -35,8 +37,8 @@ pub use crawl::{CommentsMode, ContentMode};
 pub use error::SyncError;
 pub use inventory::{DataSourceSummary, Inventory, inventory};
 pub use options::{
-    DEFAULT_FULL_EVERY, DEFAULT_MAX_DEPTH, MAX_IN_FLIGHT_PAGES, Selection, SyncOptions,
-    TITLES_IN_MEMORY,
+    CommentsRefresh, DEFAULT_FULL_EVERY, DEFAULT_MAX_DEPTH, MAX_IN_FLIGHT_PAGES, Selection,
+    SyncOptions, TITLES_IN_MEMORY,
 };
 pub use output::{BATCH_ROWS, WRITE_QUEUE};
 pub use report::{FixedReport, SyncReport, TableReport};

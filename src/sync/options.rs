@@ -12,6 +12,9 @@ pub struct SyncOptions {
     pub selection: Selection,
     /// Which comments to read.
     pub comments: crate::sync::CommentsMode,
+    /// Whose comments an incremental sync reads again besides the pages whose edit time moved
+    /// (a new comment does not move it).
+    pub comments_refresh: CommentsRefresh,
     /// How page content is read (blocks, or Notion's markdown endpoint).
     pub content: crate::sync::ContentMode,
     /// Deepest block nesting followed.
@@ -42,6 +45,54 @@ pub struct SyncOptions {
     pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// Which unedited pages an incremental sync reads the comments of again: Notion does not move a
+/// page's `last_edited_time` when someone comments on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommentsRefresh {
+    /// Only pages whose edit time moved.
+    None,
+    /// Also pages edited within this long before the run (one request each).
+    Recent(std::time::Duration),
+    /// Also every other page (one request each).
+    All,
+}
+
+impl CommentsRefresh {
+    /// `recent:7d`.
+    pub const DEFAULT: CommentsRefresh =
+        CommentsRefresh::Recent(std::time::Duration::from_secs(7 * 86_400));
+}
+
+impl std::str::FromStr for CommentsRefresh {
+    type Err = String;
+
+    /// `none`, `all` or `recent:<duration>` (`recent:7d`, `recent:36h`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "none" => Ok(CommentsRefresh::None),
+            "all" => Ok(CommentsRefresh::All),
+            other => {
+                let span = other.strip_prefix("recent:").ok_or_else(|| {
+                    format!("{other:?}: expected none, all or recent:<duration> such as recent:7d")
+                })?;
+                humantime::parse_duration(span)
+                    .map(CommentsRefresh::Recent)
+                    .map_err(|e| format!("{span:?} is not a duration like 7d or 36h ({e})"))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for CommentsRefresh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CommentsRefresh::None => f.write_str("none"),
+            CommentsRefresh::All => f.write_str("all"),
+            CommentsRefresh::Recent(d) => write!(f, "recent:{}", humantime::format_duration(*d)),
+        }
+    }
+}
+
 /// Deepest block nesting followed by default.
 pub const DEFAULT_MAX_DEPTH: usize = 64;
 
@@ -62,6 +113,7 @@ impl Default for SyncOptions {
             selection: Selection::default(),
             comments: crate::sync::CommentsMode::Pages,
             content: crate::sync::ContentMode::Blocks,
+            comments_refresh: CommentsRefresh::DEFAULT,
             max_depth: DEFAULT_MAX_DEPTH,
             concurrency: MAX_IN_FLIGHT_PAGES,
             progress: false,

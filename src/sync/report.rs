@@ -60,6 +60,21 @@ pub struct SyncReport {
     pub warnings: Vec<String>,
     /// Requests made.
     pub requests: StatsSnapshot,
+    /// What reading the comments of unedited pages again cost, when the run did.
+    pub comments_refresh: Option<RefreshReport>,
+}
+
+/// The comments refresh of a run.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct RefreshReport {
+    /// The refresh asked for (`recent:7days`, `all`).
+    pub scope: String,
+    /// Unedited pages whose comments were read.
+    pub pages: usize,
+    /// Requests it took.
+    pub requests: usize,
+    /// Comments found on them.
+    pub comments: usize,
 }
 
 /// A new run id: sortable time plus a random suffix.

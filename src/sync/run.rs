@@ -214,11 +214,11 @@ async fn begin<'a>(
         );
     }
     let mode = decide_mode(options, &state, now);
-    // A lake with no committed run has no titles to read.
-    let titles = if selected(options, FixedTable::Documents) && state.last_run.is_some() {
-        known_titles(lake).await
-    } else {
-        Titles::new(0)
+    // Titles are kept only for documents; a lake with no committed run has none to read.
+    let titles = match selected(options, FixedTable::Documents) {
+        false => Titles::new(0),
+        true if state.last_run.is_none() => Titles::new(super::TITLES_IN_MEMORY),
+        true => known_titles(lake).await,
     };
     let destination = Destination {
         lake: lake.clone(),
@@ -258,6 +258,8 @@ async fn begin<'a>(
         changes: RunChanges::default(),
         titles,
         titles_full: false,
+        crawled_ids: std::collections::HashSet::new(),
+        comments_refresh: None,
     })
 }
 
@@ -319,6 +321,7 @@ async fn run_locked(
     run.read_users().await?;
     let found = run.discover().await?;
     run.extract_everything(found).await?;
+    run.refresh_comments().await?;
     run.record_vanished().await?;
 
     let Run {
@@ -333,6 +336,7 @@ async fn run_locked(
         tombstones,
         format,
         mut changes,
+        comments_refresh,
         ..
     } = run;
     changes.complete = mode.full && !mode.restricted;
@@ -352,6 +356,7 @@ async fn run_locked(
         skipped: skipped.iter().map(|t| t.name().to_string()).collect(),
         warnings,
         requests: client.stats(),
+        comments_refresh,
     };
     if !mode.restricted {
         state.last_run = Some(RunMark {

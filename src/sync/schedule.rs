@@ -53,6 +53,11 @@ impl Run<'_> {
         if self.format == crate::sink::TableFormat::Delta {
             self.changes.crawled.insert(content.page_id.clone());
         }
+        if self.refreshes_comments()
+            && let Some(key) = super::refresh::page_key(&content.page_id)
+        {
+            self.crawled_ids.insert(key);
+        }
         if self.wants(FixedTable::Documents) {
             let head = self.crawl.head(head).map_err(SyncError::spill)?;
             let row = match &content.markdown {

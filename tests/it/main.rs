@@ -9,6 +9,7 @@ mod delta;
 mod documents;
 mod export;
 mod fake_server;
+mod freshness;
 mod golden;
 mod incremental;
 mod lake;

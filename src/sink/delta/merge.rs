@@ -43,6 +43,8 @@ pub struct RunChanges {
     pub complete: bool,
     /// Pages whose blocks and comments the run read again.
     pub crawled: HashSet<String>,
+    /// Pages whose comments alone the run read again (their other content untouched).
+    pub comments_read: HashSet<String>,
     /// Rows and pages deleted in Notion: (table, id), `pages` for a standalone page.
     pub deleted: Vec<(String, String)>,
 }
@@ -337,6 +339,9 @@ impl Committer<'_> {
                     ids.extend(self.rows_read_again.iter().cloned());
                 } else if group == "page_id" {
                     ids.extend(self.changes.crawled.iter().cloned());
+                    if dir == FixedTable::Comments.name() {
+                        ids.extend(self.changes.comments_read.iter().cloned());
+                    }
                 }
                 Deletions {
                     everything_unmatched: self.changes.complete,

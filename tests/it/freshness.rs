@@ -1,0 +1,152 @@
+//! Freshness between full refreshes: a new comment on a page nobody edited (Notion leaves the
+//! page's `last_edited_time` alone) lands with `--comments-refresh recent:7d` or `all`, at one
+//! request per refreshed page, and not with `none`.
+
+use chrono::{DateTime, Duration, Utc};
+use notionlake::fake::FakeConfig;
+use notionlake::sink::{Lake, TableFormat};
+use notionlake::sync::{CommentsRefresh, SyncOptions};
+
+use crate::demo_fake;
+use crate::lake::{rows, sync_with};
+
+const COMMENT: &str = "Late thought: invite Globex to the demo.";
+
+fn at(t: DateTime<Utc>, refresh: CommentsRefresh, format: TableFormat) -> SyncOptions {
+    SyncOptions {
+        now: Some(t),
+        comments_refresh: refresh,
+        format: Some(format),
+        ..SyncOptions::default()
+    }
+}
+
+async fn count(lake: &Lake, sql: &str) -> u64 {
+    let ctx = datafusion::prelude::SessionContext::new();
+    notionlake::shell::register_lake(&ctx, lake).await.unwrap();
+    rows(&ctx, sql).await[0]["n"].as_u64().unwrap()
+}
+
+async fn new_comment_on_an_unedited_page(format: TableFormat) {
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    // Two days after the demo's edits; the runs below are an hour apart.
+    let t0 = notionlake::fake::demo::demo_epoch() + Duration::days(2);
+    sync_with(&fake, &lake, &at(t0, CommentsRefresh::None, format)).await;
+    let page = ids.meeting_pages[1].clone();
+    let edited_before = fake.workspace().page(&page).unwrap().last_edited_time;
+    fake.workspace_mut()
+        .add_comment(&page, &ids.people["ada"], COMMENT, None);
+    assert_eq!(
+        fake.workspace().page(&page).unwrap().last_edited_time,
+        edited_before,
+        "a comment does not mark the page edited"
+    );
+    let landed = format!(
+        "SELECT count(*) AS n FROM comments WHERE plain_text = '{COMMENT}' AND page_id = '{page}'"
+    );
+
+    // Without a refresh the comment stays out: nothing looks edited.
+    let quiet = sync_with(
+        &fake,
+        &lake,
+        &at(t0 + Duration::hours(1), CommentsRefresh::None, format),
+    )
+    .await;
+    assert!(quiet.comments_refresh.is_none());
+    assert_eq!(count(&lake, &landed).await, 0, "{format:?}: none");
+
+    // recent:7d reads the comments of every live page edited in the week before the run:
+    // one request each, and the new comment lands.
+    let week = CommentsRefresh::Recent(std::time::Duration::from_secs(7 * 86_400));
+    let expected = count(
+        &lake,
+        &format!(
+            "SELECT count(*) AS n FROM pages WHERE NOT in_trash AND last_edited_time >= TIMESTAMP '{}'",
+            (t0 + Duration::hours(2) - Duration::days(7)).to_rfc3339()
+        ),
+    )
+    .await;
+    let before = fake
+        .stats()
+        .requests
+        .get("GET /v1/comments")
+        .copied()
+        .unwrap_or(0);
+    let report = sync_with(&fake, &lake, &at(t0 + Duration::hours(2), week, format)).await;
+    let refresh = report.comments_refresh.expect("a refresh ran");
+    let after = fake
+        .stats()
+        .requests
+        .get("GET /v1/comments")
+        .copied()
+        .unwrap_or(0);
+    assert_eq!(
+        refresh.pages as u64, expected,
+        "{format:?}: every recent live page"
+    );
+    assert_eq!(
+        refresh.requests as u64,
+        after - before,
+        "{format:?}: the report counts the requests"
+    );
+    assert_eq!(
+        refresh.requests, refresh.pages,
+        "{format:?}: one request per page"
+    );
+    assert_eq!(count(&lake, &landed).await, 1, "{format:?}: recent:7d");
+    // The page's other comments are still there, once each.
+    assert_eq!(
+        count(
+            &lake,
+            &format!("SELECT count(*) AS n FROM comments WHERE page_id = '{page}'")
+        )
+        .await,
+        3,
+        "{format:?}"
+    );
+
+    // `recent` over a window that holds no page edit reads nothing; `all` reads every page.
+    let old_only = CommentsRefresh::Recent(std::time::Duration::from_secs(3_600));
+    let none = sync_with(&fake, &lake, &at(t0 + Duration::hours(3), old_only, format)).await;
+    assert_eq!(none.comments_refresh.map(|r| r.requests), Some(0));
+    let all = sync_with(
+        &fake,
+        &lake,
+        &at(t0 + Duration::hours(4), CommentsRefresh::All, format),
+    )
+    .await;
+    let live = count(&lake, "SELECT count(*) AS n FROM pages WHERE NOT in_trash").await;
+    assert_eq!(all.comments_refresh.map(|r| r.pages as u64), Some(live));
+    assert_eq!(count(&lake, &landed).await, 1, "{format:?}: still once");
+}
+
+#[tokio::test]
+async fn a_new_comment_on_an_unedited_page_lands_with_the_refresh_delta() {
+    new_comment_on_an_unedited_page(TableFormat::Delta).await;
+}
+
+#[tokio::test]
+async fn a_new_comment_on_an_unedited_page_lands_with_the_refresh_parquet() {
+    new_comment_on_an_unedited_page(TableFormat::Parquet).await;
+}
+
+#[test]
+fn the_refresh_flag_parses_and_prints() {
+    for (text, want) in [
+        ("none", CommentsRefresh::None),
+        ("all", CommentsRefresh::All),
+        ("recent:7d", CommentsRefresh::DEFAULT),
+        (
+            "recent:36h",
+            CommentsRefresh::Recent(std::time::Duration::from_secs(36 * 3_600)),
+        ),
+    ] {
+        assert_eq!(text.parse::<CommentsRefresh>().unwrap(), want);
+    }
+    assert_eq!(CommentsRefresh::DEFAULT.to_string(), "recent:7days");
+    let err = "weekly".parse::<CommentsRefresh>().unwrap_err();
+    assert!(err.contains("recent:7d"), "{err}");
+    assert!("recent:soon".parse::<CommentsRefresh>().is_err());
+}
