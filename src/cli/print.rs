@@ -84,6 +84,13 @@ pub(super) fn print_report(
             c.scope, c.pages, c.requests, c.comments
         )?;
     }
+    if !report.clock_formulas.is_empty() {
+        writeln!(
+            out,
+            "formulas that read the clock (their values are as of the row's last read, stale until it is edited): {}",
+            report.clock_formulas.join(", ")
+        )?;
+    }
     for w in &report.warnings {
         writeln!(out, "warning: {w}")?;
     }

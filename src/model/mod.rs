@@ -216,6 +216,34 @@ pub struct PropertySchema {
     pub config: Value,
 }
 
+impl PropertySchema {
+    /// Whether this is a formula whose expression reads the clock (`now()`, `today()`): its
+    /// value changes with time while the row stays unedited, so no extractor keeps it fresh.
+    /// Notion sends expressions from 2025-09-03 on; without one nothing can be told.
+    pub fn reads_clock(&self) -> bool {
+        if self.kind != "formula" {
+            return false;
+        }
+        let Some(expr) = self.config.get("expression").and_then(Value::as_str) else {
+            return false;
+        };
+        let squeezed: String = expr
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .flat_map(char::to_lowercase)
+            .collect();
+        ["now()", "today()"].iter().any(|call| {
+            squeezed.match_indices(call).any(|(at, _)| {
+                // A whole function name, not the end of another (`snow()`).
+                !squeezed[..at]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_')
+            })
+        })
+    }
+}
+
 /// A data source's schema, read from a 2025+ data source or a 2022-06-28 database.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataSourceSchema {
@@ -319,6 +347,40 @@ pub fn plain_text(rich_text: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn formulas_that_read_the_clock_are_told_apart() {
+        let formula = |expr: &str| PropertySchema {
+            id: "f".into(),
+            name: "F".into(),
+            kind: "formula".into(),
+            config: serde_json::json!({ "expression": expr }),
+        };
+        for expr in [
+            "dateBetween(now(), prop(\"Created\"), \"days\")",
+            "if(prop(\"Due\") < Today( ), \"late\", \"\")",
+            "formatDate(now (),\"YYYY\")",
+        ] {
+            assert!(formula(expr).reads_clock(), "{expr}");
+        }
+        for expr in [
+            "prop(\"Amount\") * 0.4",
+            "snow() + 1",
+            "\"now()\".length()".replace("now()", "know()").as_str(),
+        ] {
+            assert!(!formula(expr).reads_clock(), "{expr}");
+        }
+        let mut not_formula = formula("now()");
+        not_formula.kind = "rollup".into();
+        assert!(!not_formula.reads_clock());
+        assert!(
+            !PropertySchema {
+                config: serde_json::json!({}),
+                ..formula("")
+            }
+            .reads_clock()
+        );
+    }
 
     #[test]
     fn uuid_bits_read_only_the_canonical_form() {

@@ -185,12 +185,29 @@ impl Shell {
 
     async fn describe(&self, name: &str) -> Result<String, ShellError> {
         let entry = self.registry.tables.values().find(|t| t.table == name);
+        // A formula that reads the clock says so: its stored value ages with the row.
+        let clock: Vec<&str> = entry
+            .map(|e| {
+                e.properties
+                    .iter()
+                    .filter(|p| p.reads_clock())
+                    .map(|p| p.id.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
         let notion: HashMap<&str, (&str, &str)> = entry
             .map(|e| {
                 e.columns
                     .iter()
                     .filter(|c| c.active)
-                    .map(|c| (c.column.as_str(), (c.name.as_str(), c.notion_type.as_str())))
+                    .map(|c| {
+                        let kind = if clock.contains(&c.property_id.as_str()) {
+                            "formula (reads the clock: as of the row's last read)"
+                        } else {
+                            c.notion_type.as_str()
+                        };
+                        (c.column.as_str(), (c.name.as_str(), kind))
+                    })
                     .collect()
             })
             .unwrap_or_default();

@@ -104,6 +104,8 @@ pub(super) struct Run<'a> {
     pub(super) titles_full: bool,
     /// Pages this run crawled, when it refreshes comments (their comments are already read).
     pub(super) crawled_ids: std::collections::HashSet<u128>,
+    /// Formula properties that read the clock, as `table.Property name`.
+    pub(super) clock_formulas: Vec<String>,
     /// What the comments refresh cost, once done.
     pub(super) comments_refresh: Option<super::report::RefreshReport>,
 }

@@ -91,6 +91,13 @@ impl Run<'_> {
         }
         let (entry, changes) = self.registry.plan(&schema, &self.run_id);
         let entry = entry.clone();
+        self.clock_formulas.extend(
+            schema
+                .properties
+                .iter()
+                .filter(|p| p.reads_clock())
+                .map(|p| format!("{}.{}", entry.table, p.name)),
+        );
         if metadata_changed {
             self.record_source_metadata(&schema_obj, &schema, &entry)
                 .await?;

@@ -62,6 +62,9 @@ pub struct SyncReport {
     pub requests: StatsSnapshot,
     /// What reading the comments of unedited pages again cost, when the run did.
     pub comments_refresh: Option<RefreshReport>,
+    /// Formulas that read the clock (`now()`, `today()`), as `table.Property name`: their
+    /// values in the lake are those of the row's last read, and stay so until it is edited.
+    pub clock_formulas: Vec<String>,
 }
 
 /// The comments refresh of a run.

@@ -259,6 +259,7 @@ async fn begin<'a>(
         titles,
         titles_full: false,
         crawled_ids: std::collections::HashSet::new(),
+        clock_formulas: Vec::new(),
         comments_refresh: None,
     })
 }
@@ -337,6 +338,7 @@ async fn run_locked(
         format,
         mut changes,
         comments_refresh,
+        clock_formulas,
         ..
     } = run;
     changes.complete = mode.full && !mode.restricted;
@@ -357,6 +359,7 @@ async fn run_locked(
         warnings,
         requests: client.stats(),
         comments_refresh,
+        clock_formulas,
     };
     if !mode.restricted {
         state.last_run = Some(RunMark {

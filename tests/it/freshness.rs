@@ -1,6 +1,6 @@
 //! Freshness between full refreshes: a new comment on a page nobody edited (Notion leaves the
 //! page's `last_edited_time` alone) lands with `--comments-refresh recent:7d` or `all`, at one
-//! request per refreshed page, and not with `none`.
+//! request per refreshed page, and not with `none`; formulas that read the clock are named.
 
 use chrono::{DateTime, Duration, Utc};
 use notionlake::fake::FakeConfig;
@@ -149,4 +149,44 @@ fn the_refresh_flag_parses_and_prints() {
     let err = "weekly".parse::<CommentsRefresh>().unwrap_err();
     assert!(err.contains("recent:7d"), "{err}");
     assert!("recent:soon".parse::<CommentsRefresh>().is_err());
+}
+
+/// A formula that reads the clock cannot be kept fresh by any extractor: the run summary and
+/// `\d` name it, and formulas that do not read the clock are not named.
+#[tokio::test]
+async fn formulas_that_read_the_clock_are_named_in_the_summary_and_describe() {
+    let (mut ws, ids) = notionlake::fake::demo_workspace();
+    let tasks = ids.data_sources["Tasks"].clone();
+    ws.data_sources
+        .get_mut(&tasks)
+        .unwrap()
+        .properties
+        .push(notionlake::fake::workspace::PropDef {
+            id: "tAge".into(),
+            name: "Days open".into(),
+            kind: "formula".into(),
+            config: serde_json::json!({"expression": "dateBetween(now(), prop(\"Created\"), \"days\")"}),
+        });
+    let fake = notionlake::fake::FakeNotion::start(ws, FakeConfig::unlimited())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    let report = sync_with(&fake, &lake, &SyncOptions::default()).await;
+    assert_eq!(report.clock_formulas, vec!["tasks.Days open".to_string()]);
+    let shell =
+        notionlake::shell::repl::Shell::open(&lake, notionlake::shell::repl::OutputFormat::Table)
+            .await
+            .unwrap();
+    let described = shell.command("\\d tasks").await.unwrap();
+    let line = described
+        .lines()
+        .find(|l| l.contains("Days open"))
+        .unwrap_or_else(|| panic!("{described}"));
+    assert!(line.contains("reads the clock"), "{line}");
+    let others: Vec<&str> = described
+        .lines()
+        .filter(|l| l.contains("reads the clock"))
+        .collect();
+    assert_eq!(others.len(), 1, "{described}");
 }
