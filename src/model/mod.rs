@@ -1,7 +1,10 @@
 //! The internal model of the Notion objects the extractor reads, one shape for every
 //! Notion-Version (2022-06-28, 2025-09-03, 2026-03-11): parents, trash flags, databases vs data sources,
 //! block type names. Payloads stay `serde_json::Value` so that nothing unknown is lost; these
-//! helpers only read what differs between versions.
+//! helpers only read what differs between versions. [`dependencies`] reads from the schemas
+//! which computed values (rollups, formulas) depend on which relations.
+
+pub mod dependencies;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -190,3 +190,53 @@ async fn formulas_that_read_the_clock_are_named_in_the_summary_and_describe() {
         .collect();
     assert_eq!(others.len(), 1, "{described}");
 }
+
+/// The demo's CRM, as the lake's registry records its schemas: the dual relation between
+/// Companies and Deals carries a rollup each way (Pipeline sums deal amounts, Company size sums
+/// employees), and each is found with the synced property to follow from a changed row.
+#[tokio::test]
+async fn the_demo_crm_rollups_depend_on_their_dual_relation() {
+    use notionlake::model::dependencies::dependencies;
+    use notionlake::model::{DataSourceRef, DataSourceSchema};
+    use notionlake::state::Registry;
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    sync_with(&fake, &lake, &SyncOptions::default()).await;
+    let bytes = lake
+        .read(notionlake::state::registry::REGISTRY_PATH)
+        .await
+        .unwrap()
+        .unwrap();
+    let registry: Registry = serde_json::from_slice(&bytes).unwrap();
+    let schemas: Vec<DataSourceSchema> = registry
+        .tables
+        .values()
+        .map(|t| DataSourceSchema {
+            source: DataSourceRef {
+                id: t.data_source_id.clone(),
+                database_id: t.database_id.clone(),
+            },
+            title: t.title.clone(),
+            properties: t.properties.clone(),
+        })
+        .collect();
+    let deps = dependencies(&schemas);
+    let (companies, deals) = (&ids.data_sources["Companies"], &ids.data_sources["Deals"]);
+    let size = deps
+        .iter()
+        .find(|d| &d.dependent == deals && &d.related == companies)
+        .expect("deals depend on companies");
+    assert_eq!(size.relation_id, "dCo");
+    assert_eq!(size.synced_property_id.as_deref(), Some("cDeals"));
+    assert!(size.computed.contains(&"dCsz".to_string()), "{size:?}");
+    let pipeline = deps
+        .iter()
+        .find(|d| &d.dependent == companies && &d.related == deals)
+        .expect("companies depend on deals");
+    assert!(
+        pipeline.computed.contains(&"cPipe".to_string()),
+        "{pipeline:?}"
+    );
+    assert_eq!(pipeline.reads, vec!["dAmt".to_string()]);
+}
