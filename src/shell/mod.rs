@@ -164,6 +164,16 @@ pub async fn register_lake(
     ctx: &SessionContext,
     lake: &Lake,
 ) -> Result<Vec<RegisteredTable>, DataFusionError> {
+    register_tables(ctx, lake, None).await
+}
+
+/// Registers the lake's tables named in `only` (every table for `None`), and what their latest
+/// views read (`tombstones`), so that a reader of one table does not open all of them.
+pub async fn register_tables(
+    ctx: &SessionContext,
+    lake: &Lake,
+    only: Option<&[&str]>,
+) -> Result<Vec<RegisteredTable>, DataFusionError> {
     let store = lake.store();
     lake.register_store(ctx);
     let base = format!("{}/", lake.url().trim_end_matches('/'));
@@ -184,6 +194,9 @@ pub async fn register_lake(
         if top.iter().any(|d| d == t) {
             found.push((t.to_string(), t.to_string(), false));
         }
+    }
+    if let Some(only) = only {
+        found.retain(|(name, _, _)| name == "tombstones" || only.contains(&name.as_str()));
     }
     let format = TableFormat::of_lake(lake)
         .await

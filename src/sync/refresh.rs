@@ -16,11 +16,7 @@ use super::error::SyncError;
 use super::options::CommentsRefresh;
 use super::report::RefreshReport;
 use crate::flatten::fixed::{FixedTable, comment_row};
-
-/// A page id as its 16 bytes (ids that are not UUIDs are not tracked).
-pub(super) fn page_key(id: &str) -> Option<u128> {
-    uuid::Uuid::try_parse(id).ok().map(|u| u.as_u128())
-}
+use crate::model::uuid_bits;
 
 impl Run<'_> {
     /// Whether this run refreshes comments (and so tracks the pages it crawls).
@@ -44,7 +40,7 @@ impl Run<'_> {
         let mut targets = Vec::new();
         for entry in self.state.pages.iter() {
             let (id, mark) = entry.map_err(SyncError::spill)?;
-            if mark.trashed || page_key(&id).is_some_and(|k| crawled.contains(&k)) {
+            if mark.trashed || uuid_bits(&id).is_some_and(|k| crawled.contains(&k)) {
                 continue;
             }
             if let Some(since) = since {

@@ -285,7 +285,7 @@ async fn read_titles(
     use arrow::array::{Array, AsArray};
     use futures::StreamExt;
     let ctx = datafusion::prelude::SessionContext::new();
-    let tables = crate::shell::register_lake(&ctx, lake).await?;
+    let tables = crate::shell::register_tables(&ctx, lake, Some(&["pages"])).await?;
     if !tables.iter().any(|t| t.name == "pages") {
         return Ok(());
     }

@@ -54,7 +54,7 @@ impl Run<'_> {
             self.changes.crawled.insert(content.page_id.clone());
         }
         if self.refreshes_comments()
-            && let Some(key) = super::refresh::page_key(&content.page_id)
+            && let Some(key) = crate::model::uuid_bits(&content.page_id)
         {
             self.crawled_ids.insert(key);
         }

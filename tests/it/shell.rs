@@ -326,3 +326,18 @@ async fn results_stream_with_a_row_limit_for_tables_and_a_footer() {
     ]);
     assert_eq!(out, "x,y\na;b,it's;\n");
 }
+
+#[tokio::test]
+async fn a_reader_of_one_table_registers_only_it_and_what_its_view_reads() {
+    for format in [TableFormat::Delta, TableFormat::Parquet] {
+        let (_dir, lake) = demo_lake_in(Some(format)).await;
+        let ctx = datafusion::prelude::SessionContext::new();
+        let tables = notionlake::shell::register_tables(&ctx, &lake, Some(&["pages"]))
+            .await
+            .unwrap();
+        let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["pages", "tombstones"], "{format:?}");
+        let n = crate::lake::rows(&ctx, "SELECT count(*) AS n FROM pages").await;
+        assert!(n[0]["n"].as_u64().unwrap() > 100, "{format:?}");
+    }
+}

@@ -91,7 +91,7 @@ impl Titles {
 }
 
 fn key_of(id: &str) -> Option<u128> {
-    uuid::Uuid::try_parse(id).ok().map(|u| u.as_u128())
+    crate::model::uuid_bits(&crate::model::normalize_id_cow(id))
 }
 
 impl Default for Context<'static> {
