@@ -84,6 +84,13 @@ pub(super) fn print_report(
             c.scope, c.pages, c.requests, c.comments
         )?;
     }
+    if let Some(d) = &report.dependents {
+        writeln!(
+            out,
+            "computed values refreshed: {} rows whose rollups or formulas read changed rows, read again in {} round(s), {} requests",
+            d.rows, d.rounds, d.requests
+        )?;
+    }
     if !report.clock_formulas.is_empty() {
         writeln!(
             out,

@@ -105,7 +105,14 @@ pub trait Row {
     fn timestamp(&self, which: &str) -> Option<DateTime<Utc>>;
     /// The served property entry (`{id, type, <type>: value}`) by name or id.
     fn property(&self, name_or_id: &str) -> Option<Value>;
+    /// Every id a relation property lists, past the 25 a served entry shows (filters match
+    /// the whole relation); `None` reads the served entry.
+    fn relation(&self, _name_or_id: &str) -> Option<Vec<String>> {
+        None
+    }
 }
+
+use crate::notion::MAX_FILTER_ITEMS as MAX_COMPOUND_ITEMS;
 
 /// Evaluates a filter; `depth` counts enclosing compounds.
 pub fn matches(filter: &Value, row: &dyn Row, depth: usize) -> Result<bool, Invalid> {
@@ -117,6 +124,12 @@ pub fn matches(filter: &Value, row: &dyn Row, depth: usize) -> Result<bool, Inva
             let Some(items) = list.as_array() else {
                 return invalid(format!("body.filter.{key} should be an array"));
             };
+            if items.len() > MAX_COMPOUND_ITEMS {
+                return invalid(format!(
+                    "body.filter.{key}.length should be ≤ `{MAX_COMPOUND_ITEMS}`, instead was `{}`.",
+                    items.len()
+                ));
+            }
             let mut results = Vec::with_capacity(items.len());
             for f in items {
                 results.push(matches(f, row, depth + 1)?);
@@ -141,11 +154,50 @@ pub fn matches(filter: &Value, row: &dyn Row, depth: usize) -> Result<bool, Inva
         let Some(entry) = row.property(prop) else {
             return invalid(format!("Could not find property with name or id: {prop}"));
         };
+        if entry.get("type").and_then(Value::as_str) == Some("relation") {
+            let ids = row.relation(prop).unwrap_or_else(|| {
+                entry
+                    .get("relation")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.get("id").and_then(Value::as_str))
+                    .map(crate::model::normalize_id)
+                    .collect()
+            });
+            return relation_condition(&ids, filter, prop);
+        }
         return property_condition(&entry, filter, prop);
     }
     invalid(
         "body.filter should be a property filter, a timestamp filter, or an `and`/`or` compound",
     )
+}
+
+/// A relation condition (`contains`, `does_not_contain`, `is_empty`, `is_not_empty`) on the
+/// ids the relation lists.
+fn relation_condition(ids: &[String], filter: &Value, prop: &str) -> Result<bool, Invalid> {
+    let Some((op, arg)) = filter
+        .get("relation")
+        .and_then(Value::as_object)
+        .and_then(|c| c.iter().next())
+    else {
+        return invalid(format!(
+            "body.filter should have a `relation` condition for property `{prop}`"
+        ));
+    };
+    let has = |a: &Value| {
+        a.as_str()
+            .map(crate::model::normalize_id)
+            .is_some_and(|a| ids.contains(&a))
+    };
+    Ok(match op.as_str() {
+        "contains" => has(arg),
+        "does_not_contain" => !has(arg),
+        "is_empty" => ids.is_empty(),
+        "is_not_empty" => !ids.is_empty(),
+        _ => return invalid(format!("unsupported relation condition `{op}`")),
+    })
 }
 
 /// A number (or unique ID) condition `op` with argument `a` on the value `n`.

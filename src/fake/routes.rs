@@ -125,6 +125,24 @@ impl Row for PageRow<'_> {
                 .cloned()
         })
     }
+
+    fn relation(&self, name_or_id: &str) -> Option<Vec<String>> {
+        let id = self.property(name_or_id)?.get("id")?.as_str()?.to_string();
+        let id = super::workspace::decoded_property_id(&id);
+        let (_, value) = self
+            .page
+            .properties
+            .iter()
+            .find(|(k, _)| super::workspace::decoded_property_id(k) == id)?;
+        Some(
+            value
+                .as_array()?
+                .iter()
+                .filter_map(|r| r.get("id").and_then(Value::as_str))
+                .map(crate::model::normalize_id)
+                .collect(),
+        )
+    }
 }
 
 pub(super) async fn search(

@@ -16,6 +16,10 @@ pub mod retry;
 pub mod stats;
 pub mod version;
 
+/// Items a compound filter (`and`/`or`) holds at most: Notion caps every array of a request
+/// body at 100 elements.
+pub const MAX_FILTER_ITEMS: usize = 100;
+
 pub use auth::{SecretString, StaticToken, TokenProvider};
 pub use client::{ApiRequest, ClientConfig, DEFAULT_API_BASE, NotionClient};
 pub use endpoints::SearchTarget;

@@ -108,6 +108,12 @@ pub(super) struct Run<'a> {
     pub(super) clock_formulas: Vec<String>,
     /// What the comments refresh cost, once done.
     pub(super) comments_refresh: Option<super::report::RefreshReport>,
+    /// The lake (read for the values rows held before this run).
+    pub(super) lake: crate::sink::Lake,
+    /// The rows read, for their dependents (incremental runs of the whole workspace).
+    pub(super) dependents: Option<super::dependents::ChangedRows>,
+    /// What reading dependent rows again cost, once done.
+    pub(super) dependents_report: Option<super::dependents::DependentsReport>,
 }
 
 impl Run<'_> {

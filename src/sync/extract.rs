@@ -432,6 +432,9 @@ impl Run<'_> {
             return Ok(true);
         };
         sink.completed += complete_truncated(self.client, &mut row, &sink.entry.properties).await?;
+        if let Some(rows) = self.dependents.as_mut() {
+            rows.relations(sink.entry, &row);
+        }
         self.output.row(slot, row).await?;
         Ok(true)
     }

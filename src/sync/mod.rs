@@ -7,6 +7,7 @@
 //!   past Notion's per-query cap ([`split`] divides a minute past it), stale-cursor restarts;
 //! - `complete`: values page objects truncate at 25 references, read whole;
 //! - `pages`: page marks (what changed since the last run), `pages` rows, tombstones;
+//! - [`dependents`]: rows whose rollups or formulas read a changed row, read again;
 //! - `refresh`: comments of unedited pages read again (`--comments-refresh`);
 //! - `jobs`, `schedule` and [`crawl`]: the page-content crawl — its jobs in flight, what the run
 //!   records of them, one page's tree (`markdown_api`: one page read as enhanced markdown);
@@ -18,6 +19,7 @@
 mod complete;
 mod context;
 pub mod crawl;
+pub mod dependents;
 mod discover;
 pub mod error;
 mod extract;
@@ -34,6 +36,7 @@ mod schedule;
 pub mod split;
 
 pub use crawl::{CommentsMode, ContentMode};
+pub use dependents::{DependentsReport, MAX_DEPENDENT_ROUNDS};
 pub use error::SyncError;
 pub use inventory::{DataSourceSummary, Inventory, inventory};
 pub use options::{

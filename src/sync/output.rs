@@ -270,9 +270,19 @@ impl WriteSide {
 
     fn open_table(&mut self, slot: TableSlot, entry: TableEntry) {
         let builder = TableBuilder::new(&entry.layout(), &self.destination.info);
+        let dir = format!("tables/{}", entry.table);
+        // A table opened again in the run (its rows re-read for their computed values) numbers
+        // its files after the ones already written.
+        let written_before = self
+            .written
+            .staged
+            .iter()
+            .find(|s| s.table_dir == dir)
+            .map_or(0, |s| s.files.len());
         let writer = self
             .destination
-            .writer(&format!("tables/{}", entry.table), builder.schema());
+            .writer(&dir, builder.schema())
+            .starting_at(written_before);
         let table = OpenTable {
             entry,
             builder,
@@ -307,6 +317,23 @@ impl WriteSide {
         let staged = t.writer.finish().await?;
         let table = t.entry.table;
         tracing::info!(table = %table, rows = t.rows, files = staged.files.len(), "table written");
+        // A table opened again joins what the run already wrote of it: one staged table and one
+        // report per table.
+        if let Some(before) = self
+            .written
+            .staged
+            .iter_mut()
+            .find(|s| s.table_dir == staged.table_dir)
+        {
+            let files = staged.files;
+            before.files.extend(files.iter().cloned());
+            if let Some(report) = self.written.tables.iter_mut().find(|r| r.table == table) {
+                report.rows += t.rows;
+                report.completed_values += close.completed_values;
+                report.files.extend(files);
+            }
+            return Ok(());
+        }
         self.written.tables.push(TableReport {
             table,
             data_source_id: close.data_source_id,

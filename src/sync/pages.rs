@@ -46,12 +46,14 @@ impl Run<'_> {
             return Ok(false);
         };
         // A row's table: given by the caller, or found from its data source in the registry.
-        let from_parent = match page.get("parent").map(Parent::from_json) {
+        let parent_entry = match page.get("parent").map(Parent::from_json) {
             Some(Parent::DataSource { id, .. } | Parent::Database { id }) => {
-                self.registry.table(&id).map(|t| t.table.clone())
+                self.registry.table(&id)
             }
             _ => None,
         };
+        let source = parent_entry.map(|t| t.data_source_id.clone());
+        let from_parent = parent_entry.map(|t| t.table.clone());
         let table = table.map(str::to_string).or(from_parent);
         let seen = self
             .state
@@ -106,6 +108,9 @@ impl Run<'_> {
             .map_err(SyncError::spill)?;
         if !changed {
             return Ok(true);
+        }
+        if let (Some(rows), Some(source)) = (self.dependents.as_mut(), source) {
+            rows.changed(&source, &id);
         }
         self.progress.pages += 1;
         let row = page_row(page);

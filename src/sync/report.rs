@@ -65,6 +65,9 @@ pub struct SyncReport {
     /// Formulas that read the clock (`now()`, `today()`), as `table.Property name`: their
     /// values in the lake are those of the row's last read, and stay so until it is edited.
     pub clock_formulas: Vec<String>,
+    /// What reading again the rows whose computed values changed rows can change cost, when
+    /// the run did.
+    pub dependents: Option<super::dependents::DependentsReport>,
 }
 
 /// The comments refresh of a run.

@@ -261,6 +261,9 @@ async fn begin<'a>(
         crawled_ids: std::collections::HashSet::new(),
         clock_formulas: Vec::new(),
         comments_refresh: None,
+        lake: lake.clone(),
+        dependents: None,
+        dependents_report: None,
     })
 }
 
@@ -319,9 +322,13 @@ async fn run_locked(
 ) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
     let mut run = begin(client, lake, options, now, run_id).await?;
+    if run.tracks_dependents() {
+        run.dependents = Some(Default::default());
+    }
     run.read_users().await?;
     let found = run.discover().await?;
     run.extract_everything(found).await?;
+    run.refresh_dependents().await?;
     run.refresh_comments().await?;
     run.record_vanished().await?;
 
@@ -339,6 +346,7 @@ async fn run_locked(
         mut changes,
         comments_refresh,
         clock_formulas,
+        dependents_report,
         ..
     } = run;
     changes.complete = mode.full && !mode.restricted;
@@ -360,6 +368,7 @@ async fn run_locked(
         requests: client.stats(),
         comments_refresh,
         clock_formulas,
+        dependents: dependents_report,
     };
     if !mode.restricted {
         state.last_run = Some(RunMark {

@@ -6,6 +6,7 @@ mod cli;
 mod client;
 mod conformance;
 mod delta;
+mod dependents;
 mod documents;
 mod export;
 mod fake_server;
