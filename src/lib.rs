@@ -25,6 +25,8 @@
 //! - [`config`]: settings from flags, environment and a TOML file, validated once.
 //! - [`sync`]: a run as the data flows: discovery, one data source, page marks, the crawl and
 //!   its scheduler, the write side behind a bounded queue; inventory.
+//! - [`webhooks`]: Notion's webhook deliveries — signatures, the verification token, the
+//!   receiver, and the accepted events the lake keeps for the next sync.
 //! - [`cli`]: the command-line interface (clap types, one file per subcommand, printing).
 
 pub mod cli;
@@ -38,3 +40,4 @@ pub mod shell;
 pub mod sink;
 pub mod state;
 pub mod sync;
+pub mod webhooks;

@@ -195,6 +195,12 @@ pub enum Command {
         #[command(subcommand)]
         action: AuthAction,
     },
+    /// Notion's webhooks: receive deliveries that tell the next sync what changed.
+    Webhooks {
+        /// What to do.
+        #[command(subcommand)]
+        action: WebhooksAction,
+    },
 }
 
 /// Which tables and which part of the workspace a sync extracts.
@@ -377,6 +383,32 @@ pub struct FakeNotionArgs {
     /// Data sources of the synthetic workspace.
     #[arg(long, default_value_t = 2)]
     pub synthetic_sources: usize,
+    /// Deliver webhook events of edits (`POST /__fake/edits`) to this receiver URL, signed
+    /// with a verification token sent to it first.
+    #[arg(long)]
+    pub webhook_url: Option<String>,
+}
+
+/// `webhooks` actions.
+#[derive(Debug, Subcommand)]
+pub enum WebhooksAction {
+    /// Receive Notion's webhook deliveries into the lake, for the next sync to act on: the
+    /// verification token is stored (0600) and printed once; every delivery's signature is
+    /// checked; each event is stored once, before the 200.
+    #[command(
+        after_help = "Examples:\n  notionlake webhooks serve --lake ./lake --listen 127.0.0.1:8787\n  (behind a reverse proxy that terminates HTTPS and forwards to that address)"
+    )]
+    Serve {
+        /// Lake location: a directory or s3://bucket/prefix.
+        #[arg(long)]
+        lake: Option<String>,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: std::net::SocketAddr,
+        /// Where the verification token is kept (default: next to the OAuth credentials).
+        #[arg(long, env = "NOTIONLAKE_WEBHOOK_TOKEN_FILE")]
+        token_file: Option<PathBuf>,
+    },
 }
 
 /// `auth` actions.

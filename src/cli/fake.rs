@@ -50,6 +50,17 @@ pub(super) async fn run_fake(args: FakeNotionArgs) -> Result<(), CliError> {
         args.token
     );
     eprintln!("stats: curl -s {}/__fake/stats   stop: ctrl-c", fake.url());
+    if let Some(url) = &args.webhook_url {
+        let token = format!("secret_{}", uuid::Uuid::new_v4().simple());
+        let sub = crate::fake::webhooks::Subscription::to(url, &token);
+        match fake.subscribe(sub).await {
+            Ok(()) => eprintln!(
+                "delivering webhook events to {url}; edit with: curl -s -X POST {}/__fake/edits -d '{{\"edit\":\"add_comment\",\"page\":\"<id>\",\"text\":\"hi\"}}' -H 'content-type: application/json'",
+                fake.url()
+            ),
+            Err(e) => eprintln!("warning: no webhook deliveries: {e}"),
+        }
+    }
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = fake.wait() => {}

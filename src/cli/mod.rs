@@ -12,6 +12,7 @@ mod maintain;
 mod print;
 mod sql;
 mod sync;
+mod webhooks;
 
 pub use args::*;
 use auth::run_auth;
@@ -46,6 +47,9 @@ pub enum CliError {
         /// The error.
         source: std::io::Error,
     },
+    /// The webhook receiver failed (exit 1).
+    #[error(transparent)]
+    Webhooks(#[from] crate::webhooks::receiver::ReceiverError),
     /// A SQL statement or shell command failed (exit 1).
     #[error("{0}")]
     Shell(String),
@@ -133,6 +137,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::FakeNotion(args) => run_fake(args.clone()).await,
         Command::Auth { action } => run_auth(action, &file).await,
+        Command::Webhooks { action } => webhooks::run_webhooks(action, &file).await,
         Command::Sql {
             lake,
             commands,

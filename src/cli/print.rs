@@ -84,6 +84,13 @@ pub(super) fn print_report(
             c.scope, c.pages, c.requests, c.comments
         )?;
     }
+    if let Some(e) = &report.events {
+        writeln!(
+            out,
+            "webhook events: {} in {} batch(es) ({} repeated deliveries), {} pages and {} blocks read, {} skipped, {} requests",
+            e.events, e.batches, e.duplicates, e.pages, e.blocks, e.skipped, e.requests
+        )?;
+    }
     if let Some(d) = &report.dependents {
         writeln!(
             out,

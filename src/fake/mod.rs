@@ -6,10 +6,11 @@
 //!
 //! Layout: [`workspace`] (the model), [`render`] (objects as JSON per version), [`query`]
 //! (filters, sorts, cursors), [`rollup`] (rollups computed from relations), [`state`] (configuration, shared state, stats), [`server`] (the running server and its router), `respond` (error objects, envelopes and the gate), `routes`, `content` and `markdown` (the endpoints), [`demo`] (the built-in demo
-//! workspace, its handbook page in `handbook`), [`synth`] (large synthetic workspaces), [`oauth`] (the OAuth endpoints).
+//! workspace, its handbook page in `handbook`), [`synth`] (large synthetic workspaces), [`oauth`] (the OAuth endpoints), [`edits`] (the edit API for tests) and [`webhooks`] (signed deliveries of the edits' events).
 
 mod content;
 pub mod demo;
+pub mod edits;
 mod handbook;
 mod markdown;
 pub mod oauth;
@@ -21,6 +22,7 @@ mod routes;
 pub mod server;
 pub mod state;
 pub mod synth;
+pub mod webhooks;
 pub mod workspace;
 
 pub use demo::{DemoIds, demo_workspace};

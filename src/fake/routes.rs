@@ -43,6 +43,30 @@ pub(super) async fn reset_stats(State(state): State<Arc<FakeState>>) -> Response
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// `POST /__fake/edits`: one edit (see [`super::edits::Edit`]); answers its webhook event.
+pub(super) async fn fake_edit(
+    State(state): State<Arc<FakeState>>,
+    Json(edit): Json<super::edits::Edit>,
+) -> Response {
+    match state.edit(&edit) {
+        Ok(event) => Json(event).into_response(),
+        Err(e) => error(404, "object_not_found", e),
+    }
+}
+
+/// `POST /__fake/webhooks` `{"url", "verification_token"}`: subscribes a receiver.
+pub(super) async fn fake_subscribe(
+    State(state): State<Arc<FakeState>>,
+    Json(body): Json<Value>,
+) -> Response {
+    let text = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default();
+    let sub = super::webhooks::Subscription::to(text("url"), text("verification_token"));
+    match state.subscribe(sub).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => error(400, "validation_error", e),
+    }
+}
+
 pub(super) fn restricted(state: &FakeState, capability: &str) -> Option<Response> {
     state.config.restricted.contains(capability).then(|| {
         error(

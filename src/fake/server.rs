@@ -105,6 +105,37 @@ impl FakeNotion {
             .unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Applies an edit (stamped now) and queues its webhook event; returns the event.
+    pub fn edit(&self, edit: &super::edits::Edit) -> Result<serde_json::Value, String> {
+        self.state.edit(edit)
+    }
+
+    /// Subscribes a webhook receiver (see [`super::webhooks`]).
+    pub async fn subscribe(&self, sub: super::webhooks::Subscription) -> Result<(), String> {
+        self.state.subscribe(sub).await
+    }
+
+    /// The webhook deliveries so far, when a receiver is subscribed.
+    pub fn deliveries(&self) -> Option<super::webhooks::DeliveryStats> {
+        self.state.deliveries()
+    }
+
+    /// Waits until no webhook event is waiting or being retried (or `timeout` passed);
+    /// returns the deliveries.
+    pub async fn settle_deliveries(
+        &self,
+        timeout: std::time::Duration,
+    ) -> super::webhooks::DeliveryStats {
+        let until = tokio::time::Instant::now() + timeout;
+        loop {
+            let stats = self.deliveries().unwrap_or_default();
+            if stats.pending == 0 || tokio::time::Instant::now() >= until {
+                return stats;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Stops the server and waits for it.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -156,6 +187,8 @@ pub fn router(state: Arc<FakeState>) -> Router {
         .merge(super::oauth::router(state.oauth.clone()))
         .route("/__fake/stats", get(fake_stats))
         .route("/__fake/stats/reset", post(reset_stats))
+        .route("/__fake/edits", post(super::routes::fake_edit))
+        .route("/__fake/webhooks", post(super::routes::fake_subscribe))
         .fallback(fallback)
         .layer(middleware::from_fn_with_state(state.clone(), gate))
         .with_state(state)

@@ -146,6 +146,8 @@ pub struct FakeState {
     pub(super) cursors_seen: std::sync::atomic::AtomicU64,
     pub(super) rejected_cursors: Mutex<HashSet<String>>,
     pub(super) oauth: Arc<super::oauth::OAuthState>,
+    /// The webhook subscription's deliveries, once subscribed.
+    pub(super) webhooks: Mutex<Option<super::webhooks::Dispatcher>>,
 }
 
 impl FakeState {
@@ -170,7 +172,39 @@ impl FakeState {
             cursors_seen: std::sync::atomic::AtomicU64::new(0),
             rejected_cursors: Mutex::new(HashSet::new()),
             oauth,
+            webhooks: Mutex::new(None),
         }))
+    }
+
+    /// Applies an edit now, and queues its webhook event when a receiver is subscribed;
+    /// returns the event.
+    pub fn edit(&self, edit: &super::edits::Edit) -> Result<serde_json::Value, String> {
+        let event = {
+            let mut ws = self.workspace.write().unwrap_or_else(|e| e.into_inner());
+            super::edits::apply(&mut ws, edit)?
+        };
+        if let Some(d) = self.webhooks.lock().ok().and_then(|w| w.clone()) {
+            d.emit(event.clone());
+        }
+        Ok(event)
+    }
+
+    /// Subscribes a receiver: sends it the verification request, then delivers every later
+    /// edit's event to it.
+    pub async fn subscribe(&self, sub: super::webhooks::Subscription) -> Result<(), String> {
+        let d = super::webhooks::Dispatcher::subscribe(sub).await?;
+        if let Ok(mut w) = self.webhooks.lock() {
+            *w = Some(d);
+        }
+        Ok(())
+    }
+
+    /// The deliveries so far, when subscribed.
+    pub fn deliveries(&self) -> Option<super::webhooks::DeliveryStats> {
+        self.webhooks
+            .lock()
+            .ok()
+            .and_then(|w| w.as_ref().map(super::webhooks::Dispatcher::stats))
     }
 
     /// Issued OAuth tokens.

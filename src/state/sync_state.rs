@@ -60,6 +60,10 @@ pub struct SyncState {
     pub pages: PageMarks,
     /// Data sources by id.
     pub data_sources: BTreeMap<String, SourceMark>,
+    /// The webhook event batches this run consumed (names under `_notionlake/events/`): the
+    /// data they caused is committed with this state, so the next run removes them unread.
+    #[serde(default)]
+    pub consumed_events: Vec<String>,
 }
 
 impl SyncState {
@@ -119,6 +123,10 @@ impl SyncState {
             }
             b.extend_from_slice(b"},\"data_sources\":");
             if let Err(e) = serde_json::to_writer(&mut b, &self.data_sources) {
+                return Some(Err(e));
+            }
+            b.extend_from_slice(b",\"consumed_events\":");
+            if let Err(e) = serde_json::to_writer(&mut b, &self.consumed_events) {
                 return Some(Err(e));
             }
             b.push(b'}');

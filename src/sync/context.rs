@@ -102,7 +102,7 @@ pub(super) struct Run<'a> {
     pub(super) titles: crate::flatten::markdown::Titles,
     /// Set once the titles reached their bound (and the run said so).
     pub(super) titles_full: bool,
-    /// Pages this run crawled, when it refreshes comments (their comments are already read).
+    /// Pages this run crawled, in incremental runs (their comments are already read).
     pub(super) crawled_ids: std::collections::HashSet<u128>,
     /// Formula properties that read the clock, as `table.Property name`.
     pub(super) clock_formulas: Vec<String>,
@@ -114,6 +114,12 @@ pub(super) struct Run<'a> {
     pub(super) dependents: Option<super::dependents::ChangedRows>,
     /// What reading dependent rows again cost, once done.
     pub(super) dependents_report: Option<super::dependents::DependentsReport>,
+    /// Pages a content event names, read in place rather than crawled whole.
+    pub(super) in_place: std::collections::HashMap<String, super::events::InPlace>,
+    /// Pages whose discussions comment events name, read after the crawl.
+    pub(super) event_comments: std::collections::BTreeSet<String>,
+    /// What the webhook events were and cost, when there were any.
+    pub(super) events_report: Option<super::events::EventsReport>,
 }
 
 impl Run<'_> {

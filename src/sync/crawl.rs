@@ -141,9 +141,28 @@ impl Crawler {
             page_id: page_id.clone(),
             ..PageContent::default()
         };
-        let mut visited: HashSet<String> = HashSet::from([page_id.clone()]);
+        let commentable = self.crawl_tree(&page_id, &page_id, 1, &mut out).await?;
+        if self.comments != CommentsMode::None {
+            let mut targets = vec![page_id.clone()];
+            targets.extend(commentable);
+            self.read_comments(&page_id, targets, &mut out).await?;
+        }
+        Ok(out)
+    }
+
+    /// Crawls the tree below `root` (the page itself, or a block of page `page_id` whose
+    /// children are at `depth`) into `out`, depth-first in document order. Returns the blocks
+    /// whose comments `--comments all` reads.
+    pub(super) async fn crawl_tree(
+        &self,
+        page_id: &str,
+        root: &str,
+        depth: usize,
+        out: &mut PageContent,
+    ) -> Result<Vec<String>, NotionError> {
+        let mut visited: HashSet<String> = HashSet::from([root.to_string()]);
         // (container id, depth of its children)
-        let mut stack: Vec<(String, usize)> = vec![(page_id.clone(), 1)];
+        let mut stack: Vec<(String, usize)> = vec![(root.to_string(), depth)];
         let mut commentable: Vec<String> = Vec::new();
         while let Some((container, depth)) = stack.pop() {
             let listing = self.list_children(&container).await;
@@ -157,7 +176,7 @@ impl Crawler {
             };
             let mut nested = Vec::new();
             for (position, block) in children.iter().enumerate() {
-                let row = block_row(block, &page_id, depth, position);
+                let row = block_row(block, page_id, depth, position);
                 let id = row["id"].as_str().unwrap_or_default().to_string();
                 let kind = row["type"].as_str().unwrap_or_default();
                 match kind {
@@ -192,12 +211,7 @@ impl Crawler {
             // Depth-first, in document order.
             stack.extend(nested.into_iter().rev());
         }
-        if self.comments != CommentsMode::None {
-            let mut targets = vec![page_id.clone()];
-            targets.extend(commentable);
-            self.read_comments(&page_id, targets, &mut out).await?;
-        }
-        Ok(out)
+        Ok(commentable)
     }
 
     /// Reads the comments of `targets` (the page and its blocks) into `out`.

@@ -12,6 +12,9 @@ pub enum SyncError {
     /// Writing the lake failed.
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// The lake's stored webhook events cannot be read.
+    #[error(transparent)]
+    Events(#[from] crate::webhooks::log::EventLogError),
     /// Building Arrow data failed (a bug: please report it with the table name).
     #[error("could not build the Arrow data of table {table}: {source}")]
     Arrow {

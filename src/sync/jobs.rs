@@ -102,6 +102,8 @@ pub(super) struct CrawlJobs {
     pub child_databases: Vec<String>,
     /// The document heads of queued pages.
     heads: HeadSpool,
+    /// Pages queued so far.
+    queued: usize,
 }
 
 impl CrawlJobs {
@@ -116,6 +118,7 @@ impl CrawlJobs {
             jobs: JoinSet::new(),
             child_databases: Vec::new(),
             heads: HeadSpool::default(),
+            queued: 0,
         }
     }
 
@@ -127,9 +130,20 @@ impl CrawlJobs {
     /// Queues a page's content; `head` (the page columns of its document) waits for it in
     /// the spool.
     pub fn crawl(&mut self, page_id: String, head: &DocumentHead) -> std::io::Result<()> {
+        self.queued += 1;
         let at = self.heads.put(head)?;
         self.queue.push(page_id, at);
         Ok(())
+    }
+
+    /// Pages queued for a crawl so far in the run.
+    pub fn queued(&self) -> usize {
+        self.queued
+    }
+
+    /// The crawler, shared (for reads outside a job).
+    pub fn crawler_arc(&self) -> &Arc<Crawler> {
+        &self.crawler
     }
 
     /// The document head of a crawled page.

@@ -7,6 +7,8 @@
 //!   past Notion's per-query cap ([`split`] divides a minute past it), stale-cursor restarts;
 //! - `complete`: values page objects truncate at 25 references, read whole;
 //! - `pages`: page marks (what changed since the last run), `pages` rows, tombstones;
+//! - [`events`]: webhook events read first and turned into work (`in_place`: a page's updated
+//!   blocks read again without its whole tree);
 //! - [`dependents`]: rows whose rollups or formulas read a changed row, read again;
 //! - `refresh`: comments of unedited pages read again (`--comments-refresh`);
 //! - `jobs`, `schedule` and [`crawl`]: the page-content crawl — its jobs in flight, what the run
@@ -22,7 +24,9 @@ pub mod crawl;
 pub mod dependents;
 mod discover;
 pub mod error;
+pub mod events;
 mod extract;
+mod in_place;
 pub mod inventory;
 mod jobs;
 mod markdown_api;
@@ -38,6 +42,7 @@ pub mod split;
 pub use crawl::{CommentsMode, ContentMode};
 pub use dependents::{DependentsReport, MAX_DEPENDENT_ROUNDS};
 pub use error::SyncError;
+pub use events::EventsReport;
 pub use inventory::{DataSourceSummary, Inventory, inventory};
 pub use options::{
     CommentsRefresh, DEFAULT_FULL_EVERY, DEFAULT_MAX_DEPTH, MAX_IN_FLIGHT_PAGES, Selection,

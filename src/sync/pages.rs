@@ -117,7 +117,11 @@ impl Run<'_> {
         let head = DocumentHead::of(&row);
         self.push(FixedTable::Pages, row).await?;
         if !trashed && self.crawls() {
-            self.crawl.crawl(id, &head).map_err(SyncError::spill)?;
+            // A page a content event names is read in place, by the event's work.
+            match self.in_place.get_mut(&id) {
+                Some(p) => p.head = Some(head),
+                None => self.crawl.crawl(id, &head).map_err(SyncError::spill)?,
+            }
         }
         Ok(true)
     }

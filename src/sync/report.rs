@@ -68,6 +68,8 @@ pub struct SyncReport {
     /// What reading again the rows whose computed values changed rows can change cost, when
     /// the run did.
     pub dependents: Option<super::dependents::DependentsReport>,
+    /// What the webhook events this run consumed were and cost, when there were any.
+    pub events: Option<super::events::EventsReport>,
 }
 
 /// The comments refresh of a run.

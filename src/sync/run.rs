@@ -264,6 +264,9 @@ async fn begin<'a>(
         lake: lake.clone(),
         dependents: None,
         dependents_report: None,
+        in_place: std::collections::HashMap::new(),
+        event_comments: std::collections::BTreeSet::new(),
+        events_report: None,
     })
 }
 
@@ -326,8 +329,10 @@ async fn run_locked(
         run.dependents = Some(Default::default());
     }
     run.read_users().await?;
+    run.take_events().await?;
     let found = run.discover().await?;
     run.extract_everything(found).await?;
+    run.apply_comment_events().await?;
     run.refresh_dependents().await?;
     run.refresh_comments().await?;
     run.record_vanished().await?;
@@ -347,6 +352,7 @@ async fn run_locked(
         comments_refresh,
         clock_formulas,
         dependents_report,
+        events_report,
         ..
     } = run;
     changes.complete = mode.full && !mode.restricted;
@@ -369,6 +375,7 @@ async fn run_locked(
         comments_refresh,
         clock_formulas,
         dependents: dependents_report,
+        events: events_report,
     };
     if !mode.restricted {
         state.last_run = Some(RunMark {
@@ -392,6 +399,13 @@ async fn run_locked(
         state: &state,
     };
     commit(lake, lock, format, run_commit).await?;
+    // The consumed events' data is committed: their batches go (a failure leaves them for the
+    // next run, which finds them in the state and removes them unread).
+    if let Err(e) = crate::webhooks::log::remove_batches(lake, &state.consumed_events).await {
+        tracing::warn!(
+            "could not remove consumed webhook event batches ({e}); the next sync removes them"
+        );
+    }
     for w in &report.warnings {
         tracing::warn!("{w}");
     }

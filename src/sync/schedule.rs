@@ -53,7 +53,7 @@ impl Run<'_> {
         if self.format == crate::sink::TableFormat::Delta {
             self.changes.crawled.insert(content.page_id.clone());
         }
-        if self.refreshes_comments()
+        if !self.mode.full
             && let Some(key) = crate::model::uuid_bits(&content.page_id)
         {
             self.crawled_ids.insert(key);

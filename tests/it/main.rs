@@ -19,6 +19,7 @@ mod names;
 mod oauth;
 mod shell;
 mod tables;
+mod webhooks;
 mod workspace;
 
 use notionlake::fake::{DEMO_TOKEN, DemoIds, FakeConfig, FakeNotion, demo_workspace};

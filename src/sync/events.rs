@@ -1,0 +1,260 @@
+//! Webhook events turned into work, first thing in a run of the whole workspace. The receiver
+//! stored them in the lake (`crate::webhooks::log`); a run reads every batch not consumed yet,
+//! deduplicates the events by id, and per page:
+//! - `page.content_updated` with updated blocks: the page is retrieved, and when it changed,
+//!   only the updated blocks and their subtrees are read again, in place (`in_place`);
+//! - other page events (created, properties updated, moved, deleted, undeleted): the page is
+//!   retrieved, and handled as any page the run finds (its row, its content, its tombstone,
+//!   the rows depending on it);
+//! - comment events: the page's discussion is read again after the crawl (with
+//!   `--comments all`, the page is crawled, block comments included);
+//! - data source and database events ask nothing more: every run reads each data source's
+//!   schema and its changed rows.
+//!
+//! Events are signals: polling still runs, and finds what an event missed. An event about
+//! something the token cannot read is logged and skipped. The batches consumed are recorded in
+//! the state the run commits (with the data they caused) and removed after the commit.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use futures::TryStreamExt;
+use serde_json::Value;
+
+use super::context::Run;
+use super::crawl::{CommentsMode, ContentMode};
+use super::error::SyncError;
+use crate::flatten::documents::DocumentHead;
+use crate::flatten::fixed::{FixedTable, comment_row, page_row};
+use crate::model::normalize_id;
+use crate::webhooks::event::{EventKind, WebhookEvent};
+use crate::webhooks::log;
+
+/// What the webhook events of a run were and cost.
+#[derive(Debug, Clone, Default, serde::Serialize, PartialEq, Eq)]
+pub struct EventsReport {
+    /// Batches consumed.
+    pub batches: usize,
+    /// Distinct events read.
+    pub events: usize,
+    /// Events delivered more than once (the same id in several batches).
+    pub duplicates: usize,
+    /// Pages read because of events.
+    pub pages: usize,
+    /// Blocks read again in place (content events), subtrees included.
+    pub blocks: usize,
+    /// Events about what the token cannot read, or that no read follows from.
+    pub skipped: usize,
+    /// Requests the events' work took (the in-place reads and retrievals; comment reads are
+    /// counted when done, after the crawl).
+    pub requests: usize,
+}
+
+/// What the events ask of one page.
+#[derive(Debug, Default)]
+struct PageWork {
+    /// Blocks updated (content events); `None` when an event asks for the whole page.
+    blocks: Option<BTreeSet<String>>,
+    /// The page itself changed (created, properties, moved, trashed, restored).
+    changed: bool,
+    /// A discussion of the page changed.
+    comments: bool,
+}
+
+/// A page waiting for its in-place read: the blocks to read again, and (once the run decided
+/// the page changed) its document head.
+#[derive(Debug, Default)]
+pub(super) struct InPlace {
+    /// Updated blocks.
+    pub blocks: Vec<String>,
+    /// Set by `add_page` when the page changed.
+    pub head: Option<DocumentHead>,
+}
+
+/// The pending events of the lake, deduplicated and in the order they happened.
+async fn pending_events(
+    run: &mut Run<'_>,
+) -> Result<(Vec<String>, Vec<WebhookEvent>, usize), SyncError> {
+    let lake = run.lake.clone();
+    let previous = std::mem::take(&mut run.state.consumed_events);
+    let names = log::batch_names(&lake).await?;
+    let (done, pending): (Vec<String>, Vec<String>) =
+        names.into_iter().partition(|n| previous.contains(n));
+    if let Err(e) = log::remove_batches(&lake, &done).await {
+        tracing::warn!(
+            "could not remove webhook event batches consumed by the last run ({e}); the next run tries again"
+        );
+        run.state.consumed_events = done;
+    }
+    let mut seen = HashSet::new();
+    let (mut events, mut duplicates) = (Vec::new(), 0);
+    for name in &pending {
+        let Some(batch) = log::read_batch(&lake, name).await? else {
+            continue;
+        };
+        if batch.unreadable > 0 {
+            run.warnings.push(format!(
+                "webhook event batch {name}: {} bodies are not events; skipped",
+                batch.unreadable
+            ));
+        }
+        for e in batch.events {
+            if seen.insert(e.id.clone()) {
+                events.push(e);
+            } else {
+                duplicates += 1;
+            }
+        }
+    }
+    events.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
+    Ok((pending, events, duplicates))
+}
+
+/// The work the events ask, by page; the count of events that ask none.
+fn plan(events: &[WebhookEvent]) -> (BTreeMap<String, PageWork>, usize) {
+    let mut pages: BTreeMap<String, PageWork> = BTreeMap::new();
+    let mut skipped = 0;
+    for e in events {
+        let page = normalize_id(&e.entity.id);
+        match e.kind() {
+            EventKind::PageContent => {
+                let work = pages.entry(page).or_default();
+                let updated = e.updated_blocks();
+                match (&mut work.blocks, updated.is_empty()) {
+                    (Some(blocks), false) => blocks.extend(updated),
+                    (None, false) if !work.changed => {
+                        work.blocks = Some(updated.into_iter().collect())
+                    }
+                    _ => {
+                        work.changed = true;
+                        work.blocks = None;
+                    }
+                }
+            }
+            EventKind::PageChanged | EventKind::PageDeleted => {
+                pages.entry(page).or_default().changed = true;
+            }
+            EventKind::Comment => match e.comment_page() {
+                Some(p) => pages.entry(p).or_default().comments = true,
+                None => skipped += 1,
+            },
+            EventKind::DataSource | EventKind::Ignored => skipped += 1,
+        }
+    }
+    (pages, skipped)
+}
+
+impl Run<'_> {
+    /// Reads the pending webhook events and does the page work they ask that must come
+    /// before discovery (so that polling does not read those pages again whole).
+    pub(super) async fn take_events(&mut self) -> Result<(), SyncError> {
+        if self.mode.restricted {
+            return Ok(());
+        }
+        let (batches, events, duplicates) = pending_events(self).await?;
+        if batches.is_empty() {
+            return Ok(());
+        }
+        let before = self.client.stats().total_requests;
+        let (pages, skipped) = plan(&events);
+        let mut report = EventsReport {
+            batches: batches.len(),
+            events: events.len(),
+            duplicates,
+            skipped,
+            ..EventsReport::default()
+        };
+        self.state.consumed_events.extend(batches);
+        if self.mode.full {
+            // A full refresh reads every page, its content and its comments anyway.
+            self.events_report = Some(report);
+            return Ok(());
+        }
+        let in_place = !self.mode.full
+            && self.options.content == ContentMode::Blocks
+            && (self.wants(FixedTable::Blocks) || self.wants(FixedTable::Documents));
+        for (id, work) in pages {
+            let block_comments = work.comments && self.options.comments == CommentsMode::All;
+            if work.comments && !block_comments {
+                self.event_comments.insert(id.clone());
+            }
+            if !work.changed && work.blocks.is_none() && !block_comments {
+                continue;
+            }
+            let page = match self.client.retrieve_page(&id).await {
+                Ok(p) => p,
+                Err(e) if e.is_not_found() || e.is_restricted() => {
+                    tracing::info!(page = %id, "a webhook event names a page the integration cannot read; skipped");
+                    report.skipped += 1;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            report.pages += 1;
+            match work.blocks.filter(|_| in_place && !work.changed) {
+                Some(blocks) => {
+                    let blocks = blocks.into_iter().collect();
+                    self.in_place
+                        .insert(id.clone(), InPlace { blocks, head: None });
+                    self.add_page(&page, None, 0).await?;
+                    if let Some(InPlace {
+                        blocks,
+                        head: Some(head),
+                    }) = self.in_place.remove(&id)
+                    {
+                        report.blocks += self.crawl_in_place(id, head, blocks).await?;
+                    }
+                }
+                None => {
+                    let queued = self.crawl.queued();
+                    self.add_page(&page, None, 0).await?;
+                    if block_comments && self.crawl.queued() == queued && self.crawls() {
+                        let head = DocumentHead::of(&page_row(&page));
+                        self.crawl.crawl(id, &head).map_err(SyncError::spill)?;
+                    }
+                }
+            }
+        }
+        report.requests =
+            usize::try_from(self.client.stats().total_requests - before).unwrap_or(usize::MAX);
+        self.events_report = Some(report);
+        Ok(())
+    }
+
+    /// Reads again the page-level discussions comment events named, of pages the run did not
+    /// crawl (a crawl read them already).
+    pub(super) async fn apply_comment_events(&mut self) -> Result<(), SyncError> {
+        let pages = std::mem::take(&mut self.event_comments);
+        if pages.is_empty() || !self.wants(FixedTable::Comments) {
+            return Ok(());
+        }
+        let before = self.client.stats().total_requests;
+        for id in pages {
+            if crate::model::uuid_bits(&id).is_some_and(|k| self.crawled_ids.contains(&k)) {
+                continue;
+            }
+            let list: Vec<Value> = match self.client.list_comments(&id).try_collect().await {
+                Ok(list) => list,
+                Err(e) if e.is_not_found() || e.is_restricted() => {
+                    tracing::info!(page = %id, "a comment event names a page whose comments the integration cannot read; skipped");
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if self.format == crate::sink::TableFormat::Delta {
+                self.changes.comments_read.insert(id.clone());
+            }
+            let rows: Vec<Value> = list.iter().map(|c| comment_row(c, &id)).collect();
+            if !rows.is_empty() {
+                self.output.fixed_rows(FixedTable::Comments, rows).await?;
+            }
+            if let Some(key) = crate::model::uuid_bits(&id) {
+                self.crawled_ids.insert(key);
+            }
+        }
+        let spent = self.client.stats().total_requests - before;
+        if let Some(r) = self.events_report.as_mut() {
+            r.requests += usize::try_from(spent).unwrap_or(usize::MAX);
+        }
+        Ok(())
+    }
+}

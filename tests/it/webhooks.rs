@@ -1,0 +1,352 @@
+//! Webhooks end to end: the fake Notion delivers signed events of its edits (after a delay,
+//! aggregated, shuffled, retried) to the receiver, which stores them in the lake; the next
+//! sync acts on them. A deep block edit costs its page and its block, not the page's tree; a
+//! comment on an unedited page lands with no comments refresh; forged, replayed and
+//! restart-crossing deliveries are rejected, applied once, and not lost.
+
+use std::path::Path;
+use std::time::Duration;
+
+use notionlake::fake::edits::Edit;
+use notionlake::fake::webhooks::Subscription;
+use notionlake::fake::{FakeConfig, FakeNotion};
+use notionlake::sink::{Lake, TableFormat};
+use notionlake::sync::{CommentsRefresh, SyncOptions, SyncReport};
+use notionlake::webhooks::log;
+use notionlake::webhooks::signature::{SIGNATURE_HEADER, sign};
+use notionlake::webhooks::{Receiver, ReceiverConfig};
+use serde_json::{Value, json};
+
+use crate::demo_fake;
+use crate::lake::{rows, sync_with};
+
+const TOKEN: &str = "secret_fake_verification_token_1";
+const CHILDREN: &str = "GET /v1/blocks/{id}/children";
+
+fn options(format: TableFormat) -> SyncOptions {
+    SyncOptions {
+        format: Some(format),
+        comments_refresh: CommentsRefresh::None,
+        ..SyncOptions::default()
+    }
+}
+
+async fn receiver(lake: &Lake, token_file: &Path, addr: &str) -> Receiver {
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let config = ReceiverConfig {
+        token_path: token_file.to_path_buf(),
+        print_token: false,
+    };
+    Receiver::start(lake.clone(), listener, config)
+        .await
+        .unwrap()
+}
+
+/// Syncs, counting the requests the fake served.
+async fn sync_counted(fake: &FakeNotion, lake: &Lake, format: TableFormat) -> SyncReport {
+    fake.reset_stats();
+    let report = sync_with(fake, lake, &options(format)).await;
+    assert_eq!(fake.stats().total, report.requests.total_requests);
+    report
+}
+
+async fn settle(fake: &FakeNotion) {
+    let stats = fake.settle_deliveries(Duration::from_secs(20)).await;
+    assert_eq!(stats.pending, 0, "deliveries still pending: {stats:?}");
+}
+
+/// The rows of a table for one page, without the run's columns, in a stable order.
+async fn page_rows(lake: &Lake, table: &str, page: &str) -> Vec<Value> {
+    let ctx = datafusion::prelude::SessionContext::new();
+    notionlake::shell::register_lake(&ctx, lake).await.unwrap();
+    let mut out = rows(
+        &ctx,
+        &format!("SELECT * FROM {table} WHERE page_id = '{page}'"),
+    )
+    .await;
+    for r in &mut out {
+        if let Some(o) = r.as_object_mut() {
+            o.retain(|k, _| !k.starts_with('_'));
+        }
+    }
+    out.sort_by_key(|r| r["id"].to_string());
+    out
+}
+
+fn find_page(fake: &FakeNotion, title: &str) -> String {
+    let ws = fake.workspace();
+    ws.pages
+        .iter()
+        .find(|p| p.title.to_string().contains(title))
+        .map(|p| p.id.clone())
+        .unwrap_or_else(|| panic!("no page titled {title}"))
+}
+
+fn find_block(fake: &FakeNotion, text: &str) -> String {
+    let ws = fake.workspace();
+    ws.blocks
+        .values()
+        .find(|b| b.payload.to_string().contains(text))
+        .map(|b| b.id.clone())
+        .unwrap_or_else(|| panic!("no block with {text}"))
+}
+
+async fn webhooks_end_to_end(format: TableFormat) {
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let token_file = dir.path().join("conf").join("webhook-token");
+    let rx = receiver(&lake, &token_file, "127.0.0.1:0").await;
+    let url = format!("http://{}/", rx.addr());
+    fake.subscribe(Subscription::to(&url, TOKEN)).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&token_file).unwrap(), TOKEN);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the token file is private");
+    }
+    sync_with(&fake, &lake, &options(format)).await;
+    let quiet = sync_counted(&fake, &lake, format).await;
+    assert!(quiet.events.is_none());
+
+    // A deep block edit: one event; the sync reads the page and the block, and lists no
+    // children (the whole tree would take a listing per container).
+    let deep = find_page(&fake, "Deep outline");
+    let bottom = find_block(&fake, "The bottom of the outline.");
+    fake.edit(&Edit::EditBlock {
+        block: bottom.clone(),
+        text: "The new bottom of the outline.".into(),
+    })
+    .unwrap();
+    settle(&fake).await;
+    let report = sync_counted(&fake, &lake, format).await;
+    let events = report.events.clone().expect("events were read");
+    assert_eq!(
+        (events.events, events.pages, events.blocks),
+        (1, 1, 1),
+        "{events:?}"
+    );
+    assert_eq!(events.requests, 2, "the page and the block: {events:?}");
+    assert_eq!(
+        fake.stats().count(CHILDREN),
+        0,
+        "no listing of the page's tree"
+    );
+    assert_eq!(
+        report.requests.total_requests,
+        quiet.requests.total_requests + 2,
+        "nothing but the event's two requests on top of a quiet run"
+    );
+    let containers = {
+        let ws = fake.workspace();
+        1 + ws
+            .blocks
+            .values()
+            .filter(|b| {
+                !b.children.is_empty() && ws.block_root_page(&b.id).is_some_and(|p| p.id == deep)
+            })
+            .count()
+    };
+    assert!(
+        containers >= 6,
+        "the whole tree takes {containers} listings or more"
+    );
+    // The lake holds what a whole crawl reads.
+    let truth_dir = tempfile::tempdir().unwrap();
+    let truth = Lake::open(truth_dir.path().to_str().unwrap()).unwrap();
+    sync_with(&fake, &truth, &options(format)).await;
+    for table in ["blocks", "documents"] {
+        assert_eq!(
+            page_rows(&lake, table, &deep).await,
+            page_rows(&truth, table, &deep).await,
+            "{format:?}: {table} of the edited page"
+        );
+    }
+    let doc = page_rows(&lake, "documents", &deep).await;
+    assert!(
+        doc[0]["markdown"]
+            .as_str()
+            .unwrap()
+            .contains("The new bottom of the outline."),
+        "{doc:?}"
+    );
+
+    // Two edits of one page within the delivery delay arrive as one aggregated event; the
+    // updated block inside the other's subtree is read with it: Level 2, and below it Level 3,
+    // Level 4 and the bottom paragraph (the page, one block, three listings).
+    let level2 = find_block(&fake, "Level 2");
+    fake.edit(&Edit::EditBlock {
+        block: bottom.clone(),
+        text: "The bottom, edited again.".into(),
+    })
+    .unwrap();
+    fake.edit(&Edit::EditBlock {
+        block: level2,
+        text: "Level 2 (renamed)".into(),
+    })
+    .unwrap();
+    settle(&fake).await;
+    let report = sync_counted(&fake, &lake, format).await;
+    let events = report.events.clone().expect("events were read");
+    assert_eq!(
+        (events.events, events.pages, events.blocks),
+        (1, 1, 4),
+        "{events:?}"
+    );
+    assert_eq!(events.requests, 5, "{events:?}");
+    assert_eq!(fake.stats().count(CHILDREN), 3);
+    let truth_dir = tempfile::tempdir().unwrap();
+    let truth = Lake::open(truth_dir.path().to_str().unwrap()).unwrap();
+    sync_with(&fake, &truth, &options(format)).await;
+    for table in ["blocks", "documents"] {
+        assert_eq!(
+            page_rows(&lake, table, &deep).await,
+            page_rows(&truth, table, &deep).await,
+            "{format:?}: {table} after the aggregated event"
+        );
+    }
+
+    // A comment on an unedited page lands through its event alone (no comments refresh).
+    let page = ids.meeting_pages[0].clone();
+    let text = "Webhook-delivered: ship the arm on Friday.";
+    fake.edit(&Edit::AddComment {
+        page: page.clone(),
+        text: text.into(),
+        block: None,
+    })
+    .unwrap();
+    settle(&fake).await;
+    let report = sync_counted(&fake, &lake, format).await;
+    let events = report.events.clone().expect("events were read");
+    assert_eq!(events.requests, 1, "one discussion read: {events:?}");
+    let comments = page_rows(&lake, "comments", &page).await;
+    assert!(
+        comments.iter().any(|c| c["plain_text"] == text),
+        "{comments:?}"
+    );
+    // Consumed with the commit: the batches are gone and named in the state.
+    assert!(log::batch_names(&lake).await.unwrap().is_empty());
+    let state: Value = serde_json::from_slice(
+        &lake
+            .read(notionlake::state::sync_state::STATE_PATH)
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["consumed_events"].as_array().map(Vec::len), Some(1));
+    let after = sync_counted(&fake, &lake, format).await;
+    assert!(after.events.is_none(), "nothing left to consume");
+    rx.shutdown().await;
+}
+
+#[tokio::test]
+async fn webhook_events_reach_the_lake_delta() {
+    webhooks_end_to_end(TableFormat::Delta).await;
+}
+
+#[tokio::test]
+async fn webhook_events_reach_the_lake_parquet() {
+    webhooks_end_to_end(TableFormat::Parquet).await;
+}
+
+/// Posts `body` to the receiver with `signature` (if any); returns the status.
+async fn post(url: &str, body: &[u8], signature: Option<String>) -> u16 {
+    let mut req = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    if let Some(s) = signature {
+        req = req.header(SIGNATURE_HEADER, s);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+async fn stored_events(lake: &Lake) -> Vec<notionlake::webhooks::WebhookEvent> {
+    let mut out = Vec::new();
+    for name in log::batch_names(lake).await.unwrap() {
+        out.extend(log::read_batch(lake, &name).await.unwrap().unwrap().events);
+    }
+    out
+}
+
+/// Forged and replayed deliveries, and one that crosses a receiver restart.
+#[tokio::test]
+async fn forged_replayed_and_restart_crossing_deliveries() {
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let token_file = dir.path().join("webhook-token");
+    let rx = receiver(&lake, &token_file, "127.0.0.1:0").await;
+    let addr = rx.addr();
+    let url = format!("http://{addr}/");
+    fake.subscribe(Subscription::to(&url, TOKEN)).await.unwrap();
+    sync_with(&fake, &lake, &options(TableFormat::Delta)).await;
+    let page = ids.meeting_pages[1].clone();
+    let event = json!({"id": "e0f2c7a4-0000-4000-8000-000000000001", "timestamp": "2026-11-30T10:00:00.000Z", "type": "comment.created", "attempt_number": 1, "entity": {"id": "c0000000-0000-4000-8000-000000000001", "type": "comment"}, "data": {"page_id": page, "parent": {"id": page, "type": "page"}}});
+    let body = serde_json::to_vec(&event).unwrap();
+
+    // Forged: a wrong token's signature, or none: rejected, nothing recorded.
+    assert_eq!(
+        post(&url, &body, Some(sign("secret_forged", &body))).await,
+        401
+    );
+    assert_eq!(post(&url, &body, None).await, 401);
+    assert_eq!(post(&url, &body, Some("sha256=00".into())).await, 401);
+    assert!(
+        log::batch_names(&lake).await.unwrap().is_empty(),
+        "nothing stored"
+    );
+    // A second verification request with another token is refused: it would let its
+    // sender sign.
+    let other = serde_json::to_vec(&json!({"verification_token": "secret_other"})).unwrap();
+    assert_eq!(post(&url, &other, None).await, 409);
+    assert_eq!(std::fs::read_to_string(&token_file).unwrap(), TOKEN);
+
+    // Replayed: stored once, applied once.
+    let signed = sign(TOKEN, &body);
+    assert_eq!(post(&url, &body, Some(signed.clone())).await, 200);
+    assert_eq!(post(&url, &body, Some(signed.clone())).await, 200);
+    assert_eq!(stored_events(&lake).await.len(), 1, "one copy stored");
+    // The receiver restarted in between: it remembers the stored ids.
+    rx.shutdown().await;
+    let rx = receiver(&lake, &token_file, &addr.to_string()).await;
+    assert_eq!(post(&url, &body, Some(signed)).await, 200);
+    assert_eq!(stored_events(&lake).await.len(), 1, "still one copy");
+    // Two batches holding one event (a retry stored by two receivers sharing the lake): the
+    // sync applies it once.
+    log::write_batch(&lake, vec![event.clone()]).await.unwrap();
+    let report = sync_counted(&fake, &lake, TableFormat::Delta).await;
+    let events = report.events.clone().unwrap();
+    assert_eq!((events.events, events.duplicates), (1, 1), "{events:?}");
+    assert_eq!(events.requests, 1, "one discussion read: {events:?}");
+
+    // A delivery during a restart: refused while the receiver is down, retried by Notion
+    // with the next attempt number, stored once it is back, and applied.
+    rx.shutdown().await;
+    let text = "Posted while the receiver restarted.";
+    fake.edit(&Edit::AddComment {
+        page: page.clone(),
+        text: text.into(),
+        block: None,
+    })
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while fake.deliveries().unwrap().failed == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "no failed attempt");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let rx = receiver(&lake, &token_file, &addr.to_string()).await;
+    settle(&fake).await;
+    let stored = stored_events(&lake).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert!(stored[0].attempt_number >= 2, "a retry: {:?}", stored[0]);
+    sync_counted(&fake, &lake, TableFormat::Delta).await;
+    let comments = page_rows(&lake, "comments", &page).await;
+    assert!(
+        comments.iter().any(|c| c["plain_text"] == text),
+        "{comments:?}"
+    );
+    rx.shutdown().await;
+}
