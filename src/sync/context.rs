@@ -116,6 +116,8 @@ pub(super) struct Run<'a> {
     pub(super) dependents_report: Option<super::dependents::DependentsReport>,
     /// Pages a content event names, read in place rather than crawled whole.
     pub(super) in_place: std::collections::HashMap<String, super::events::InPlace>,
+    /// Pages other events name, retrieved after polling when it did not see them.
+    pub(super) event_pages: std::collections::BTreeSet<String>,
     /// Pages whose discussions comment events name, read after the crawl.
     pub(super) event_comments: std::collections::BTreeSet<String>,
     /// What the webhook events were and cost, when there were any.

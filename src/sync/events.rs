@@ -3,9 +3,10 @@
 //! deduplicates the events by id, and per page:
 //! - `page.content_updated` with updated blocks: the page is retrieved, and when it changed,
 //!   only the updated blocks and their subtrees are read again, in place (`in_place`);
-//! - other page events (created, properties updated, moved, deleted, undeleted): the page is
-//!   retrieved, and handled as any page the run finds (its row, its content, its tombstone,
-//!   the rows depending on it);
+//! - other page events (created, properties updated, moved, deleted, undeleted): polling
+//!   reads most such pages anyway (their edit time moved), so they wait until polling is done;
+//!   a page polling did not see (a trashed page, one search has not indexed yet) is retrieved
+//!   then, and handled as any page the run finds (its row, content, tombstone, dependents);
 //! - comment events: the page's discussion is read again after the crawl (with
 //!   `--comments all`, the page is crawled, block comments included);
 //! - data source and database events ask nothing more: every run reads each data source's
@@ -20,12 +21,14 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use futures::TryStreamExt;
 use serde_json::Value;
 
+use super::complete::complete_truncated;
 use super::context::Run;
 use super::crawl::{CommentsMode, ContentMode};
 use super::error::SyncError;
+use super::output::TableClose;
 use crate::flatten::documents::DocumentHead;
 use crate::flatten::fixed::{FixedTable, comment_row, page_row};
-use crate::model::normalize_id;
+use crate::model::{Parent, normalize_id};
 use crate::webhooks::event::{EventKind, WebhookEvent};
 use crate::webhooks::log;
 
@@ -177,7 +180,11 @@ impl Run<'_> {
             if work.comments && !block_comments {
                 self.event_comments.insert(id.clone());
             }
-            if !work.changed && work.blocks.is_none() && !block_comments {
+            let content = work.blocks.clone().filter(|_| in_place && !work.changed);
+            if content.is_none() && !block_comments {
+                if work.changed || work.blocks.is_some() {
+                    self.event_pages.insert(id);
+                }
                 continue;
             }
             let page = match self.client.retrieve_page(&id).await {
@@ -190,7 +197,7 @@ impl Run<'_> {
                 Err(e) => return Err(e.into()),
             };
             report.pages += 1;
-            match work.blocks.filter(|_| in_place && !work.changed) {
+            match content {
                 Some(blocks) => {
                     let blocks = blocks.into_iter().collect();
                     self.in_place
@@ -218,6 +225,75 @@ impl Run<'_> {
             usize::try_from(self.client.stats().total_requests - before).unwrap_or(usize::MAX);
         self.events_report = Some(report);
         Ok(())
+    }
+
+    /// Retrieves the pages events named that polling did not see, and handles each as a page
+    /// the run found: its `pages` row and content, its tombstone, and for a row its typed row
+    /// (and so its dependents).
+    pub(super) async fn apply_page_events(&mut self) -> Result<(), SyncError> {
+        let pages = std::mem::take(&mut self.event_pages);
+        let before = self.client.stats().total_requests;
+        let mut rows: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        let mut read = 0;
+        for id in pages {
+            if self.state.pages.seen(&id).map_err(SyncError::spill)? {
+                continue;
+            }
+            let page = match self.client.retrieve_page(&id).await {
+                Ok(p) => p,
+                Err(e) if e.is_not_found() || e.is_restricted() => {
+                    tracing::info!(page = %id, "a webhook event names a page the integration cannot read; skipped");
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            read += 1;
+            self.add_page(&page, None, 0).await?;
+            let source = match page.get("parent").map(Parent::from_json) {
+                Some(Parent::DataSource { id, .. } | Parent::Database { id }) => {
+                    self.registry.table(&id).map(|t| t.data_source_id.clone())
+                }
+                _ => None,
+            };
+            if let Some(source) = source.filter(|_| !crate::model::is_trashed(&page)) {
+                rows.entry(source).or_default().push(page);
+            }
+        }
+        if self.options.selection.tables {
+            for (source, pages) in rows {
+                self.write_event_rows(&source, pages).await?;
+            }
+        }
+        // Their content, when they changed.
+        self.crawl_queued().await?;
+        let spent = self.client.stats().total_requests - before;
+        if let Some(r) = self.events_report.as_mut() {
+            r.pages += read;
+            r.requests += usize::try_from(spent).unwrap_or(usize::MAX);
+        }
+        Ok(())
+    }
+
+    /// Writes rows of data source `source` that events named, in a table opened again.
+    async fn write_event_rows(&mut self, source: &str, pages: Vec<Value>) -> Result<(), SyncError> {
+        let Some(entry) = self.registry.table(source).cloned() else {
+            return Ok(());
+        };
+        let slot = self.output.open(entry.clone()).await?;
+        let mut completed = 0;
+        for mut row in pages {
+            completed += complete_truncated(self.client, &mut row, &entry.properties).await?;
+            if let Some(tracked) = self.dependents.as_mut() {
+                tracked.relations(&entry, &row);
+            }
+            self.output.row(slot, row).await?;
+        }
+        let close = TableClose {
+            data_source_id: entry.data_source_id.clone(),
+            completed_values: completed,
+            changes: Vec::new(),
+        };
+        self.output.close(slot, close).await
     }
 
     /// Reads again the page-level discussions comment events named, of pages the run did not

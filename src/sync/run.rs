@@ -266,6 +266,7 @@ async fn begin<'a>(
         dependents_report: None,
         in_place: std::collections::HashMap::new(),
         event_comments: std::collections::BTreeSet::new(),
+        event_pages: std::collections::BTreeSet::new(),
         events_report: None,
     })
 }
@@ -332,6 +333,7 @@ async fn run_locked(
     run.take_events().await?;
     let found = run.discover().await?;
     run.extract_everything(found).await?;
+    run.apply_page_events().await?;
     run.apply_comment_events().await?;
     run.refresh_dependents().await?;
     run.refresh_comments().await?;
