@@ -129,6 +129,9 @@ pub(super) async fn retrieve_user(
 pub(super) struct PageRow<'a> {
     page: &'a Page,
     props: serde_json::Map<String, Value>,
+    /// Relation ids by the name or id a filter used, once read (an `or` of many
+    /// `relation contains` conditions reads one relation many times).
+    relations: std::cell::RefCell<std::collections::HashMap<String, Vec<String>>>,
 }
 
 impl Row for PageRow<'_> {
@@ -151,6 +154,20 @@ impl Row for PageRow<'_> {
     }
 
     fn relation(&self, name_or_id: &str) -> Option<Vec<String>> {
+        if let Some(ids) = self.relations.borrow().get(name_or_id) {
+            return Some(ids.clone());
+        }
+        let ids = self.read_relation(name_or_id)?;
+        self.relations
+            .borrow_mut()
+            .insert(name_or_id.to_string(), ids.clone());
+        Some(ids)
+    }
+}
+
+impl PageRow<'_> {
+    /// Every id relation `name_or_id` lists, from the stored value.
+    fn read_relation(&self, name_or_id: &str) -> Option<Vec<String>> {
         let id = self.property(name_or_id)?.get("id")?.as_str()?.to_string();
         let id = super::workspace::decoded_property_id(&id);
         let (_, value) = self
@@ -342,6 +359,20 @@ pub(super) async fn query_data_source(
     run_query(&state, v, &normalize_id(&id), &query, body.map(|b| b.0))
 }
 
+/// The property names or ids a query body's filter and sorts name.
+fn referenced(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            if let Some(p) = o.get("property").and_then(Value::as_str) {
+                out.push(p.to_string());
+            }
+            o.values().for_each(|x| referenced(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| referenced(x, out)),
+        _ => {}
+    }
+}
+
 pub(super) fn run_query(
     state: &FakeState,
     v: NotionVersion,
@@ -370,6 +401,19 @@ pub(super) fn run_query(
         .and_then(Value::as_array)
         .is_some_and(|s| s.iter().any(|x| x.get("property").is_some()));
     let needs_props = body.get("filter").is_some_and(|f| !f.is_null()) || sorts_read_props;
+    // Only the properties the filter and sorts name are rendered (a rollup costs a walk of
+    // its relation); a name that is no property renders everything, for the filter to reject.
+    let mut named = Vec::new();
+    referenced(&body, &mut named);
+    let wanted: Option<Vec<String>> = named
+        .iter()
+        .map(|n| {
+            ds.properties
+                .iter()
+                .find(|p| &p.name == n || &p.id == n)
+                .map(|p| p.id.clone())
+        })
+        .collect();
     let mut rows: Vec<PageRow> = Vec::new();
     for id in &ds.rows {
         let Some(page) = ws.page(id) else { continue };
@@ -379,10 +423,11 @@ pub(super) fn run_query(
         let row = PageRow {
             page,
             props: if needs_props {
-                r.page_properties(page, None)
+                r.page_properties(page, wanted.as_deref())
             } else {
                 serde_json::Map::new()
             },
+            relations: Default::default(),
         };
         if let Some(f) = body.get("filter").filter(|f| !f.is_null()) {
             match query::matches(f, &row, 0) {

@@ -24,7 +24,7 @@ pub struct Subscription {
     /// The receiver's URL.
     pub url: String,
     /// The token the verification request sends and deliveries are signed with.
-    pub verification_token: String,
+    pub verification_token: crate::notion::SecretString,
     /// How long events wait (and aggregate) before delivery.
     pub delay: Duration,
     /// Deliver a window's events in shuffled order.
@@ -41,7 +41,7 @@ impl Subscription {
     pub fn to(url: &str, verification_token: &str) -> Subscription {
         Subscription {
             url: url.to_string(),
-            verification_token: verification_token.to_string(),
+            verification_token: crate::notion::SecretString::new(verification_token),
             delay: Duration::from_millis(100),
             shuffle: true,
             retry_delays: [100, 200, 400, 800, 1600]
@@ -88,7 +88,7 @@ impl Dispatcher {
     /// Sends the verification request, then starts delivering.
     pub async fn subscribe(sub: Subscription) -> Result<Dispatcher, String> {
         let http = reqwest::Client::new();
-        let body = serde_json::json!({"verification_token": sub.verification_token});
+        let body = serde_json::json!({"verification_token": sub.verification_token.expose()});
         let answer = http
             .post(&sub.url)
             .json(&body)
@@ -202,7 +202,7 @@ async fn deliver(
     for attempt in 1..=MAX_ATTEMPTS {
         event["attempt_number"] = attempt.into();
         let body = serde_json::to_vec(&event).unwrap_or_default();
-        let signature = sign(&sub.verification_token, &body);
+        let signature = sign(sub.verification_token.expose(), &body);
         bump(&stats, |s| s.attempts += 1);
         let answer = http
             .post(&sub.url)

@@ -144,7 +144,7 @@ fn relation_ids(value: Option<&Value>) -> Vec<String> {
 }
 
 /// What keeping computed values fresh cost a run.
-#[derive(Debug, Clone, Default, serde::Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, serde::Serialize, PartialEq)]
 pub struct DependentsReport {
     /// Rows read again because a related row changed.
     pub rows: usize,
@@ -152,6 +152,8 @@ pub struct DependentsReport {
     pub requests: usize,
     /// Rounds run (2 or more: rollups of rollups).
     pub rounds: usize,
+    /// Seconds it took (requests, and the lake's values from before the run).
+    pub secs: f64,
 }
 
 /// How one dependency's rows are found.
@@ -189,6 +191,7 @@ impl Run<'_> {
             .collect();
         let deps = dependencies(&schemas);
         let before = self.client.stats().total_requests;
+        let started = std::time::Instant::now();
         let mut report = DependentsReport::default();
         while !rows.frontier.is_empty() {
             let frontier = std::mem::take(&mut rows.frontier);
@@ -228,6 +231,7 @@ impl Run<'_> {
         }
         report.requests =
             usize::try_from(self.client.stats().total_requests - before).unwrap_or(usize::MAX);
+        report.secs = started.elapsed().as_secs_f64();
         if report.rounds > 0 {
             self.dependents_report = Some(report);
         }
