@@ -373,6 +373,23 @@ fn referenced(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// The ids of the properties a query renders per row: only those its filter and sorts name
+/// (a rollup costs a walk of its relation). A name that is no property renders everything, for
+/// the filter to reject.
+fn rendered_properties(ds: &super::workspace::DataSource, body: &Value) -> Option<Vec<String>> {
+    let mut named = Vec::new();
+    referenced(body, &mut named);
+    named
+        .iter()
+        .map(|n| {
+            ds.properties
+                .iter()
+                .find(|p| &p.name == n || &p.id == n)
+                .map(|p| p.id.clone())
+        })
+        .collect()
+}
+
 pub(super) fn run_query(
     state: &FakeState,
     v: NotionVersion,
@@ -401,19 +418,7 @@ pub(super) fn run_query(
         .and_then(Value::as_array)
         .is_some_and(|s| s.iter().any(|x| x.get("property").is_some()));
     let needs_props = body.get("filter").is_some_and(|f| !f.is_null()) || sorts_read_props;
-    // Only the properties the filter and sorts name are rendered (a rollup costs a walk of
-    // its relation); a name that is no property renders everything, for the filter to reject.
-    let mut named = Vec::new();
-    referenced(&body, &mut named);
-    let wanted: Option<Vec<String>> = named
-        .iter()
-        .map(|n| {
-            ds.properties
-                .iter()
-                .find(|p| &p.name == n || &p.id == n)
-                .map(|p| p.id.clone())
-        })
-        .collect();
+    let wanted = rendered_properties(ds, &body);
     let mut rows: Vec<PageRow> = Vec::new();
     for id in &ds.rows {
         let Some(page) = ws.page(id) else { continue };
