@@ -22,7 +22,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use notionlake::fake::edits::Edit;
 use notionlake::fake::webhooks::Subscription;
-use notionlake::fake::workspace::{FParent, PropDef, rt_array};
+use notionlake::fake::workspace::{FParent, prop, rt_array};
 use notionlake::fake::{FakeConfig, FakeNotion, Workspace};
 use notionlake::sink::Lake;
 use notionlake::sync::{CommentsRefresh, SyncOptions, sync_workspace};
@@ -44,15 +44,6 @@ fn sizes() -> (usize, usize) {
     ((1_000.0 * scale) as usize, (9_000.0 * scale) as usize)
 }
 const TOKEN: &str = "secret_bench_verification_token";
-
-fn prop(id: &str, name: &str, kind: &str, config: Value) -> PropDef {
-    PropDef {
-        id: id.into(),
-        name: name.into(),
-        kind: kind.into(),
-        config,
-    }
-}
 
 fn rollup(relation: &str, property: &str) -> Value {
     json!({"relation_property_id": relation, "relation_property_name": relation, "rollup_property_id": property, "rollup_property_name": property, "function": "sum"})

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use super::workspace::{
-    FParent, PropDef, Workspace, annotations, bold, link, mention_user, rt, rt_array,
+    FParent, Workspace, annotations, bold, link, mention_user, prop, rt, rt_array,
 };
 
 /// The demo's generation start instant.
@@ -18,15 +18,6 @@ pub fn demo_epoch() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-09-01T08:00:00Z")
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(|_| Utc::now())
-}
-
-fn prop(id: &str, name: &str, kind: &str, config: Value) -> PropDef {
-    PropDef {
-        id: id.into(),
-        name: name.into(),
-        kind: kind.into(),
-        config,
-    }
 }
 
 fn options(names: &[&str]) -> Value {

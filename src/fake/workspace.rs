@@ -206,6 +206,16 @@ pub struct Workspace {
     clock: DateTime<Utc>,
 }
 
+/// A property definition: id, name, type and configuration payload.
+pub fn prop(id: &str, name: &str, kind: &str, config: Value) -> PropDef {
+    PropDef {
+        id: id.into(),
+        name: name.into(),
+        kind: kind.into(),
+        config,
+    }
+}
+
 /// Builds one plain rich-text item.
 pub fn rt(text: &str) -> Value {
     json!({

@@ -10,6 +10,30 @@ use async_trait::async_trait;
 
 use super::error::NotionError;
 
+/// Writes a file only its owner can read (mode 0600 on Unix) atomically: a temporary file in
+/// the same directory (created if missing), synced, renamed over the old one. A reader sees the
+/// old or the new file, never half of one.
+pub fn write_private_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".private")
+        .tempfile_in(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// A string that must never be printed: `Debug` and `Display` show `***`. Held in a
 /// [`secrecy::SecretString`] (zeroed on drop). Serialises as the plain string (the credential
 /// file holds it, created 0600).

@@ -103,30 +103,8 @@ pub fn save_credentials(path: &Path, creds: &Credentials) -> Result<(), NotionEr
             path.display()
         ))
     };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".credentials")
-        .tempfile_in(dir)
-        .map_err(io)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(io)?;
-    }
-    std::io::Write::write_all(
-        &mut tmp,
-        &serde_json::to_vec_pretty(creds).expect("credentials serialise"),
-    )
-    .map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    let bytes = serde_json::to_vec_pretty(creds).expect("credentials serialise");
+    super::auth::write_private_file(path, &bytes).map_err(io)
 }
 
 /// Reads the credential file.

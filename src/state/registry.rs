@@ -164,6 +164,21 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// Every table's latest schema, as the model describes a data source.
+    pub fn schemas(&self) -> Vec<crate::model::DataSourceSchema> {
+        self.tables
+            .values()
+            .map(|t| crate::model::DataSourceSchema {
+                source: crate::model::DataSourceRef {
+                    id: t.data_source_id.clone(),
+                    database_id: t.database_id.clone(),
+                },
+                title: t.title.clone(),
+                properties: t.properties.clone(),
+            })
+            .collect()
+    }
+
     /// The name of a new table titled `title`: neither it nor its history name is one in use
     /// ("Deals History" next to "Deals", "Tombstones", "Pages").
     fn new_table_name(&self, title: &str) -> String {

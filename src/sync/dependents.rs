@@ -26,7 +26,7 @@ use super::context::Run;
 use super::error::SyncError;
 use super::output::{TableClose, TableSlot};
 use crate::model::dependencies::{Dependency, dependencies};
-use crate::model::{DataSourceRef, DataSourceSchema, Parent, normalize_id, uuid_bits};
+use crate::model::{DataSourceRef, Parent, normalize_id, uuid_bits};
 use crate::notion::MAX_FILTER_ITEMS;
 use crate::notion::pagination::{Listed, MAX_RESTARTS, Restarting};
 use crate::sink::Lake;
@@ -176,20 +176,7 @@ impl Run<'_> {
         let Some(mut rows) = self.dependents.take() else {
             return Ok(());
         };
-        let schemas: Vec<DataSourceSchema> = self
-            .registry
-            .tables
-            .values()
-            .map(|t| DataSourceSchema {
-                source: DataSourceRef {
-                    id: t.data_source_id.clone(),
-                    database_id: t.database_id.clone(),
-                },
-                title: t.title.clone(),
-                properties: t.properties.clone(),
-            })
-            .collect();
-        let deps = dependencies(&schemas);
+        let deps = dependencies(&self.registry.schemas());
         let before = self.client.stats().total_requests;
         let started = std::time::Instant::now();
         let mut report = DependentsReport::default();

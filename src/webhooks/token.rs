@@ -45,27 +45,8 @@ pub fn load(path: &Path) -> Result<Option<SecretString>, TokenFileError> {
 /// Stores the token: a temporary file created 0600 in the same directory, renamed over the
 /// old one.
 pub fn save(path: &Path, token: &SecretString) -> Result<(), TokenFileError> {
-    let io = |e: std::io::Error| error(path, format!("cannot be written ({e})"));
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".webhook-token")
-        .tempfile_in(dir)
-        .map_err(io)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(io)?;
-    }
-    std::io::Write::write_all(&mut tmp, token.expose().as_bytes()).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    crate::notion::auth::write_private_file(path, token.expose().as_bytes())
+        .map_err(|e| error(path, format!("cannot be written ({e})")))
 }
 
 #[cfg(test)]

@@ -6,13 +6,13 @@
 //! incremental lake must equal a fresh full sync of the same workspace, at an exact request cost.
 
 use chrono::{DateTime, Duration, Utc};
-use notionlake::fake::workspace::{Page, PropDef, Workspace};
+use notionlake::fake::workspace::{Page, Workspace, prop};
 use notionlake::fake::{DemoIds, FakeConfig, FakeNotion};
 use notionlake::sink::{Lake, TableFormat};
 use notionlake::sync::{SyncOptions, SyncReport};
 use serde_json::{Value, json};
 
-use crate::lake::{rows, sync_with};
+use crate::lake::{content_rows, rows, sync_with};
 
 const QUERY: &str = "POST /v1/data_sources/{id}/query";
 const RETRIEVE: &str = "GET /v1/pages/{id}";
@@ -22,15 +22,6 @@ const PROPERTY_ITEM: &str = "GET /v1/pages/{id}/properties/{property_id}";
 struct Crm {
     companies: Vec<String>,
     deals_of: Vec<Vec<String>>,
-}
-
-fn prop(id: &str, name: &str, kind: &str, config: Value) -> PropDef {
-    PropDef {
-        id: id.into(),
-        name: name.into(),
-        kind: kind.into(),
-        config,
-    }
 }
 
 fn rollup(relation: &str, property: &str, function: &str) -> Value {
@@ -110,14 +101,10 @@ fn crm_with_dependents(ws: &mut Workspace, ids: &DemoIds) -> Crm {
 
 /// The CRM tables as rows, without the columns about the run that wrote them.
 async fn crm_tables(lake: &Lake) -> Vec<Value> {
-    let ctx = datafusion::prelude::SessionContext::new();
-    notionlake::shell::register_lake(&ctx, lake).await.unwrap();
     let mut out = Vec::new();
     for table in ["companies", "contacts", "deals"] {
-        for mut row in rows(&ctx, &format!("SELECT * FROM {table} ORDER BY _id")).await {
-            if let Some(o) = row.as_object_mut() {
-                o.retain(|k, _| k != "_synced_at" && k != "_run_id");
-            }
+        let sql = format!("SELECT * FROM {table} ORDER BY _id");
+        for row in content_rows(lake, &sql).await {
             out.push(json!({"table": table, "row": row}));
         }
     }

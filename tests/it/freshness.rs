@@ -197,7 +197,6 @@ async fn formulas_that_read_the_clock_are_named_in_the_summary_and_describe() {
 #[tokio::test]
 async fn the_demo_crm_rollups_depend_on_their_dual_relation() {
     use notionlake::model::dependencies::dependencies;
-    use notionlake::model::{DataSourceRef, DataSourceSchema};
     use notionlake::state::Registry;
     let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
     let dir = tempfile::tempdir().unwrap();
@@ -209,19 +208,7 @@ async fn the_demo_crm_rollups_depend_on_their_dual_relation() {
         .unwrap()
         .unwrap();
     let registry: Registry = serde_json::from_slice(&bytes).unwrap();
-    let schemas: Vec<DataSourceSchema> = registry
-        .tables
-        .values()
-        .map(|t| DataSourceSchema {
-            source: DataSourceRef {
-                id: t.data_source_id.clone(),
-                database_id: t.database_id.clone(),
-            },
-            title: t.title.clone(),
-            properties: t.properties.clone(),
-        })
-        .collect();
-    let deps = dependencies(&schemas);
+    let deps = dependencies(&registry.schemas());
     let (companies, deals) = (&ids.data_sources["Companies"], &ids.data_sources["Deals"]);
     let size = deps
         .iter()

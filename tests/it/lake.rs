@@ -70,6 +70,20 @@ pub async fn rows(ctx: &SessionContext, sql: &str) -> Vec<Value> {
     serde_json::from_slice(&bytes).unwrap()
 }
 
+/// The rows `sql` gives over the lake, without the columns about the run that wrote them
+/// (`_synced_at`, `_run_id`): what two lakes holding the same Notion state agree on.
+pub async fn content_rows(lake: &Lake, sql: &str) -> Vec<Value> {
+    let ctx = SessionContext::new();
+    notionlake::shell::register_lake(&ctx, lake).await.unwrap();
+    let mut out = rows(&ctx, sql).await;
+    for r in &mut out {
+        if let Some(o) = r.as_object_mut() {
+            o.retain(|k, _| k != "_synced_at" && k != "_run_id");
+        }
+    }
+    out
+}
+
 fn venv_bin(name: &str) -> PathBuf {
     let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
     let venv = std::env::var("NOTIONLAKE_VENV")

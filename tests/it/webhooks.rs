@@ -18,7 +18,7 @@ use notionlake::webhooks::{Receiver, ReceiverConfig};
 use serde_json::{Value, json};
 
 use crate::demo_fake;
-use crate::lake::{rows, sync_with};
+use crate::lake::{content_rows, sync_with};
 
 const TOKEN: &str = "secret_fake_verification_token_1";
 const CHILDREN: &str = "GET /v1/blocks/{id}/children";
@@ -55,22 +55,45 @@ async fn settle(fake: &FakeNotion) {
     assert_eq!(stats.pending, 0, "deliveries still pending: {stats:?}");
 }
 
+/// Waits for the deliveries, then syncs: the report and what its events were.
+async fn sync_events(
+    fake: &FakeNotion,
+    lake: &Lake,
+    format: TableFormat,
+) -> (SyncReport, notionlake::sync::EventsReport) {
+    settle(fake).await;
+    let report = sync_counted(fake, lake, format).await;
+    let events = report.events.clone().expect("events were read");
+    (report, events)
+}
+
 /// The rows of a table for one page, without the run's columns, in a stable order.
 async fn page_rows(lake: &Lake, table: &str, page: &str) -> Vec<Value> {
-    let ctx = datafusion::prelude::SessionContext::new();
-    notionlake::shell::register_lake(&ctx, lake).await.unwrap();
-    let mut out = rows(
-        &ctx,
-        &format!("SELECT * FROM {table} WHERE page_id = '{page}'"),
-    )
-    .await;
-    for r in &mut out {
-        if let Some(o) = r.as_object_mut() {
-            o.retain(|k, _| !k.starts_with('_'));
-        }
-    }
+    let sql = format!("SELECT * FROM {table} WHERE page_id = '{page}'");
+    let mut out = content_rows(lake, &sql).await;
     out.sort_by_key(|r| r["id"].to_string());
     out
+}
+
+/// Asserts that the page's blocks and document in `lake` are those a whole crawl of the fake
+/// reads now (a fresh full sync).
+async fn assert_as_crawled(
+    fake: &FakeNotion,
+    lake: &Lake,
+    page: &str,
+    format: TableFormat,
+    step: &str,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let truth = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    sync_with(fake, &truth, &options(format)).await;
+    for table in ["blocks", "documents"] {
+        assert_eq!(
+            page_rows(lake, table, page).await,
+            page_rows(&truth, table, page).await,
+            "{format:?}: {table} of the edited page, {step}"
+        );
+    }
 }
 
 fn find_page(fake: &FakeNotion, title: &str) -> String {
@@ -119,9 +142,7 @@ async fn webhooks_end_to_end(format: TableFormat) {
         text: "The new bottom of the outline.".into(),
     })
     .unwrap();
-    settle(&fake).await;
-    let report = sync_counted(&fake, &lake, format).await;
-    let events = report.events.clone().expect("events were read");
+    let (report, events) = sync_events(&fake, &lake, format).await;
     assert_eq!(
         (events.events, events.pages, events.blocks),
         (1, 1, 1),
@@ -153,16 +174,7 @@ async fn webhooks_end_to_end(format: TableFormat) {
         "the whole tree takes {containers} listings or more"
     );
     // The lake holds what a whole crawl reads.
-    let truth_dir = tempfile::tempdir().unwrap();
-    let truth = Lake::open(truth_dir.path().to_str().unwrap()).unwrap();
-    sync_with(&fake, &truth, &options(format)).await;
-    for table in ["blocks", "documents"] {
-        assert_eq!(
-            page_rows(&lake, table, &deep).await,
-            page_rows(&truth, table, &deep).await,
-            "{format:?}: {table} of the edited page"
-        );
-    }
+    assert_as_crawled(&fake, &lake, &deep, format, "a deep edit").await;
     let doc = page_rows(&lake, "documents", &deep).await;
     assert!(
         doc[0]["markdown"]
@@ -186,9 +198,7 @@ async fn webhooks_end_to_end(format: TableFormat) {
         text: "Level 2 (renamed)".into(),
     })
     .unwrap();
-    settle(&fake).await;
-    let report = sync_counted(&fake, &lake, format).await;
-    let events = report.events.clone().expect("events were read");
+    let (_, events) = sync_events(&fake, &lake, format).await;
     assert_eq!(
         (events.events, events.pages, events.blocks),
         (1, 1, 4),
@@ -196,16 +206,7 @@ async fn webhooks_end_to_end(format: TableFormat) {
     );
     assert_eq!(events.requests, 5, "{events:?}");
     assert_eq!(fake.stats().count(CHILDREN), 3);
-    let truth_dir = tempfile::tempdir().unwrap();
-    let truth = Lake::open(truth_dir.path().to_str().unwrap()).unwrap();
-    sync_with(&fake, &truth, &options(format)).await;
-    for table in ["blocks", "documents"] {
-        assert_eq!(
-            page_rows(&lake, table, &deep).await,
-            page_rows(&truth, table, &deep).await,
-            "{format:?}: {table} after the aggregated event"
-        );
-    }
+    assert_as_crawled(&fake, &lake, &deep, format, "after the aggregated event").await;
 
     // A comment on an unedited page lands through its event alone (no comments refresh).
     let page = ids.meeting_pages[0].clone();
@@ -216,9 +217,7 @@ async fn webhooks_end_to_end(format: TableFormat) {
         block: None,
     })
     .unwrap();
-    settle(&fake).await;
-    let report = sync_counted(&fake, &lake, format).await;
-    let events = report.events.clone().expect("events were read");
+    let (_, events) = sync_events(&fake, &lake, format).await;
     assert_eq!(events.requests, 1, "one discussion read: {events:?}");
     let comments = page_rows(&lake, "comments", &page).await;
     assert!(
@@ -353,17 +352,8 @@ async fn forged_replayed_and_restart_crossing_deliveries() {
 
 /// The CRM tables' rows without the run's columns.
 async fn crm(lake: &Lake) -> Vec<Value> {
-    let ctx = datafusion::prelude::SessionContext::new();
-    notionlake::shell::register_lake(&ctx, lake).await.unwrap();
-    let mut out = Vec::new();
-    for table in ["companies", "deals"] {
-        for mut r in rows(&ctx, &format!("SELECT * FROM {table} ORDER BY _id")).await {
-            if let Some(o) = r.as_object_mut() {
-                o.retain(|k, _| k != "_synced_at" && k != "_run_id");
-            }
-            out.push(r);
-        }
-    }
+    let mut out = content_rows(lake, "SELECT * FROM companies ORDER BY _id").await;
+    out.extend(content_rows(lake, "SELECT * FROM deals ORDER BY _id").await);
     out
 }
 
