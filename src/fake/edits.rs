@@ -1,6 +1,6 @@
 //! The fake's edit API for tests and demos (`POST /__fake/edits`, or [`super::FakeNotion::edit`]):
-//! change a property, add a comment, edit a block anywhere in a page's tree, move a page to
-//! the trash or restore it. Each edit is stamped now, as Notion stamps edits, and gives the
+//! change a property, add a comment, edit a block anywhere in a page's tree, move a page under
+//! another, move a page to the trash or restore it. Each edit is stamped now, as Notion stamps edits, and gives the
 //! webhook event Notion would send for it (shape of developers.notion.com's webhook reference).
 
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,13 @@ pub enum Edit {
     Restore {
         /// The page.
         page: String,
+    },
+    /// Moves page `page` under page `parent` (its edit time stays).
+    Move {
+        /// The page.
+        page: String,
+        /// Its new parent page.
+        parent: String,
     },
 }
 
@@ -147,6 +154,14 @@ pub fn apply(ws: &mut Workspace, edit: &Edit) -> Result<Value, String> {
                 data,
                 &who,
             ))
+        }
+        Edit::Move { page, parent } => {
+            let (page, parent) = (normalize_id(page), normalize_id(parent));
+            ws.page(&page).ok_or_else(|| missing("page", &page))?;
+            ws.page(&parent).ok_or_else(|| missing("page", &parent))?;
+            ws.move_page(&page, &parent);
+            let data = json!({"parent": parent_of(ws, &page)});
+            Ok(event(ws, "page.moved", (&page, "page"), data, &who))
         }
         Edit::Trash { page } | Edit::Restore { page } => {
             let page = normalize_id(page);

@@ -534,6 +534,28 @@ impl Workspace {
         }
     }
 
+    /// Moves page `id` under page `new_parent`, with its `child_page` block; as a move in Notion
+    /// may, it leaves the page's `last_edited_time` alone.
+    pub fn move_page(&mut self, id: &str, new_parent: &str) {
+        let Some(old) = self.page(id).map(|p| p.parent.clone()) else {
+            return;
+        };
+        if let FParent::Page(p) | FParent::Block(p) = &old {
+            if let Some(page) = self.page_mut(p) {
+                page.children.retain(|c| c != id);
+            } else if let Some(block) = self.blocks.get_mut(p) {
+                block.children.retain(|c| c != id);
+            }
+        }
+        if let Some(page) = self.page_mut(id) {
+            page.parent = FParent::Page(new_parent.into());
+        }
+        if let Some(mut block) = self.blocks.remove(id) {
+            block.parent = FParent::Page(new_parent.into());
+            self.attach_block(new_parent, block);
+        }
+    }
+
     /// Adds a comment to a page or block; `discussion` continues a thread. Returns the comment.
     pub fn add_comment(
         &mut self,

@@ -116,6 +116,9 @@ pub(super) struct Run<'a> {
     pub(super) dependents_report: Option<super::dependents::DependentsReport>,
     /// Pages a content event names, read in place rather than crawled whole.
     pub(super) in_place: std::collections::HashMap<String, super::events::InPlace>,
+    /// Pages an event says changed (moved, restored…) though their edit time may not have moved:
+    /// `add_page` takes them as changed.
+    pub(super) forced_changes: std::collections::HashSet<String>,
     /// Pages other events name, retrieved after polling when it did not see them.
     pub(super) event_pages: std::collections::BTreeSet<String>,
     /// Pages whose discussions comment events name, read after the crawl.

@@ -248,6 +248,8 @@ impl Run<'_> {
                 Err(e) => return Err(e.into()),
             };
             read += 1;
+            // The event says it changed (a move may leave its edit time alone).
+            self.forced_changes.insert(id.clone());
             self.add_page(&page, None, 0).await?;
             let source = match page.get("parent").map(Parent::from_json) {
                 Some(Parent::DataSource { id, .. } | Parent::Database { id }) => {

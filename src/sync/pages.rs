@@ -78,7 +78,9 @@ impl Run<'_> {
         let trashed = is_trashed(page);
         let previous = seen.previous;
         let was_trashed = previous.as_ref().map(|m| m.trashed);
+        let forced = self.forced_changes.remove(&id);
         let changed = self.mode.full
+            || forced
             || mark_changed(previous.as_ref(), &edited, self.mode.cursor)
             || was_trashed.is_some_and(|t| t != trashed);
         // Read now (or already settled, and so not read again).

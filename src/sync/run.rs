@@ -267,6 +267,7 @@ async fn begin<'a>(
         in_place: std::collections::HashMap::new(),
         event_comments: std::collections::BTreeSet::new(),
         event_pages: std::collections::BTreeSet::new(),
+        forced_changes: std::collections::HashSet::new(),
         events_report: None,
     })
 }

@@ -402,3 +402,39 @@ async fn property_and_trash_events_reach_rows_and_their_dependents() {
     assert_eq!(crm(&lake).await, crm(&truth).await);
     rx.shutdown().await;
 }
+
+/// A move that leaves the page's edit time alone: polling cannot see it, its event can.
+#[tokio::test]
+async fn a_moved_page_is_read_through_its_event() {
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let rx = receiver(&lake, &dir.path().join("token"), "127.0.0.1:0").await;
+    fake.subscribe(Subscription::to(&format!("http://{}/", rx.addr()), TOKEN))
+        .await
+        .unwrap();
+    let format = TableFormat::Delta;
+    sync_with(&fake, &lake, &options(format)).await;
+    let deep = find_page(&fake, "Deep outline");
+    let edited = fake.workspace().page(&deep).unwrap().last_edited_time;
+    fake.edit(&Edit::Move {
+        page: deep.clone(),
+        parent: ids.handbook.clone(),
+    })
+    .unwrap();
+    assert_eq!(
+        fake.workspace().page(&deep).unwrap().last_edited_time,
+        edited
+    );
+    let (report, events) = sync_events(&fake, &lake, format).await;
+    assert_eq!((events.events, events.pages), (1, 1), "{events:?}");
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let sql = format!("SELECT id, parent_type, parent_id FROM pages WHERE id = '{deep}'");
+    let moved = content_rows(&lake, &sql).await;
+    assert_eq!(moved[0]["parent_id"], json!(ids.handbook), "{moved:?}");
+    let truth_dir = tempfile::tempdir().unwrap();
+    let truth = Lake::open(truth_dir.path().to_str().unwrap()).unwrap();
+    sync_with(&fake, &truth, &options(format)).await;
+    assert_eq!(moved, content_rows(&truth, &sql).await);
+    rx.shutdown().await;
+}
