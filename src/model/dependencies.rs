@@ -46,9 +46,10 @@ pub fn dependencies(schemas: &[DataSourceSchema]) -> Vec<Dependency> {
     let mut out = Vec::new();
     for schema in schemas {
         for rel in schema.properties.iter().filter(|p| p.kind == "relation") {
+            // A relation whose target is not given (empty ids) leads nowhere.
             let Some(related) = text(rel, "data_source_id")
                 .filter(|s| !s.is_empty())
-                .or_else(|| text(rel, "database_id"))
+                .or_else(|| text(rel, "database_id").filter(|s| !s.is_empty()))
             else {
                 continue;
             };
@@ -182,6 +183,19 @@ mod tests {
                     "Plain",
                     "formula",
                     json!({"expression": "prop(\"Amount\") * 2"}),
+                ),
+                // A relation with no target given leads nowhere, whatever reads through it.
+                prop(
+                    "dNone",
+                    "Nowhere",
+                    "relation",
+                    json!({"database_id": "", "data_source_id": "", "type": "single_property"}),
+                ),
+                prop(
+                    "dNoneSum",
+                    "Nowhere sum",
+                    "rollup",
+                    json!({"relation_property_id": "dNone", "rollup_property_id": "dAmt", "function": "sum"}),
                 ),
             ],
         );
