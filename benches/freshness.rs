@@ -20,10 +20,10 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use notionlake::fake::Workspace;
 use notionlake::fake::edits::Edit;
 use notionlake::fake::webhooks::Subscription;
 use notionlake::fake::workspace::{FParent, prop, rt_array};
-use notionlake::fake::{FakeConfig, FakeNotion, Workspace};
 use notionlake::sink::Lake;
 use notionlake::sync::{CommentsRefresh, SyncOptions, sync_workspace};
 use notionlake::webhooks::{Receiver, ReceiverConfig};
@@ -176,16 +176,7 @@ async fn comments_landed(lake: &Lake) -> usize {
 
 async fn mode(name: &str, refresh: CommentsRefresh, webhooks: bool, edited: bool) {
     let (ws, companies, deals) = crm();
-    let fake = FakeNotion::start(
-        ws,
-        FakeConfig {
-            rps: None,
-            query_cap: usize::MAX,
-            ..FakeConfig::default()
-        },
-    )
-    .await
-    .expect("fake");
+    let fake = support::fake(ws).await;
     let client = support::client(&fake.url());
     let dir = tempfile::tempdir().expect("tempdir");
     let lake = Lake::open(dir.path().join("lake").to_str().expect("utf-8")).expect("lake");

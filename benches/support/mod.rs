@@ -5,18 +5,19 @@
 use notionlake::fake::{DEMO_TOKEN, FakeConfig, FakeNotion, Workspace};
 use notionlake::notion::{ClientConfig, NotionClient};
 
+/// A fake serving `ws` on loopback, with no rate limit and no query cap.
+pub async fn fake(ws: Workspace) -> FakeNotion {
+    let config = FakeConfig {
+        rps: None,
+        query_cap: usize::MAX,
+        ..FakeConfig::default()
+    };
+    FakeNotion::start(ws, config).await.expect("fake")
+}
+
 /// Serves `ws` until killed, after printing its URL.
 pub async fn serve(ws: Workspace) {
-    let fake = FakeNotion::start(
-        ws,
-        FakeConfig {
-            rps: None,
-            query_cap: usize::MAX,
-            ..FakeConfig::default()
-        },
-    )
-    .await
-    .expect("fake");
+    let fake = fake(ws).await;
     println!("{}", fake.url());
     fake.wait().await;
 }

@@ -26,7 +26,7 @@ use super::context::Run;
 use super::error::SyncError;
 use super::output::{TableClose, TableSlot};
 use crate::model::dependencies::{Dependency, dependencies};
-use crate::model::{DataSourceRef, Parent, normalize_id, uuid_bits};
+use crate::model::{DataSourceRef, normalize_id, uuid_bits};
 use crate::notion::MAX_FILTER_ITEMS;
 use crate::notion::pagination::{Listed, MAX_RESTARTS, Restarting};
 use crate::sink::Lake;
@@ -208,12 +208,9 @@ impl Run<'_> {
                     report.rows += n;
                     completed += c;
                 }
-                let close = TableClose {
-                    data_source_id: entry.data_source_id.clone(),
-                    completed_values: completed,
-                    changes: Vec::new(),
-                };
-                self.output.close(slot, close).await?;
+                self.output
+                    .close(slot, TableClose::again(&entry, completed))
+                    .await?;
             }
         }
         report.requests =
@@ -351,13 +348,9 @@ impl Run<'_> {
         let Some(id) = row.get("id").and_then(Value::as_str).map(normalize_id) else {
             return Ok(None);
         };
-        let ours = match row.get("parent").map(Parent::from_json) {
-            Some(Parent::DataSource { id, .. }) => id == entry.data_source_id,
-            Some(Parent::Database { id }) => {
-                id == entry.data_source_id || Some(&id) == entry.database_id.as_ref()
-            }
-            _ => false,
-        };
+        let ours = self
+            .row_table(&row)
+            .is_some_and(|t| t.data_source_id == entry.data_source_id);
         if !ours || crate::model::is_trashed(&row) || rows.was_read(&entry.data_source_id, &id) {
             return Ok(None);
         }

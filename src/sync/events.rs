@@ -21,14 +21,13 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use futures::TryStreamExt;
 use serde_json::Value;
 
-use super::complete::complete_truncated;
 use super::context::Run;
 use super::crawl::{CommentsMode, ContentMode};
 use super::error::SyncError;
 use super::output::TableClose;
 use crate::flatten::documents::DocumentHead;
-use crate::flatten::fixed::{FixedTable, comment_row, page_row};
-use crate::model::{Parent, normalize_id};
+use crate::flatten::fixed::{FixedTable, page_row};
+use crate::model::normalize_id;
 use crate::webhooks::event::{EventKind, WebhookEvent};
 use crate::webhooks::log;
 
@@ -172,8 +171,7 @@ impl Run<'_> {
             self.events_report = Some(report);
             return Ok(());
         }
-        let in_place = !self.mode.full
-            && self.options.content == ContentMode::Blocks
+        let in_place = self.options.content == ContentMode::Blocks
             && (self.wants(FixedTable::Blocks) || self.wants(FixedTable::Documents));
         for (id, work) in pages {
             let block_comments = work.comments && self.options.comments == CommentsMode::All;
@@ -251,12 +249,7 @@ impl Run<'_> {
             // The event says it changed (a move may leave its edit time alone).
             self.forced_changes.insert(id.clone());
             self.add_page(&page, None, 0).await?;
-            let source = match page.get("parent").map(Parent::from_json) {
-                Some(Parent::DataSource { id, .. } | Parent::Database { id }) => {
-                    self.registry.table(&id).map(|t| t.data_source_id.clone())
-                }
-                _ => None,
-            };
+            let source = self.row_table(&page).map(|t| t.data_source_id.clone());
             if let Some(source) = source.filter(|_| !crate::model::is_trashed(&page)) {
                 rows.entry(source).or_default().push(page);
             }
@@ -283,19 +276,12 @@ impl Run<'_> {
         };
         let slot = self.output.open(entry.clone()).await?;
         let mut completed = 0;
-        for mut row in pages {
-            completed += complete_truncated(self.client, &mut row, &entry.properties).await?;
-            if let Some(tracked) = self.dependents.as_mut() {
-                tracked.relations(&entry, &row);
-            }
-            self.output.row(slot, row).await?;
+        for row in pages {
+            completed += self.write_row(slot, &entry, row).await?;
         }
-        let close = TableClose {
-            data_source_id: entry.data_source_id.clone(),
-            completed_values: completed,
-            changes: Vec::new(),
-        };
-        self.output.close(slot, close).await
+        self.output
+            .close(slot, TableClose::again(&entry, completed))
+            .await
     }
 
     /// Reads again the page-level discussions comment events named, of pages the run did not
@@ -318,16 +304,10 @@ impl Run<'_> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            if self.format == crate::sink::TableFormat::Delta {
-                self.changes.comments_read.insert(id.clone());
-            }
-            let rows: Vec<Value> = list.iter().map(|c| comment_row(c, &id)).collect();
-            if !rows.is_empty() {
-                self.output.fixed_rows(FixedTable::Comments, rows).await?;
-            }
             if let Some(key) = crate::model::uuid_bits(&id) {
                 self.crawled_ids.insert(key);
             }
+            self.replace_page_comments(id, &list).await?;
         }
         let spent = self.client.stats().total_requests - before;
         if let Some(r) = self.events_report.as_mut() {

@@ -416,11 +416,7 @@ impl Run<'_> {
     }
 
     /// Adds a row of the listing to the table unless this listing already returned it.
-    async fn take_row(
-        &mut self,
-        sink: &mut RowSink<'_>,
-        mut row: Value,
-    ) -> Result<bool, SyncError> {
+    async fn take_row(&mut self, sink: &mut RowSink<'_>, row: Value) -> Result<bool, SyncError> {
         if !self
             .add_page(&row, Some(&sink.entry.table), sink.listing)
             .await?
@@ -431,12 +427,24 @@ impl Run<'_> {
         let Some(slot) = sink.slot else {
             return Ok(true);
         };
-        sink.completed += complete_truncated(self.client, &mut row, &sink.entry.properties).await?;
+        sink.completed += self.write_row(slot, sink.entry, row).await?;
+        Ok(true)
+    }
+
+    /// Writes a row to its open table: values truncated at 25 references completed first,
+    /// its dual relations recorded for the dependents. Returns the values completed.
+    pub(super) async fn write_row(
+        &mut self,
+        slot: TableSlot,
+        entry: &TableEntry,
+        mut row: Value,
+    ) -> Result<usize, SyncError> {
+        let completed = complete_truncated(self.client, &mut row, &entry.properties).await?;
         if let Some(rows) = self.dependents.as_mut() {
-            rows.relations(sink.entry, &row);
+            rows.relations(entry, &row);
         }
         self.output.row(slot, row).await?;
-        Ok(true)
+        Ok(completed)
     }
 
     /// Closes the listing's table: the write side writes what is left and reports it.

@@ -53,6 +53,17 @@ pub(super) struct TableClose {
     pub changes: Vec<SchemaChange>,
 }
 
+impl TableClose {
+    /// The close of a table opened again in the run (rows read again): no schema change.
+    pub fn again(entry: &TableEntry, completed_values: usize) -> TableClose {
+        TableClose {
+            data_source_id: entry.data_source_id.clone(),
+            completed_values,
+            changes: Vec::new(),
+        }
+    }
+}
+
 /// Everything the write side wrote, staged for the commit.
 #[derive(Debug, Default)]
 pub(super) struct Written {

@@ -31,6 +31,16 @@ impl Deletion {
 }
 
 impl Run<'_> {
+    /// The table of a page that is a row of a data source the registry knows.
+    pub(super) fn row_table(&self, page: &Value) -> Option<&crate::state::TableEntry> {
+        match page.get("parent").map(Parent::from_json) {
+            Some(Parent::DataSource { id, .. } | Parent::Database { id }) => {
+                self.registry.table(&id)
+            }
+            _ => None,
+        }
+    }
+
     /// Records a page object (a row of `table`, or a standalone page): writes its `pages` row
     /// and queues its content for the crawl when it changed since the last run, records a
     /// tombstone when it was moved to the trash. `listing` is the current data-source listing
@@ -46,12 +56,7 @@ impl Run<'_> {
             return Ok(false);
         };
         // A row's table: given by the caller, or found from its data source in the registry.
-        let parent_entry = match page.get("parent").map(Parent::from_json) {
-            Some(Parent::DataSource { id, .. } | Parent::Database { id }) => {
-                self.registry.table(&id)
-            }
-            _ => None,
-        };
+        let parent_entry = self.row_table(page);
         let source = parent_entry.map(|t| t.data_source_id.clone());
         let from_parent = parent_entry.map(|t| t.table.clone());
         let table = table.map(str::to_string).or(from_parent);

@@ -19,7 +19,7 @@ use crate::flatten::fixed::{FixedTable, comment_row};
 use crate::model::uuid_bits;
 
 impl Run<'_> {
-    /// Whether this run refreshes comments (and so tracks the pages it crawls).
+    /// Whether this run refreshes comments.
     pub(super) fn refreshes_comments(&self) -> bool {
         !self.mode.full
             && !self.mode.restricted
@@ -53,6 +53,23 @@ impl Run<'_> {
             targets.push(id);
         }
         Ok(targets)
+    }
+
+    /// Writes page `id`'s page-level discussion as read now: it replaces the page's earlier
+    /// comments (a Delta commit removes them; Parquet views keep a page's newest read).
+    pub(super) async fn replace_page_comments(
+        &mut self,
+        id: String,
+        list: &[Value],
+    ) -> Result<(), SyncError> {
+        let rows: Vec<Value> = list.iter().map(|c| comment_row(c, &id)).collect();
+        if self.format == crate::sink::TableFormat::Delta {
+            self.changes.comments_read.insert(id);
+        }
+        if !rows.is_empty() {
+            self.output.fixed_rows(FixedTable::Comments, rows).await?;
+        }
+        Ok(())
     }
 
     /// Reads the comments of the refresh's pages and writes them.
@@ -93,13 +110,7 @@ impl Run<'_> {
             };
             report.pages += 1;
             report.comments += list.len();
-            let rows: Vec<Value> = list.iter().map(|c| comment_row(c, &id)).collect();
-            if self.format == crate::sink::TableFormat::Delta {
-                self.changes.comments_read.insert(id);
-            }
-            if !rows.is_empty() {
-                self.output.fixed_rows(FixedTable::Comments, rows).await?;
-            }
+            self.replace_page_comments(id, &list).await?;
         }
         report.requests =
             usize::try_from(self.client.stats().total_requests - before).unwrap_or(usize::MAX);
