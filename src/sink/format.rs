@@ -82,7 +82,7 @@ impl TableFormat {
         }
     }
 
-    /// Makes the staged files part of their tables.
+    /// Makes the staged files part of their tables, asking `guard` before each table.
     pub async fn commit_tables(
         self,
         lake: &Lake,
@@ -90,10 +90,12 @@ impl TableFormat {
         tables: &[StagedTable],
         changes: &RunChanges,
         parquet: &ParquetOptions,
+        guard: &dyn super::CommitGuard,
     ) -> Result<Vec<TableCommit>, SinkError> {
         match self {
             TableFormat::Delta => {
-                super::delta::merge::commit_tables(lake, run_id, tables, changes, parquet).await
+                super::delta::merge::commit_tables(lake, run_id, tables, changes, parquet, guard)
+                    .await
             }
             // The run record, written next, is what commits Parquet files.
             TableFormat::Parquet => Ok(Vec::new()),

@@ -2,7 +2,8 @@
 //! object_store) and how Parquet files are written there — zstd, bounded row groups, files rolled
 //! at a target size, hive-style partitions (`tables/<table>/sync_date=YYYY-MM-DD/`), and never a
 //! partially written file visible to a reader (local files are staged and renamed; S3 objects
-//! appear when their upload completes).
+//! appear when their upload completes). A run's staged rows keep one row per key
+//! ([`dedupe`]) before any format commits them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,10 +20,31 @@ use parquet::arrow::{ArrowSchemaConverter, AsyncArrowWriter};
 use parquet::basic::{Compression, Type as PhysicalType, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
+pub mod dedupe;
 pub mod delta;
 pub mod format;
 
 pub use format::{StagedTable, TableFormat};
+
+/// What a commit asks before each table it makes current: that the run may still write the
+/// lake. The lake lock answers it; a run whose lock was taken over stops before the next table,
+/// and the tables it did not reach stay as the last committed run left them.
+#[async_trait::async_trait]
+pub trait CommitGuard: Send + Sync {
+    /// `Ok` while the run may write; the error ([`SinkError::Stopped`]) says why not.
+    async fn ensure(&self) -> Result<(), SinkError>;
+}
+
+/// A guard that always lets the commit go on: for tools and tests that hold the lake alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unguarded;
+
+#[async_trait::async_trait]
+impl CommitGuard for Unguarded {
+    async fn ensure(&self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
 
 /// The hive partition column of every table: the UTC date of the sync that wrote a file. No
 /// property column may take this name.
@@ -69,6 +91,10 @@ pub enum SinkError {
         /// The error.
         source: Box<deltalake::DeltaTableError>,
     },
+    /// The commit stopped before a table: the run may no longer write the lake (its
+    /// [`CommitGuard`] said so).
+    #[error(transparent)]
+    Stopped(Box<dyn std::error::Error + Send + Sync>),
     /// Parquet encoding failed.
     #[error("could not write Parquet file {path}: {source}{}", parquet_hint(.source))]
     Parquet {
@@ -402,7 +428,7 @@ impl Lake {
 }
 
 /// The store path of a written file's path text (segments in any script kept as written).
-fn store_path_of(text: &str) -> Path {
+pub(crate) fn store_path_of(text: &str) -> Path {
     Path::parse(text).unwrap_or_else(|_| Path::from(text))
 }
 

@@ -6,8 +6,9 @@
 //! 3. the schema registry;
 //! 4. the incremental sync state.
 //!
-//! Each write happens only while the lake lock is still ours: a run whose lock was taken over
-//! stops before the next write, and its files stay uncommitted until the next sync removes them.
+//! Each write happens only while the lake lock is still ours (checked before every table's
+//! commit and every write after them): a run whose lock was taken over stops before the next
+//! write, and its files stay uncommitted until the next sync removes them.
 
 use std::collections::HashSet;
 
@@ -18,6 +19,7 @@ use serde::Serialize;
 use super::Registry;
 use super::lock::{LakeLock, LockError};
 use super::registry::REGISTRY_PATH;
+use super::run_id::run_of_file;
 use super::sync_state::{STATE_PATH, SyncState};
 use crate::sink::delta;
 use crate::sink::delta::merge::RunChanges;
@@ -39,6 +41,19 @@ pub enum CommitError {
     /// The lock was lost (or could not be refreshed) before a write.
     #[error(transparent)]
     Lock(#[from] LockError),
+}
+
+impl CommitError {
+    /// A table commit's error: the lock's own when the lock stopped it.
+    fn from_sink(e: SinkError) -> CommitError {
+        match e {
+            SinkError::Stopped(e) => match e.downcast::<LockError>() {
+                Ok(lock) => CommitError::Lock(*lock),
+                Err(other) => CommitError::Sink(SinkError::Stopped(other)),
+            },
+            e => CommitError::Sink(e),
+        }
+    }
 }
 
 /// What a run commits.
@@ -69,11 +84,11 @@ pub async fn commit<R: Serialize>(
 ) -> Result<(), CommitError> {
     // Each `ensure_held` refreshes the lock (a conditional write): only before real writes.
     if format.writes_on_commit() {
-        lock.ensure_held().await?;
         let started = std::time::Instant::now();
         let commits = format
-            .commit_tables(lake, run.run_id, run.tables, run.changes, run.parquet)
-            .await?;
+            .commit_tables(lake, run.run_id, run.tables, run.changes, run.parquet, lock)
+            .await
+            .map_err(CommitError::from_sink)?;
         tracing::info!(
             tables = commits.len(),
             ms = started.elapsed().as_millis(),
@@ -96,17 +111,13 @@ pub async fn commit<R: Serialize>(
     Ok(())
 }
 
-/// The run a data file belongs to, from its name `part-<run id>-<seq>.parquet`.
-fn run_of_file(name: &str) -> Option<&str> {
-    name.strip_prefix("part-")
-        .and_then(|n| n.strip_suffix(".parquet"))
-        .and_then(|n| n.rsplit_once('-'))
-        .map(|(run, _)| run)
-}
-
 /// Deletes data files of runs that never committed: their rows are read again by the next run.
-/// In a Delta lake, a file a table's log names stays (a run stopped after creating that table,
-/// before its run record): the table is already committed. Returns how many files were removed.
+/// Only files that are provably such are removed: named as a run's staged files are
+/// (`part-<run id>-<seq>.parquet`, see [`super::run_id`]) by a run with no run record, and, in a
+/// Delta lake, named by no version of their table's log (a run stopped after committing a
+/// table, before its run record, leaves that table committed). Every other file in a table's
+/// directory (deltalake's MERGE, OPTIMIZE and append files, files older versions need) is
+/// vacuum's, under its retention. Returns how many files were removed.
 pub async fn remove_uncommitted(lake: &Lake, format: TableFormat) -> Result<usize, SinkError> {
     let store = lake.store();
     let runs_dir = lake.path(RUNS_DIR);
@@ -159,13 +170,15 @@ pub async fn remove_uncommitted(lake: &Lake, format: TableFormat) -> Result<usiz
     Ok(orphans.len())
 }
 
-/// The files of `orphans` that no Delta table's current version names.
+/// The files of `orphans` that no version of their Delta table's log names. A staged file sits
+/// at its table's root, or in its `_change_data` directory for the change feed; the log names
+/// it by its path relative to the table.
 async fn not_in_delta_logs(
     lake: &Lake,
     orphans: Vec<object_store::path::Path>,
 ) -> Result<Vec<object_store::path::Path>, SinkError> {
-    let mut by_dir: std::collections::BTreeMap<String, Vec<object_store::path::Path>> =
-        Default::default();
+    type Named = Vec<(String, object_store::path::Path)>;
+    let mut by_table: std::collections::BTreeMap<String, Named> = Default::default();
     let root = lake.root().to_string();
     for path in orphans {
         let full = path.to_string();
@@ -173,43 +186,30 @@ async fn not_in_delta_logs(
             .strip_prefix(&root)
             .unwrap_or(&full)
             .trim_start_matches('/');
-        let dir = relative
-            .rsplit_once('/')
-            .map(|(d, _)| d)
-            .unwrap_or_default();
-        by_dir.entry(dir.to_string()).or_default().push(path);
+        let (dir, file) = relative.rsplit_once('/').unwrap_or(("", relative));
+        let (table, name) = match dir.strip_suffix("/_change_data") {
+            Some(table) => (table, format!("_change_data/{file}")),
+            None => (dir, file.to_string()),
+        };
+        by_table
+            .entry(table.to_string())
+            .or_default()
+            .push((name, path));
     }
     let mut out = Vec::new();
-    for (dir, files) in by_dir {
-        // Change Data Feed files are named by the log's cdc actions, not by its current files:
-        // they stay (vacuum removes those no version needs).
-        if dir.ends_with("/_change_data") {
-            continue;
-        }
-        let referenced: HashSet<String> = match delta::open_table(lake, &dir).await? {
-            Some(table) => delta::current_files(&table, &dir)?.into_iter().collect(),
-            None => HashSet::new(),
+    for (table, files) in by_table {
+        let names: HashSet<String> = files.iter().map(|(n, _)| n.clone()).collect();
+        let named = if delta::is_delta_table(lake, &table).await? {
+            delta::log_files::named_by_log(lake, &table, &names).await?
+        } else {
+            HashSet::new()
         };
         out.extend(
             files
                 .into_iter()
-                .filter(|f| !f.filename().is_some_and(|n| referenced.contains(n))),
+                .filter(|(n, _)| !named.contains(n))
+                .map(|(_, p)| p),
         );
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::run_of_file;
-
-    #[test]
-    fn data_files_name_their_run() {
-        assert_eq!(
-            run_of_file("part-20261129T100000Z-1a2b-00003.parquet"),
-            Some("20261129T100000Z-1a2b")
-        );
-        assert_eq!(run_of_file("state.json"), None);
-        assert_eq!(run_of_file("part-x.json"), None);
-    }
 }

@@ -8,9 +8,10 @@
 //!   with `If-Match` on the ETag we hold; on local disk a compare of the bytes we wrote and a
 //!   rename, both under an OS file lock on `_notionlake/lock.guard` (object_store's local store
 //!   has no conditional update);
-//! - S3 has no conditional delete, so a release there first swaps in a `released` record and
-//!   then deletes it; another sync that meets such a record waits [`RELEASE_GRACE`] for the
-//!   delete before it takes the lock over.
+//! - S3 has no conditional delete, so a release there swaps in a `released` record and never
+//!   deletes it: an unconditional delete, however late it lands, could remove the lock of a
+//!   sync that took over meanwhile. The next sync takes a released record over at once, by
+//!   the same compare-and-swap.
 //!
 //! A lock is stale when it expired or was released. A holder process that died is a shortcut
 //! to staleness only when it ran in the same PID namespace of the same boot (hostnames are not
@@ -34,9 +35,6 @@ pub const LOCK_PATH: &str = "_notionlake/lock.json";
 
 /// The file whose OS lock makes compare-and-swap of a local lake's lock atomic.
 const GUARD_PATH: &str = "_notionlake/lock.guard";
-
-/// How long a sync that meets a just-released lock waits for its holder to delete it.
-pub const RELEASE_GRACE: Duration = Duration::from_secs(5);
 
 /// Who holds the lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,7 +260,9 @@ async fn swap(lake: &Lake, expected: &Seen, new: Bytes) -> Result<Option<Seen>, 
     }
 }
 
-/// Deletes the lock object if it is still `expected`. Returns whether it was ours to delete.
+/// Lets the lock go if it is still `expected`: deleted on local disk (a guarded compare and
+/// remove), marked released on S3 (a conditional put; never deleted, see the module
+/// documentation). Returns whether it was ours to let go.
 async fn delete_if(lake: &Lake, expected: &Seen, info: &LockInfo) -> Result<bool, SinkError> {
     if let Some(dir) = local_dir(lake) {
         let expected = expected.bytes.clone();
@@ -271,19 +271,13 @@ async fn delete_if(lake: &Lake, expected: &Seen, info: &LockInfo) -> Result<bool
             .map_err(|e| io_err("removing", lake, std::io::Error::other(e)))?
             .map_err(|e| io_err("removing", lake, e));
     }
-    // No conditional delete: mark it released (conditionally), then delete.
+    // No conditional delete: the lock is marked released (conditionally), and stays so.
     let released = LockInfo {
         released: true,
         expires_at: Utc::now(),
         ..info.clone()
     };
-    if swap(lake, expected, released.to_bytes()).await?.is_none() {
-        return Ok(false);
-    }
-    match lake.store().delete(&lake.path(LOCK_PATH)).await {
-        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(true),
-        Err(e) => Err(store_err("removing", lake, e)),
-    }
+    Ok(swap(lake, expected, released.to_bytes()).await?.is_some())
 }
 
 /// Reads the lock object: its holder (`None` if unreadable) and version. `None` if absent.
@@ -315,7 +309,6 @@ impl LakeLock {
             mode: PutMode::Create,
             ..Default::default()
         };
-        let grace_ends = tokio::time::Instant::now() + RELEASE_GRACE;
         let (info, seen) = loop {
             let info = LockInfo::new(run_id, ttl);
             let bytes = info.to_bytes();
@@ -339,14 +332,9 @@ impl LakeLock {
             };
             match &holder {
                 Some(h) if !h.is_stale() => return Err(LockError::Held(h.clone())),
-                // Its holder is deleting it: give the delete time to land.
-                Some(h) if h.released && tokio::time::Instant::now() < grace_ends => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-                _ => {}
+                Some(h) if h.released => {}
+                _ => tracing::warn!(holder = ?holder, "taking over a stale lake lock"),
             }
-            tracing::warn!(holder = ?holder, "taking over a stale lake lock");
             // Replace exactly the stale lock we read; of two racing syncs one fails here.
             match swap(lake, &current, bytes).await? {
                 Some(seen) => break (info, seen),
@@ -407,6 +395,15 @@ impl LakeLock {
             tracing::warn!("the lake lock changed hands before release; left to its new holder");
         }
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::sink::CommitGuard for LakeLock {
+    async fn ensure(&self) -> Result<(), SinkError> {
+        self.ensure_held()
+            .await
+            .map_err(|e| SinkError::Stopped(Box::new(e)))
     }
 }
 

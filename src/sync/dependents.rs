@@ -73,8 +73,9 @@ impl Frontier {
 /// What an incremental run tracks of the rows it reads, for their dependents.
 #[derive(Debug, Default)]
 pub(super) struct ChangedRows {
-    /// Every row read by this run, by data source: never read again.
-    read: HashMap<String, HashSet<u128>>,
+    /// Every row this run wrote to its table, by data source: never read again. The flag
+    /// says whether the row counted as changed (its dependents followed).
+    read: HashMap<String, HashMap<u128, bool>>,
     /// Rows read since the last round, by data source.
     frontier: HashMap<String, Frontier>,
 }
@@ -82,18 +83,34 @@ pub(super) struct ChangedRows {
 impl ChangedRows {
     /// Records row `id` of data source `source`, read because it changed.
     pub fn changed(&mut self, source: &str, id: &str) {
-        if let Some(bits) = uuid_bits(id)
-            && self
-                .read
-                .entry(source.to_string())
-                .or_default()
-                .insert(bits)
-        {
+        let Some(bits) = uuid_bits(id) else {
+            return;
+        };
+        let counted = self
+            .read
+            .entry(source.to_string())
+            .or_default()
+            .entry(bits)
+            .or_insert(false);
+        if !*counted {
+            *counted = true;
             self.frontier
                 .entry(source.to_string())
                 .or_default()
                 .ids
                 .push(id.to_string());
+        }
+    }
+
+    /// Records row `id` of data source `source` as written by this run, changed or not: a
+    /// row's dependents never read it again in the same run, so each row is written once.
+    pub fn written(&mut self, source: &str, id: &str) {
+        if let Some(bits) = uuid_bits(id) {
+            self.read
+                .entry(source.to_string())
+                .or_default()
+                .entry(bits)
+                .or_insert(false);
         }
     }
 
@@ -128,7 +145,7 @@ impl ChangedRows {
     }
 
     fn was_read(&self, source: &str, id: &str) -> bool {
-        uuid_bits(id).is_some_and(|b| self.read.get(source).is_some_and(|s| s.contains(&b)))
+        uuid_bits(id).is_some_and(|b| self.read.get(source).is_some_and(|s| s.contains_key(&b)))
     }
 }
 

@@ -174,6 +174,11 @@ impl Run<'_> {
         let in_place = self.options.content == ContentMode::Blocks
             && (self.wants(FixedTable::Blocks) || self.wants(FixedTable::Documents));
         for (id, work) in pages {
+            // Whoever sees the page first in this run (polling, a parent's crawl, the work
+            // below) takes it as changed: a move may leave its edit time alone.
+            if work.changed {
+                self.forced_changes.insert(id.clone());
+            }
             let block_comments = work.comments && self.options.comments == CommentsMode::All;
             if work.comments && !block_comments {
                 self.event_comments.insert(id.clone());
@@ -234,6 +239,8 @@ impl Run<'_> {
         let mut rows: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         let mut read = 0;
         for id in pages {
+            // A page the run saw took its event into account when it was seen (see
+            // `take_events`).
             if self.state.pages.seen(&id).map_err(SyncError::spill)? {
                 continue;
             }
@@ -246,8 +253,6 @@ impl Run<'_> {
                 Err(e) => return Err(e.into()),
             };
             read += 1;
-            // The event says it changed (a move may leave its edit time alone).
-            self.forced_changes.insert(id.clone());
             self.add_page(&page, None, 0).await?;
             let source = self.row_table(&page).map(|t| t.data_source_id.clone());
             if let Some(source) = source.filter(|_| !crate::model::is_trashed(&page)) {

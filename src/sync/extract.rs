@@ -441,6 +441,9 @@ impl Run<'_> {
     ) -> Result<usize, SyncError> {
         let completed = complete_truncated(self.client, &mut row, &entry.properties).await?;
         if let Some(rows) = self.dependents.as_mut() {
+            if let Some(id) = row.get("id").and_then(Value::as_str) {
+                rows.written(&entry.data_source_id, &normalize_id(id));
+            }
             rows.relations(entry, &row);
         }
         self.output.row(slot, row).await?;

@@ -151,8 +151,9 @@ impl Run<'_> {
             let was = &old[at[id.as_str()]];
             let (depth, position) = (number(was, "depth"), number(was, "position"));
             let block = match self.client.retrieve_block(id).await {
+                // Deleted since (gone, or in the trash): it and its subtree go.
+                Ok(b) if crate::model::is_trashed(&b) => continue,
                 Ok(b) => b,
-                // Deleted since: it and its subtree go.
                 Err(e) if e.is_not_found() => continue,
                 Err(e) => return Err(e.into()),
             };

@@ -15,6 +15,7 @@ use super::report::{FixedReport, TableReport};
 use crate::flatten::fixed::{FixedTable, RICH_TEXT_TABLE};
 use crate::flatten::fixed_batch::FixedBatchBuilder;
 use crate::flatten::{RunInfo, TableBuilder, rich_text_schema};
+use crate::sink::dedupe::dedupe_staged;
 use crate::sink::{Lake, ParquetOptions, StagedTable, TableWriter};
 use crate::state::{SchemaChange, TableEntry};
 
@@ -378,8 +379,44 @@ impl WriteSide {
         let rich = self.rich.finish().await?;
         self.written.rich_text = rich.files.clone();
         self.written.staged.push(rich);
+        dedupe(&self.destination, &mut self.written).await?;
         Ok(self.written)
     }
+}
+
+/// One row per key in every staged table, the last copy winning (see
+/// [`crate::sink::dedupe`]); the reports follow.
+async fn dedupe(d: &Destination, written: &mut Written) -> Result<(), SyncError> {
+    for i in 0..written.staged.len() {
+        let staged = std::mem::replace(
+            &mut written.staged[i],
+            StagedTable {
+                table_dir: String::new(),
+                schema: std::sync::Arc::new(arrow::datatypes::Schema::empty()),
+                files: Vec::new(),
+            },
+        );
+        let (staged, deduped) = dedupe_staged(&d.lake, staged, &d.info.run_id, &d.parquet).await?;
+        if deduped.dropped > 0 {
+            let w = &mut *written;
+            let dir = staged.table_dir.as_str();
+            if let Some(r) = w
+                .tables
+                .iter_mut()
+                .find(|r| dir.strip_prefix("tables/") == Some(r.table.as_str()))
+            {
+                r.rows -= deduped.dropped.min(r.rows);
+                r.files = staged.files.clone();
+            } else if let Some(r) = w.fixed.iter_mut().find(|r| r.table == dir) {
+                r.rows -= deduped.dropped.min(r.rows);
+                r.files = staged.files.clone();
+            } else if dir == RICH_TEXT_TABLE {
+                w.rich_text = staged.files.clone();
+            }
+        }
+        written.staged[i] = staged;
+    }
+    Ok(())
 }
 
 async fn flush_fixed(table: FixedTable, t: &mut FixedWriter) -> Result<(), SyncError> {

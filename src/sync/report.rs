@@ -84,12 +84,3 @@ pub struct RefreshReport {
     /// Comments found on them.
     pub comments: usize,
 }
-
-/// A new run id: sortable time plus a random suffix.
-pub fn new_run_id(now: chrono::DateTime<chrono::Utc>) -> String {
-    format!(
-        "{}-{:04x}",
-        now.format("%Y%m%dT%H%M%SZ"),
-        rand::random::<u16>()
-    )
-}

@@ -12,7 +12,7 @@ use super::error::SyncError;
 use super::jobs::CrawlJobs;
 use super::options::SyncOptions;
 use super::output::{Destination, Output};
-use super::report::{SyncReport, new_run_id};
+use super::report::SyncReport;
 use crate::flatten::RunInfo;
 use crate::flatten::fixed::FixedTable;
 use crate::flatten::markdown::Titles;
@@ -24,6 +24,7 @@ use crate::state::Registry;
 use crate::state::commit::{RunCommit, commit, remove_uncommitted};
 use crate::state::lock::LakeLock;
 use crate::state::registry::REGISTRY_PATH;
+use crate::state::run_id::new_run_id;
 use crate::state::sync_state::{RunMark, STATE_PATH, SyncState};
 
 impl Run<'_> {

@@ -12,6 +12,7 @@ mod export;
 mod fake_server;
 mod freshness;
 mod golden;
+mod history;
 mod incremental;
 mod lake;
 mod markdown_api;
@@ -19,6 +20,7 @@ mod names;
 mod oauth;
 mod shell;
 mod tables;
+mod unique;
 mod webhooks;
 mod workspace;
 

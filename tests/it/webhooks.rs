@@ -438,3 +438,70 @@ async fn a_moved_page_is_read_through_its_event() {
     assert_eq!(moved, content_rows(&truth, &sql).await);
     rx.shutdown().await;
 }
+
+/// Regression: a moved page that the run saw unchanged through its new parent's crawl (the
+/// parent was edited too) was taken as seen, so its event was never applied and the page kept
+/// its old parent.
+#[tokio::test]
+async fn a_moved_page_seen_through_its_new_parents_crawl_applies_its_event() {
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let format = TableFormat::Delta;
+    sync_with(&fake, &lake, &options(format)).await;
+    let deep = find_page(&fake, "Deep outline");
+    let moved = fake
+        .edit(&Edit::Move {
+            page: deep.clone(),
+            parent: ids.handbook.clone(),
+        })
+        .unwrap();
+    crate::edit_handbook_quote(&fake, &ids, "The handbook, edited after the move.");
+    log::write_batch(&lake, vec![moved]).await.unwrap();
+    sync_counted(&fake, &lake, format).await;
+    let sql = format!("SELECT id, parent_type, parent_id FROM pages WHERE id = '{deep}'");
+    let rows = content_rows(&lake, &sql).await;
+    assert_eq!(rows[0]["parent_id"], json!(ids.handbook), "{rows:?}");
+    let truth_dir = tempfile::tempdir().unwrap();
+    let truth = Lake::open(truth_dir.path().to_str().unwrap()).unwrap();
+    sync_with(&fake, &truth, &options(format)).await;
+    assert_eq!(rows, content_rows(&truth, &sql).await);
+}
+
+/// Regression: an in-place read dropped an updated block that answered 404, but kept one
+/// that came back `in_trash` (Notion's answer for a block deleted a moment ago).
+#[tokio::test]
+async fn an_in_place_read_drops_a_block_that_comes_back_in_the_trash() {
+    let (fake, _) = demo_fake(FakeConfig::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let format = TableFormat::Delta;
+    sync_with(&fake, &lake, &options(format)).await;
+    let deep = find_page(&fake, "Deep outline");
+    let bottom = find_block(&fake, "The bottom of the outline.");
+    // Deleted in Notion: still retrievable, in the trash; the page's edit time moves.
+    let event = {
+        let mut ws = fake.workspace_mut();
+        let who = ws.users[0].id.clone();
+        ws.blocks.get_mut(&bottom).unwrap().in_trash = true;
+        ws.edit_page_now(&deep, &who, |_| {});
+        json!({"id": uuid::Uuid::new_v4().to_string(), "timestamp": chrono::Utc::now().to_rfc3339(), "type": "page.content_updated", "attempt_number": 1, "entity": {"id": deep, "type": "page"}, "data": {"parent": {"id": "x", "type": "space"}, "updated_blocks": [{"id": bottom, "type": "block"}]}})
+    };
+    log::write_batch(&lake, vec![event]).await.unwrap();
+    let report = sync_counted(&fake, &lake, format).await;
+    let events = report.events.clone().unwrap();
+    assert_eq!(events.pages, 1, "read in place: {events:?}");
+    let blocks = page_rows(&lake, "blocks", &deep).await;
+    assert!(
+        !blocks.iter().any(|b| b["id"] == json!(bottom)),
+        "the trashed block left the page"
+    );
+    assert_as_crawled(
+        &fake,
+        &lake,
+        &deep,
+        format,
+        "after a block went to the trash",
+    )
+    .await;
+}

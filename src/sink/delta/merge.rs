@@ -120,7 +120,8 @@ impl Rule {
         }
     }
 
-    fn keys(self) -> Vec<&'static str> {
+    /// The columns that key a row (none for appended tables).
+    pub(crate) fn keys(self) -> Vec<&'static str> {
         match self {
             Rule::Versioned { key, .. } => vec![key],
             Rule::Latest { keys } | Rule::Groups { keys, .. } | Rule::Whole { keys } => {
@@ -147,13 +148,14 @@ pub struct TableCommit {
 }
 
 /// Commits every staged table of run `run_id` (data-source tables first: the formatting
-/// items follow their rows).
+/// items follow their rows), each after `guard` says the run may still write.
 pub async fn commit_tables(
     lake: &Lake,
     run_id: &str,
     tables: &[StagedTable],
     changes: &RunChanges,
     parquet: &ParquetOptions,
+    guard: &dyn crate::sink::CommitGuard,
 ) -> Result<Vec<TableCommit>, SinkError> {
     let ctx = super::session(lake);
     let mut committer = Committer {
@@ -168,6 +170,7 @@ pub async fn commit_tables(
     order.sort_by_key(|t| !t.table_dir.starts_with("tables/"));
     let mut out = Vec::new();
     for table in order {
+        guard.ensure().await?;
         out.push(committer.commit(table).await?);
     }
     Ok(out)

@@ -7,8 +7,10 @@
 //! readers: no log entry names them). The commit then makes each table current in one Delta
 //! commit per table ([`merge`]): a table that does not exist yet is created with those files
 //! as its first version; an existing one MERGEs them in, deletes what Notion deleted, and the
-//! staged files are removed. [`maintain`] compacts and vacuums.
+//! staged files are removed. [`maintain`] compacts and vacuums; [`log_files`] tells which
+//! files any version of a table's log names.
 
+pub mod log_files;
 pub mod maintain;
 pub mod merge;
 mod splice;
@@ -208,13 +210,14 @@ pub(crate) fn session(lake: &Lake) -> Arc<datafusion::prelude::SessionContext> {
 }
 
 /// A stream of the record batches of one Parquet file of the table in `table_dir` (`object`:
-/// its path in the store), with every column or only `only` (with its nested leaves).
+/// its path in the store), with every column, or only the top-level columns `only` names (with
+/// their nested leaves).
 #[allow(deprecated)]
 pub(crate) async fn read_file(
     lake: &Lake,
     table_dir: &str,
     object: &object_store::path::Path,
-    only: Option<&str>,
+    only: &[&str],
 ) -> Result<ParquetRecordBatchStream<ParquetObjectReader>, SinkError> {
     let failed = |e: parquet::errors::ParquetError| {
         delta_error(table_dir, DeltaTableError::Generic(e.to_string()))
@@ -223,17 +226,21 @@ pub(crate) async fn read_file(
     let builder = ParquetRecordBatchStreamBuilder::new(reader)
         .await
         .map_err(failed)?;
-    let builder = match only {
-        Some(column) => {
-            let descr = builder.metadata().file_metadata().schema_descr_ptr();
-            let leaves: Vec<usize> = (0..descr.num_columns())
-                .filter(|i| {
-                    descr.column(*i).path().parts().first().map(String::as_str) == Some(column)
-                })
-                .collect();
-            builder.with_projection(ProjectionMask::leaves(&descr, leaves))
-        }
-        None => builder,
+    let builder = if only.is_empty() {
+        builder
+    } else {
+        let descr = builder.metadata().file_metadata().schema_descr_ptr();
+        let leaves: Vec<usize> = (0..descr.num_columns())
+            .filter(|i| {
+                descr
+                    .column(*i)
+                    .path()
+                    .parts()
+                    .first()
+                    .is_some_and(|top| only.contains(&top.as_str()))
+            })
+            .collect();
+        builder.with_projection(ProjectionMask::leaves(&descr, leaves))
     };
     builder.build().map_err(failed)
 }
@@ -249,7 +256,7 @@ pub(crate) async fn file_holds(
 ) -> Result<bool, SinkError> {
     let failed =
         |e: &dyn std::fmt::Display| delta_error(table_dir, DeltaTableError::Generic(e.to_string()));
-    let mut stream = read_file(lake, table_dir, object, Some(column)).await?;
+    let mut stream = read_file(lake, table_dir, object, &[column]).await?;
     while let Some(batch) = stream.try_next().await.map_err(|e| failed(&e))? {
         let Some(array) = batch.column_by_name(column) else {
             return Err(failed(&format!("no {column} column")));

@@ -104,6 +104,32 @@ fn text(batch: &RecordBatch, name: &str, dir: &str) -> Result<StringArray, SinkE
     Ok(utf8.as_string::<i32>().clone())
 }
 
+/// `batch` with only the last row of each key, and its keys.
+fn last_copies(
+    batch: RecordBatch,
+    names: &[&str],
+    dir: &str,
+) -> Result<(RecordBatch, StringArray), SinkError> {
+    let all = keys(&batch, names, dir)?;
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    for (i, k) in all.iter().enumerate() {
+        if let Some(k) = k {
+            last.insert(k, i);
+        }
+    }
+    let keep: BooleanArray = all
+        .iter()
+        .enumerate()
+        .map(|(i, k)| Some(k.is_none_or(|k| last[k] == i)))
+        .collect();
+    if keep.true_count() == batch.num_rows() {
+        return Ok((batch, all));
+    }
+    let kept = filter_record_batch(&batch, &keep).map_err(|e| err(dir, e))?;
+    let kept_keys = keys(&kept, names, dir)?;
+    Ok((kept, kept_keys))
+}
+
 /// The key of each row of `batch`: its key columns' text, joined by a unit separator (null
 /// when any is null).
 fn keys(batch: &RecordBatch, names: &[&str], dir: &str) -> Result<StringArray, SinkError> {
@@ -243,6 +269,9 @@ impl Upsert<'_> {
         Ok(Some((version, inserted.num_rows(), updated, out.deleted)))
     }
 
+    /// The run's rows ready to compare. Staged rows are unique by key already (the write side
+    /// deduplicates them); a key that still repeats keeps its last copy here too, since a second
+    /// copy would otherwise be inserted as a new row.
     fn prepare(&self, schema: SchemaRef, source: &[RecordBatch]) -> Result<Prepared, SinkError> {
         let dir = self.dir;
         let source: Vec<RecordBatch> = source
@@ -250,7 +279,7 @@ impl Upsert<'_> {
             .map(|b| conform(b, &schema, dir))
             .collect::<Result<_, _>>()?;
         let source = concat_batches(&schema, &source).map_err(|e| err(dir, e))?;
-        let source_keys = keys(&source, &self.keys, dir)?;
+        let (source, source_keys) = last_copies(source, &self.keys, dir)?;
         let mut groups = self.groups.clone();
         groups.extend(
             text(&source, self.group, dir)?
@@ -317,7 +346,7 @@ impl Upsert<'_> {
         // Rows are kept back (decoded, not yet encoded) until the file is known to change, up
         // to UNCHANGED_BUFFER_BYTES: a file whose rows all come back unchanged is not written.
         let (mut held, mut held_bytes, mut changed) = (Vec::new(), 0, false);
-        let mut stream = read_file(self.lake, dir, &object, None).await?;
+        let mut stream = read_file(self.lake, dir, &object, &[]).await?;
         let mut feed = Vec::new();
         let (mut gone, mut after) = (0, Vec::new());
         while let Some(batch) = stream.try_next().await.map_err(|e| err(dir, e))? {
@@ -628,6 +657,7 @@ mod tests {
 
     use super::*;
     use crate::sink::StagedTable;
+    use crate::sink::Unguarded;
     use crate::sink::delta::merge::{RunChanges, commit_tables};
     use crate::sink::delta::{current_files, open_table};
 
@@ -660,7 +690,7 @@ mod tests {
         let mut out = Vec::new();
         for path in paths {
             let object = lake.path(path);
-            let mut stream = read_file(lake, "blocks", &object, None).await.unwrap();
+            let mut stream = read_file(lake, "blocks", &object, &[]).await.unwrap();
             while let Some(batch) = stream.try_next().await.unwrap() {
                 let col = |n: &str| text(&batch, n, "blocks").unwrap();
                 let (p, i, t) = (col("page_id"), col("id"), col("text"));
@@ -689,15 +719,22 @@ mod tests {
             &[("p1", "b1", "a"), ("p1", "b2", "b"), ("p2", "b3", "c")],
         )
         .await;
-        commit_tables(&lake, "r1", &[first], &RunChanges::default(), &options)
-            .await
-            .unwrap();
+        commit_tables(
+            &lake,
+            "r1",
+            &[first],
+            &RunChanges::default(),
+            &options,
+            &Unguarded,
+        )
+        .await
+        .unwrap();
         let second = stage(&lake, "r2", &[("p1", "b1", "a"), ("p1", "b4", "d")]).await;
         let changes = RunChanges {
             crawled: HashSet::from(["p1".to_string()]),
             ..RunChanges::default()
         };
-        let commits = commit_tables(&lake, "r2", &[second], &changes, &options)
+        let commits = commit_tables(&lake, "r2", &[second], &changes, &options, &Unguarded)
             .await
             .unwrap();
         assert_eq!(
@@ -797,9 +834,16 @@ mod tests {
         let first: Vec<(&str, i64, f64, &str)> =
             ids.iter().map(|id| (id.as_str(), 100, 1.0, "a")).collect();
         let staged = stage_deals(&lake, "r1", &deals(&first, "r1"), &options).await;
-        commit_tables(&lake, "r1", &[staged], &RunChanges::default(), &options)
-            .await
-            .unwrap();
+        commit_tables(
+            &lake,
+            "r1",
+            &[staged],
+            &RunChanges::default(),
+            &options,
+            &Unguarded,
+        )
+        .await
+        .unwrap();
         // d1 and d7 change, d3 comes back unchanged, d5 comes with an older edit time.
         let second = [
             ("d1", 200, 2.0, "a"),
@@ -808,9 +852,16 @@ mod tests {
             ("d7", 200, 1.0, "b"),
         ];
         let staged = stage_deals(&lake, "r2", &deals(&second, "r2"), &options).await;
-        let commits = commit_tables(&lake, "r2", &[staged], &RunChanges::default(), &options)
-            .await
-            .unwrap();
+        let commits = commit_tables(
+            &lake,
+            "r2",
+            &[staged],
+            &RunChanges::default(),
+            &options,
+            &Unguarded,
+        )
+        .await
+        .unwrap();
         assert_eq!(
             (commits[0].inserted, commits[0].updated, commits[0].deleted),
             (0, 2, 0)
@@ -830,7 +881,7 @@ mod tests {
             "the copy alone: the staged file is gone, no empty file of new rows"
         );
         let object = lake.path(&format!("tables/deals/{}", files[0]));
-        let batches: Vec<RecordBatch> = read_file(&lake, "tables/deals", &object, None)
+        let batches: Vec<RecordBatch> = read_file(&lake, "tables/deals", &object, &[])
             .await
             .unwrap()
             .try_collect()
@@ -869,7 +920,7 @@ mod tests {
         for entry in std::fs::read_dir(feed_dir).unwrap() {
             let name = entry.unwrap().file_name().to_string_lossy().to_string();
             let object = lake.path(&format!("tables/deals/_change_data/{name}"));
-            let mut stream = read_file(&lake, "tables/deals", &object, None)
+            let mut stream = read_file(&lake, "tables/deals", &object, &[])
                 .await
                 .unwrap();
             while let Some(b) = stream.try_next().await.unwrap() {
@@ -901,6 +952,124 @@ mod tests {
                 f("d7", "update_postimage", 1.0),
                 f("d7", "update_preimage", 1.0),
             ]
+        );
+    }
+
+    /// Rows that reach the upsert twice (a key staged twice) become one row, the last copy:
+    /// the second copy used to be inserted as a new row next to the updated one.
+    #[tokio::test]
+    async fn a_key_staged_twice_is_one_row_with_the_last_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+        let options = ParquetOptions::default();
+        let first = [("d1", 100, 1.0, "a"), ("d2", 100, 1.0, "a")];
+        let staged = stage_deals(&lake, "r1", &deals(&first, "r1"), &options).await;
+        commit_tables(
+            &lake,
+            "r1",
+            &[staged],
+            &RunChanges::default(),
+            &options,
+            &Unguarded,
+        )
+        .await
+        .unwrap();
+        let second = [
+            ("d1", 200, 2.0, "a"),
+            ("d3", 200, 3.0, "a"),
+            ("d1", 200, 5.0, "b"),
+            ("d3", 200, 6.0, "b"),
+        ];
+        let staged = stage_deals(&lake, "r2", &deals(&second, "r2"), &options).await;
+        let commits = commit_tables(
+            &lake,
+            "r2",
+            &[staged],
+            &RunChanges::default(),
+            &options,
+            &Unguarded,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (commits[0].inserted, commits[0].updated, commits[0].deleted),
+            (1, 1, 0)
+        );
+        let table = open_table(&lake, "tables/deals").await.unwrap().unwrap();
+        let mut got = Vec::new();
+        for f in current_files(&table, "tables/deals").unwrap() {
+            let object = lake.path(&format!("tables/deals/{f}"));
+            let mut stream = read_file(&lake, "tables/deals", &object, &[])
+                .await
+                .unwrap();
+            while let Some(b) = stream.try_next().await.unwrap() {
+                let id = text(&b, "_id", "t").unwrap();
+                let amount = b
+                    .column_by_name("amount")
+                    .unwrap()
+                    .as_primitive::<arrow::datatypes::Float64Type>()
+                    .clone();
+                for r in 0..b.num_rows() {
+                    got.push((id.value(r).to_string(), amount.value(r)));
+                }
+            }
+        }
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        let want = [("d1", 5.0), ("d2", 1.0), ("d3", 6.0)].map(|(i, a)| (i.to_string(), a));
+        assert_eq!(got, want);
+    }
+
+    /// Lets `allowed` tables through, then says the run lost the lake.
+    struct LosesAfter {
+        allowed: usize,
+        asked: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl crate::sink::CommitGuard for LosesAfter {
+        async fn ensure(&self) -> Result<(), SinkError> {
+            let n = self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if n < self.allowed {
+                Ok(())
+            } else {
+                Err(SinkError::Stopped("the lake lock was taken over".into()))
+            }
+        }
+    }
+
+    /// The guard (the lake lock) is asked before every table, not once before all of them: a
+    /// run that loses the lake after its first table commits no other.
+    #[tokio::test]
+    async fn a_commit_asks_its_guard_before_each_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+        let options = ParquetOptions::default();
+        let deals_rows = [("d1", 100, 1.0, "a")];
+        let deals_table = stage_deals(&lake, "r1", &deals(&deals_rows, "r1"), &options).await;
+        let blocks = stage(&lake, "r1", &[("p1", "b1", "a")]).await;
+        let guard = LosesAfter {
+            allowed: 1,
+            asked: Default::default(),
+        };
+        let err = commit_tables(
+            &lake,
+            "r1",
+            &[blocks, deals_table],
+            &RunChanges::default(),
+            &options,
+            &guard,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, SinkError::Stopped(_)), "{err}");
+        assert_eq!(guard.asked.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert!(
+            open_table(&lake, "tables/deals").await.unwrap().is_some(),
+            "data-source tables commit first"
+        );
+        assert!(
+            open_table(&lake, "blocks").await.unwrap().is_none(),
+            "nothing is committed after the guard refused"
         );
     }
 }
