@@ -185,8 +185,8 @@ async fn mode(name: &str, refresh: CommentsRefresh, webhooks: bool, edited: bool
             .await
             .expect("bind");
         let config = ReceiverConfig {
-            token_path: dir.path().join("token"),
-            print_token: false,
+            arm: Some(std::time::Duration::from_secs(60)),
+            ..ReceiverConfig::new(dir.path().join("token"))
         };
         let rx = Receiver::start(lake.clone(), listener, config)
             .await

@@ -392,11 +392,12 @@ pub struct FakeNotionArgs {
 /// `webhooks` actions.
 #[derive(Debug, Subcommand)]
 pub enum WebhooksAction {
-    /// Receive Notion's webhook deliveries into the lake, for the next sync to act on: the
-    /// verification token is stored (0600) and printed once; every delivery's signature is
-    /// checked; each event is stored once, before the 200.
+    /// Receive Notion's webhook deliveries into the lake, for the next sync to act on: while
+    /// armed (`--arm`), the subscription's verification token is stored (0600) and printed
+    /// once; every delivery's signature is checked before anything else; each event is stored
+    /// once, before the 200.
     #[command(
-        after_help = "Examples:\n  notionlake webhooks serve --lake ./lake --listen 127.0.0.1:8787\n  (behind a reverse proxy that terminates HTTPS and forwards to that address)"
+        after_help = "Examples:\n  notionlake webhooks serve --lake ./lake --arm   # once, while you create the subscription in Notion\n  notionlake webhooks serve --lake ./lake --listen 127.0.0.1:8787\n  (behind a reverse proxy that terminates HTTPS and forwards to that address)"
     )]
     Serve {
         /// Lake location: a directory or s3://bucket/prefix.
@@ -408,6 +409,14 @@ pub enum WebhooksAction {
         /// Where the verification token is kept (default: next to the OAuth credentials).
         #[arg(long, env = "NOTIONLAKE_WEBHOOK_TOKEN_FILE")]
         token_file: Option<PathBuf>,
+        /// Accept the subscription's verification request (once, for `--arm-for`): start
+        /// with it while you create the subscription. Unarmed, verification requests are
+        /// refused, so nobody else who reaches the URL can set the signing key.
+        #[arg(long)]
+        arm: bool,
+        /// How long `--arm` accepts the verification request (e.g. 15m).
+        #[arg(long, default_value = "15m", value_parser = humantime::parse_duration, requires = "arm")]
+        arm_for: std::time::Duration,
     },
 }
 

@@ -12,6 +12,8 @@ pub(super) async fn run_webhooks(
             lake,
             listen,
             token_file,
+            arm,
+            arm_for,
         } => {
             let location = lake_location(lake.as_deref(), file)?;
             let lake = crate::sink::Lake::open(&location).map_err(SyncError::from)?;
@@ -22,16 +24,25 @@ pub(super) async fn run_webhooks(
                     source,
                 })?;
             let config = ReceiverConfig {
-                token_path: token_file
-                    .clone()
-                    .unwrap_or_else(crate::webhooks::token::default_token_path),
                 print_token: true,
+                arm: arm.then_some(*arm_for),
+                ..ReceiverConfig::new(
+                    token_file
+                        .clone()
+                        .unwrap_or_else(crate::webhooks::token::default_token_path),
+                )
             };
             let receiver = Receiver::start(lake, listener, config).await?;
             eprintln!(
                 "receiving Notion webhooks on http://{} into {location} (stop: ctrl-c)",
                 receiver.addr()
             );
+            if *arm {
+                eprintln!(
+                    "armed for {}: the subscription's verification request is accepted once",
+                    humantime::format_duration(*arm_for)
+                );
+            }
             let _ = tokio::signal::ctrl_c().await;
             receiver.shutdown().await;
             Ok(())

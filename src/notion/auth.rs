@@ -14,6 +14,17 @@ use super::error::NotionError;
 /// the same directory (created if missing), synced, renamed over the old one. A reader sees the
 /// old or the new file, never half of one.
 pub fn write_private_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    private_file(path, bytes, true)
+}
+
+/// Creates a file only its owner can read, as [`write_private_file`] writes one, but only if
+/// none is there: of two writers racing for `path`, exactly one succeeds, the other gets
+/// [`std::io::ErrorKind::AlreadyExists`].
+pub fn create_private_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    private_file(path, bytes, false)
+}
+
+fn private_file(path: &std::path::Path, bytes: &[u8], replace: bool) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -30,7 +41,11 @@ pub fn write_private_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Resu
     }
     std::io::Write::write_all(&mut tmp, bytes)?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
+    if replace {
+        tmp.persist(path).map_err(|e| e.error)?;
+    } else {
+        tmp.persist_noclobber(path).map_err(|e| e.error)?;
+    }
     Ok(())
 }
 

@@ -241,6 +241,19 @@ impl Lake {
         }
     }
 
+    /// The same lake reached through `wrap` of its store (instrumentation, fault injection in
+    /// tests). Delta tables of a local lake are still opened by their file URL.
+    pub fn map_store(
+        &self,
+        wrap: impl FnOnce(Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore>,
+    ) -> Lake {
+        Lake {
+            store: wrap(Arc::clone(&self.store)),
+            root: self.root.clone(),
+            url: self.url.clone(),
+        }
+    }
+
     /// The object store.
     pub fn store(&self) -> Arc<dyn ObjectStore> {
         self.store.clone()

@@ -27,7 +27,7 @@ use super::error::SyncError;
 use super::output::TableClose;
 use crate::flatten::documents::DocumentHead;
 use crate::flatten::fixed::{FixedTable, page_row};
-use crate::model::normalize_id;
+use crate::model::{normalize_id, uuid_bits};
 use crate::webhooks::event::{EventKind, WebhookEvent};
 use crate::webhooks::log;
 
@@ -72,55 +72,41 @@ pub(super) struct InPlace {
     pub head: Option<DocumentHead>,
 }
 
-/// The pending events of the lake, deduplicated and in the order they happened.
-async fn pending_events(
-    run: &mut Run<'_>,
-) -> Result<(Vec<String>, Vec<WebhookEvent>, usize), SyncError> {
-    let lake = run.lake.clone();
-    let previous = std::mem::take(&mut run.state.consumed_events);
-    let names = log::batch_names(&lake).await?;
-    let (done, pending): (Vec<String>, Vec<String>) =
-        names.into_iter().partition(|n| previous.contains(n));
-    if let Err(e) = log::remove_batches(&lake, &done).await {
-        tracing::warn!(
-            "could not remove webhook event batches consumed by the last run ({e}); the next run tries again"
-        );
-        run.state.consumed_events = done;
-    }
-    let mut seen = HashSet::new();
-    let (mut events, mut duplicates) = (Vec::new(), 0);
-    for name in &pending {
-        let Some(batch) = log::read_batch(&lake, name).await? else {
-            continue;
-        };
-        if batch.unreadable > 0 {
-            run.warnings.push(format!(
-                "webhook event batch {name}: {} bodies are not events; skipped",
-                batch.unreadable
-            ));
-        }
-        for e in batch.events {
-            if seen.insert(e.id.clone()) {
-                events.push(e);
-            } else {
-                duplicates += 1;
-            }
-        }
-    }
-    events.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
-    Ok((pending, events, duplicates))
+/// The work the pending events ask, by page, and what they were.
+#[derive(Default)]
+struct Plan {
+    /// Batches read (their names).
+    batches: Vec<String>,
+    pages: BTreeMap<String, PageWork>,
+    /// Event ids read, for deduplication (16 bytes each).
+    ids: HashSet<u128>,
+    events: usize,
+    duplicates: usize,
+    /// Events that ask no work, and events that name no UUID (stored by a receiver that did not
+    /// check): never turned into a request.
+    skipped: usize,
 }
 
-/// The work the events ask, by page; the count of events that ask none.
-fn plan(events: &[WebhookEvent]) -> (BTreeMap<String, PageWork>, usize) {
-    let mut pages: BTreeMap<String, PageWork> = BTreeMap::new();
-    let mut skipped = 0;
-    for e in events {
-        let page = normalize_id(&e.entity.id);
+impl Plan {
+    /// Adds one event's work (the order of events changes nothing of the work).
+    fn add(&mut self, e: &WebhookEvent) {
+        let (Some(id), Some(page)) = (uuid_id(&e.id), uuid_id(&e.entity.id)) else {
+            self.skipped += 1;
+            return;
+        };
+        if !self.ids.insert(uuid_bits(&id).unwrap_or_default()) {
+            self.duplicates += 1;
+            return;
+        }
+        self.events += 1;
         match e.kind() {
             EventKind::PageContent => {
-                let work = pages.entry(page).or_default();
-                let updated = e.updated_blocks();
+                let work = self.pages.entry(page).or_default();
+                let updated: Vec<String> = e
+                    .updated_blocks()
+                    .into_iter()
+                    .filter(|b| uuid_bits(b).is_some())
+                    .collect();
                 match (&mut work.blocks, updated.is_empty()) {
                     (Some(blocks), false) => blocks.extend(updated),
                     (None, false) if !work.changed => {
@@ -133,16 +119,54 @@ fn plan(events: &[WebhookEvent]) -> (BTreeMap<String, PageWork>, usize) {
                 }
             }
             EventKind::PageChanged | EventKind::PageDeleted => {
-                pages.entry(page).or_default().changed = true;
+                self.pages.entry(page).or_default().changed = true;
             }
-            EventKind::Comment => match e.comment_page() {
-                Some(p) => pages.entry(p).or_default().comments = true,
-                None => skipped += 1,
+            EventKind::Comment => match e.comment_page().filter(|p| uuid_bits(p).is_some()) {
+                Some(p) => self.pages.entry(p).or_default().comments = true,
+                None => self.skipped += 1,
             },
-            EventKind::DataSource | EventKind::Ignored => skipped += 1,
+            EventKind::DataSource | EventKind::Ignored => self.skipped += 1,
         }
     }
-    (pages, skipped)
+}
+
+/// `text` as a dashed UUID, when it is one.
+fn uuid_id(text: &str) -> Option<String> {
+    let id = normalize_id(text);
+    uuid_bits(&id).map(|_| id)
+}
+
+/// The pending events of the lake as work, read one batch at a time (never all of them at
+/// once), deduplicated by event id.
+async fn pending_events(run: &mut Run<'_>) -> Result<Plan, SyncError> {
+    let lake = run.lake.clone();
+    let previous = std::mem::take(&mut run.state.consumed_events);
+    let names = log::batch_names(&lake).await?;
+    let (done, pending): (Vec<String>, Vec<String>) =
+        names.into_iter().partition(|n| previous.contains(n));
+    if let Err(e) = log::remove_batches(&lake, &done).await {
+        tracing::warn!(
+            "could not remove webhook event batches consumed by the last run ({e}); the next run tries again"
+        );
+        run.state.consumed_events = done;
+    }
+    let mut plan = Plan::default();
+    for name in pending {
+        let Some(batch) = log::read_batch(&lake, &name).await? else {
+            continue;
+        };
+        if batch.unreadable > 0 {
+            run.warnings.push(format!(
+                "webhook event batch {name}: {} bodies are not events; skipped",
+                batch.unreadable
+            ));
+        }
+        for e in &batch.events {
+            plan.add(e);
+        }
+        plan.batches.push(name);
+    }
+    Ok(plan)
 }
 
 impl Run<'_> {
@@ -152,20 +176,20 @@ impl Run<'_> {
         if self.mode.restricted {
             return Ok(());
         }
-        let (batches, events, duplicates) = pending_events(self).await?;
-        if batches.is_empty() {
+        let plan = pending_events(self).await?;
+        if plan.batches.is_empty() {
             return Ok(());
         }
         let before = self.client.stats().total_requests;
-        let (pages, skipped) = plan(&events);
         let mut report = EventsReport {
-            batches: batches.len(),
-            events: events.len(),
-            duplicates,
-            skipped,
+            batches: plan.batches.len(),
+            events: plan.events,
+            duplicates: plan.duplicates,
+            skipped: plan.skipped,
             ..EventsReport::default()
         };
-        self.state.consumed_events.extend(batches);
+        let pages = plan.pages;
+        self.state.consumed_events.extend(plan.batches);
         if self.mode.full {
             // A full refresh reads every page, its content and its comments anyway.
             self.events_report = Some(report);
@@ -319,5 +343,40 @@ impl Run<'_> {
             r.requests += usize::try_from(spent).unwrap_or(usize::MAX);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str, kind: &str, entity: &str, data: Value) -> WebhookEvent {
+        serde_json::from_value(serde_json::json!({"id": id, "type": kind, "entity": {"id": entity, "type": "page"}, "data": data})).unwrap()
+    }
+
+    /// An event stored by a receiver that did not check its ids never becomes a request path.
+    #[test]
+    fn events_that_name_no_uuid_are_skipped_and_copies_counted() {
+        let id = "e0f2c7a4-0000-4000-8000-000000000001";
+        let page = "0f0e0d0c0b0a09080706050403020100";
+        let mut plan = Plan::default();
+        plan.add(&event(id, "page.created", page, Value::Null));
+        plan.add(&event(id, "page.created", page, Value::Null));
+        plan.add(&event(
+            "e0f2c7a4-0000-4000-8000-000000000002",
+            "page.created",
+            "../users",
+            Value::Null,
+        ));
+        plan.add(&event("x/../y", "page.created", page, Value::Null));
+        plan.add(&event(
+            "e0f2c7a4-0000-4000-8000-000000000003",
+            "comment.created",
+            page,
+            serde_json::json!({"page_id": "../../v1/users"}),
+        ));
+        assert_eq!((plan.events, plan.duplicates, plan.skipped), (2, 1, 3));
+        let pages: Vec<&String> = plan.pages.keys().collect();
+        assert_eq!(pages, ["0f0e0d0c-0b0a-0908-0706-050403020100"]);
     }
 }

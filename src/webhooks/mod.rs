@@ -5,12 +5,20 @@
 //! - [`token`]: the verification token, kept in a 0600 file and never logged;
 //! - [`log`]: accepted events in the lake (`_notionlake/events/`, one object per batch), read
 //!   and removed by the sync that consumes them;
-//! - [`receiver`]: `notionlake webhooks serve`, which verifies, deduplicates and stores each
-//!   delivery before answering 200, and does no other work.
+//! - [`intake`]: the checks of a body before anything is stored (depth, UUID ids, the shape of
+//!   a verification request);
+//! - [`seen`]: the event ids stored or being stored, bounded;
+//! - [`serve`]: HTTP serving with bounded connections, header read time and sizes;
+//! - [`receiver`]: `notionlake webhooks serve`, armed by the operator for the verification,
+//!   which verifies, deduplicates and stores each delivery before answering 200, and does no
+//!   other work.
 
 pub mod event;
+pub mod intake;
 pub mod log;
 pub mod receiver;
+pub mod seen;
+pub mod serve;
 pub mod signature;
 pub mod token;
 

@@ -49,6 +49,21 @@ pub fn save(path: &Path, token: &SecretString) -> Result<(), TokenFileError> {
         .map_err(|e| error(path, format!("cannot be written ({e})")))
 }
 
+/// Stores the first token: the file is created 0600 only if none is there, so that of two
+/// receivers racing for it one wins and the other gets an error.
+pub fn create(path: &Path, token: &SecretString) -> Result<(), TokenFileError> {
+    crate::notion::auth::create_private_file(path, token.expose().as_bytes()).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            error(
+                path,
+                "exists already: another receiver stored a token first",
+            )
+        } else {
+            error(path, format!("cannot be written ({e})"))
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +86,12 @@ mod tests {
             load(&path).is_err(),
             "an empty file is an error, not no token"
         );
+        let first = dir.path().join("new").join("webhook-token");
+        create(&first, &SecretString::new("secret_first")).unwrap();
+        assert!(
+            create(&first, &SecretString::new("secret_second")).is_err(),
+            "a stored token is never replaced by create"
+        );
+        assert_eq!(load(&first).unwrap().unwrap().expose(), "secret_first");
     }
 }

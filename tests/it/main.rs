@@ -18,6 +18,7 @@ mod lake;
 mod markdown_api;
 mod names;
 mod oauth;
+mod receiver;
 mod shell;
 mod tables;
 mod unique;

@@ -34,8 +34,8 @@ fn options(format: TableFormat) -> SyncOptions {
 async fn receiver(lake: &Lake, token_file: &Path, addr: &str) -> Receiver {
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     let config = ReceiverConfig {
-        token_path: token_file.to_path_buf(),
-        print_token: false,
+        arm: Some(Duration::from_secs(60)),
+        ..ReceiverConfig::new(token_file.to_path_buf())
     };
     Receiver::start(lake.clone(), listener, config)
         .await
