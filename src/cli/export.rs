@@ -1,5 +1,5 @@
 //! `notionlake export-md`: the lake's documents as Markdown files, and a one-line account of
-//! what the export wrote, kept and removed.
+//! what the export wrote, kept and removed; a non-zero exit when it left files alone.
 
 use std::path::Path;
 
@@ -15,12 +15,21 @@ pub(super) async fn run_export(location: &str, out: &Path) -> Result<(), CliErro
         .await
         .map_err(|e: ExportError| CliError::Shell(e.to_string()))?;
     println!(
-        "exported {} pages to {}: {} written, {} unchanged, {} removed",
+        "exported {} pages to {}: {} written, {} unchanged, {} removed, {} left alone",
         report.pages,
         out.display(),
         report.written,
         report.unchanged,
-        report.removed
+        report.removed,
+        report.kept.len()
     );
+    for (path, why) in &report.kept {
+        eprintln!("left alone: {} ({})", path.display(), why.describe());
+    }
+    if !report.kept.is_empty() {
+        return Err(CliError::ExportKept {
+            kept: report.kept.len(),
+        });
+    }
     Ok(())
 }

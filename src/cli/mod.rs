@@ -53,6 +53,14 @@ pub enum CliError {
     /// A SQL statement or shell command failed (exit 1).
     #[error("{0}")]
     Shell(String),
+    /// The export left files alone that were in its way (exit 1).
+    #[error(
+        "{kept} files in the export folder were left alone (listed above): the export never overwrites or removes a file it did not write, or one changed since; move them away (or keep your changes elsewhere) and export again"
+    )]
+    ExportKept {
+        /// How many.
+        kept: usize,
+    },
 }
 
 impl From<crate::config::ClientSetupError> for CliError {

@@ -1,7 +1,8 @@
 //! YAML front matter of an exported page: title, id, url, last edit, and for a database row its
 //! properties by Notion name, each as a readable value (a formula's or rollup's result, a date's
-//! text, people's names, files' links). Keys and values are written as JSON scalars and flow
-//! collections, which YAML reads as they are, so no name or text can break the block.
+//! text, people's names, files' links). Keys and values are written as double-quoted scalars
+//! and flow collections with every control character escaped, so no name or text can break
+//! the block, and every YAML reader (PyYAML, serde_yaml) reads back the same text.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -98,9 +99,53 @@ pub(super) async fn attach_properties(
     Ok(())
 }
 
-/// A JSON string (a YAML double-quoted scalar).
-fn quoted(s: &str) -> String {
-    Value::String(s.to_string()).to_string()
+/// A YAML double-quoted scalar that every YAML reader reads back as `s`: quotes and
+/// backslashes escaped, and every character YAML does not allow raw or reads as a line break
+/// written as an escape (C0 controls, DEL, C1 controls (U+0085 among them), U+2028, U+2029,
+/// U+FFFE, U+FFFF).
+pub(super) fn quoted(s: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{0}'..='\u{1f}'
+            | '\u{7f}'..='\u{9f}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{fffe}'
+            | '\u{ffff}' => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A JSON value as a YAML flow value, its strings (keys too) as [`quoted`] writes them.
+pub(super) fn flow(v: &Value) -> String {
+    match v {
+        Value::String(s) => quoted(s),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(flow).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(o) => {
+            let pairs: Vec<String> = o
+                .iter()
+                .map(|(k, v)| format!("{}: {}", quoted(k), flow(v)))
+                .collect();
+            format!("{{{}}}", pairs.join(", "))
+        }
+        scalar => scalar.to_string(),
+    }
 }
 
 /// The front matter block of a document, ending with a blank line.
@@ -117,9 +162,56 @@ pub(super) fn front_matter(d: &Doc) -> String {
     if !d.properties.is_empty() {
         out.push_str("properties:\n");
         for (name, value) in &d.properties {
-            out.push_str(&format!("  {}: {value}\n", quoted(name)));
+            out.push_str(&format!("  {}: {}\n", quoted(name), flow(value)));
         }
     }
     out.push_str("---\n\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: DEL, C1 controls and U+2028/2029 went into the front matter raw, and
+    /// PyYAML refused the file (or read a line break).
+    #[test]
+    fn every_control_character_reads_back_through_yaml() {
+        let mut nasty: String = (0u32..0x20)
+            .chain(0x7f..0xa0)
+            .chain([0x2028, 0x2029, 0xfeff, 0xfffe, 0xffff])
+            .filter_map(char::from_u32)
+            .collect();
+        nasty.push_str(" \"quoted\" back\\slash: #not-a-comment {x} [y] é 会 🦀");
+        let doc = Doc {
+            page: super::super::PageInfo {
+                id: "p".into(),
+                title: nasty.clone(),
+                ..Default::default()
+            },
+            properties: vec![(
+                nasty.clone(),
+                serde_json::json!({"k": [nasty.clone(), 1.5, null, true]}),
+            )],
+            ..Doc::default()
+        };
+        let block = front_matter(&doc);
+        let yaml = block
+            .trim_start_matches("---\n")
+            .trim_end_matches("---\n\n");
+        let read: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+        assert_eq!(read["title"].as_str(), Some(nasty.as_str()));
+        let props = read["properties"].as_mapping().unwrap();
+        let (k, v) = props.iter().next().unwrap();
+        assert_eq!(k.as_str(), Some(nasty.as_str()));
+        assert_eq!(v["k"][0].as_str(), Some(nasty.as_str()));
+        assert_eq!(v["k"][1].as_f64(), Some(1.5));
+        // Nothing YAML forbids is left raw.
+        assert!(
+            !yaml
+                .chars()
+                .any(|c| (c < ' ' && c != '\n') || ('\u{7f}'..='\u{9f}').contains(&c)),
+            "{yaml:?}"
+        );
+    }
 }

@@ -3,8 +3,9 @@
 //! it, a data source's rows in a folder named after it), with YAML front matter (title, id,
 //! url, last edit, and a database row's properties), stable slugged names, and links between
 //! exported pages rewritten to relative paths. A later export writes only the files whose
-//! content changed and removes the files of pages that left the lake; files it did not write
-//! are never touched.
+//! content changed and removes the files of pages that left the lake; a file it did not
+//! write, or one changed since it wrote it, is never overwritten nor removed (it is reported),
+//! and nothing is written through a symlink.
 
 mod front;
 mod paths;
@@ -19,7 +20,7 @@ use serde_json::{Map, Value};
 use crate::sink::Lake;
 
 pub use paths::slug;
-pub use write::MANIFEST;
+pub use write::{Kept, MANIFEST};
 
 /// What an export did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,6 +33,9 @@ pub struct ExportReport {
     pub unchanged: usize,
     /// Files removed because their page left the lake or moved.
     pub removed: usize,
+    /// Files in the way that the export left alone (relative paths), and why: it never
+    /// overwrites nor removes a file it does not own.
+    pub kept: Vec<(PathBuf, Kept)>,
 }
 
 /// Why an export failed.

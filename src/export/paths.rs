@@ -9,11 +9,31 @@ use super::{Doc, LakeView, front};
 
 /// Longest slug, in characters.
 const SLUG_MAX: usize = 80;
+/// Longest slug, in bytes: with a clash's `-<8 hex>` and `.md`, a file or folder name stays
+/// within the 255 bytes file systems allow, in any script (a letter takes up to 4 bytes).
+const SLUG_MAX_BYTES: usize = 200;
+
+/// Names Windows reserves for devices, with or without an extension (`con.md` too).
+fn reserved_on_windows(name: &str) -> bool {
+    const DEVICES: [&str; 4] = ["con", "prn", "aux", "nul"];
+    if DEVICES.contains(&name) {
+        return true;
+    }
+    let (Some(stem), Some(digit)) = (name.get(..3), name.get(3..)) else {
+        return false;
+    };
+    matches!(stem, "com" | "lpt")
+        && matches!(
+            digit,
+            "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "¹" | "²" | "³"
+        )
+}
 /// Deepest folder nesting followed; deeper (or cyclic) parents put a page at the top.
 const MAX_DEPTH: usize = 64;
 
 /// A file name stem for `title`: lowercase letters and digits of any script, other characters
-/// as single `-`, at most 80 characters; `untitled` when nothing is left.
+/// as single `-`, at most 80 characters and 200 bytes; `untitled` when nothing is left; a name
+/// Windows reserves (`con`, `nul`, `com1`…) gets `-page` appended.
 pub fn slug(title: &str) -> String {
     let mut out = String::new();
     for c in title.chars().flat_map(char::to_lowercase) {
@@ -24,11 +44,16 @@ pub fn slug(title: &str) -> String {
         }
     }
     let mut out: String = out.trim_end_matches('-').chars().take(SLUG_MAX).collect();
+    while out.len() > SLUG_MAX_BYTES {
+        out.pop();
+    }
     while out.ends_with('-') {
         out.pop();
     }
     if out.is_empty() {
         "untitled".to_string()
+    } else if reserved_on_windows(&out) {
+        format!("{out}-page")
     } else {
         out
     }
@@ -224,6 +249,27 @@ mod tests {
         assert_eq!(slug("会議メモ"), "会議メモ");
         assert_eq!(slug("!!!"), "untitled");
         assert_eq!(slug(&"a".repeat(200)).chars().count(), SLUG_MAX);
+    }
+
+    /// Regression: 64 four-byte letters made a 256-byte name, and more than 255 with a
+    /// clash's id; a page named "CON" could not be written on Windows.
+    #[test]
+    fn names_fit_255_bytes_in_any_script_and_avoid_windows_devices() {
+        for title in [
+            "𝔸".repeat(64),
+            "𝔸".repeat(300),
+            "é".repeat(300),
+            "會".repeat(300),
+        ] {
+            let name = format!("{}-0123abcd.md", slug(&title));
+            assert!(name.len() <= 255, "{} bytes", name.len());
+        }
+        assert_eq!(slug("CON"), "con-page");
+        assert_eq!(slug("nul"), "nul-page");
+        assert_eq!(slug("Com1"), "com1-page");
+        assert_eq!(slug("LPT³"), "lpt³-page");
+        assert_eq!(slug("Console"), "console");
+        assert_eq!(slug("com10"), "com10");
     }
 
     #[test]

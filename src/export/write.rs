@@ -1,13 +1,20 @@
-//! Writing an export incrementally: a file is written (to a temporary file, then renamed) only
-//! when its content differs from what is on disk; the manifest of the previous export names
-//! the files it wrote, and those no longer planned are removed (with the folders they leave
-//! empty). Files the export never wrote are never touched.
+//! Writing an export incrementally, without ever clobbering a file the export does not own:
+//! - the manifest of the previous export names each file it wrote with the SHA-256 of what it
+//!   wrote; a file is the export's to rewrite or remove only when it is named there and still
+//!   has that content (a manifest from before hashes were recorded vouches for its files);
+//! - any other file in the way (one the export never wrote, or one changed since) is left
+//!   alone and reported, and the export says so (the command exits non-zero);
+//! - nothing is written, read or removed through a symlink inside the export folder;
+//! - a file is written (to a temporary file, then renamed) only when its content changes, and
+//!   files of pages that left are removed with the folders they leave empty.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::Digest;
 
 use super::paths::PlannedFile;
 use super::{ExportError, ExportReport};
@@ -15,12 +22,91 @@ use super::{ExportError, ExportReport};
 /// The manifest's file name, in the export's root folder.
 pub const MANIFEST: &str = ".notionlake-export.json";
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// The manifest's format: 2 records each file's content hash.
+const MANIFEST_VERSION: u32 = 2;
+
+/// Why the export left a file alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Kept {
+    /// The export did not write it (a file of yours, or of an export whose manifest is gone).
+    NotWritten,
+    /// The export wrote it, and it was changed since.
+    Changed,
+    /// The path goes through a symlink.
+    Symlink,
+}
+
+impl Kept {
+    /// What it means, for the summary.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kept::NotWritten => "not written by the export",
+            Kept::Changed => "changed since the export wrote it",
+            Kept::Symlink => "a symlink is in the way",
+        }
+    }
+}
+
+/// A file the export wrote, as the manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Written {
+    /// Its page.
+    page: String,
+    /// The hex SHA-256 of the content written; `None` for a file a format-1 manifest named
+    /// (before hashes were recorded), which vouches for any content.
+    sha256: Option<String>,
+}
+
+impl Written {
+    /// Whether `bytes` is what the export wrote.
+    fn wrote(&self, bytes: &[u8]) -> bool {
+        self.sha256.as_ref().is_none_or(|h| *h == digest(bytes))
+    }
+}
+
+/// The manifest: every file the export wrote, by path (relative, `/`-separated).
+#[derive(Debug, Default, Serialize)]
 struct Manifest {
     /// Format version.
     version: u32,
-    /// Exported file (relative, `/`-separated) by page id.
-    files: BTreeMap<String, String>,
+    files: BTreeMap<String, Written>,
+}
+
+/// A manifest as stored, in either format (1: `files` maps a page id to its path).
+#[derive(Deserialize)]
+struct Stored {
+    version: u32,
+    files: BTreeMap<String, Value>,
+}
+
+impl TryFrom<Stored> for Manifest {
+    type Error = String;
+
+    fn try_from(stored: Stored) -> Result<Manifest, String> {
+        let mut files = BTreeMap::new();
+        for (key, value) in stored.files {
+            let (path, written) = if stored.version <= 1 {
+                let path = value.as_str().ok_or("a file is not a path")?.to_string();
+                let written = Written {
+                    page: key,
+                    sha256: None,
+                };
+                (path, written)
+            } else {
+                let written = serde_json::from_value(value).map_err(|e| e.to_string())?;
+                (key, written)
+            };
+            files.insert(path, written);
+        }
+        Ok(Manifest {
+            version: stored.version,
+            files,
+        })
+    }
+}
+
+fn digest(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ExportError {
@@ -34,13 +120,47 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Expor
 
 fn read_manifest(out: &Path) -> Result<Manifest, ExportError> {
     let path = out.join(MANIFEST);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| ExportError::Manifest {
+    if is_symlink(&path) {
+        return Err(ExportError::Manifest {
             path,
-            message: e.to_string(),
-        }),
+            message: "is a symlink; the export never reads or writes through one".into(),
+        });
+    }
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice::<Stored>(&bytes)
+            .map_err(|e| e.to_string())
+            .and_then(Manifest::try_from)
+            .map_err(|message| ExportError::Manifest { path, message }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
         Err(e) => Err(io("reading", &path)(e)),
+    }
+}
+
+fn is_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Whether a folder or the file of `rel` under `out` is a symlink (`out` itself may be one:
+/// the user chose it).
+fn through_symlink(out: &Path, rel: &Path) -> bool {
+    let mut at = out.to_path_buf();
+    for part in rel.components() {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// The content of `path`, `None` when there is no file.
+fn read_existing(path: &Path) -> Result<Option<Vec<u8>>, ExportError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io("reading", path)(e)),
     }
 }
 
@@ -92,7 +212,8 @@ fn remove_file_and_empty_dirs(out: &Path, path: &Path) -> Result<bool, ExportErr
     Ok(removed)
 }
 
-/// Brings the folder `out` to `files`.
+/// Brings the folder `out` to `files`, leaving alone (and reporting) every file the export
+/// does not own.
 pub(super) fn apply(out: &Path, files: &[PlannedFile]) -> Result<ExportReport, ExportError> {
     std::fs::create_dir_all(out).map_err(io("creating", out))?;
     let old = read_manifest(out)?;
@@ -101,30 +222,62 @@ pub(super) fn apply(out: &Path, files: &[PlannedFile]) -> Result<ExportReport, E
         ..ExportReport::default()
     };
     let mut manifest = Manifest {
-        version: 1,
+        version: MANIFEST_VERSION,
         files: BTreeMap::new(),
     };
     for f in files {
-        let path = out.join(&f.path);
-        let same = match std::fs::read(&path) {
-            Ok(bytes) => bytes == f.content.as_bytes(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-            Err(e) => return Err(io("reading", &path)(e)),
-        };
-        if same {
-            report.unchanged += 1;
-        } else {
-            write_atomic(&path, f.content.as_bytes())?;
-            report.written += 1;
+        let rel = to_slash(&f.path);
+        if through_symlink(out, &f.path) {
+            report.kept.push((f.path.clone(), Kept::Symlink));
+            continue;
         }
-        manifest.files.insert(f.page_id.clone(), to_slash(&f.path));
+        let path = out.join(&f.path);
+        let content = f.content.as_bytes();
+        let ours = old.files.get(&rel);
+        match (read_existing(&path)?, ours) {
+            (Some(_), None) => {
+                report.kept.push((f.path.clone(), Kept::NotWritten));
+                continue;
+            }
+            (Some(bytes), Some(w)) if !w.wrote(&bytes) => {
+                report.kept.push((f.path.clone(), Kept::Changed));
+                // Still the export's record: later exports say the same of it.
+                manifest.files.insert(rel, w.clone());
+                continue;
+            }
+            (Some(bytes), _) if bytes == content => report.unchanged += 1,
+            _ => {
+                write_atomic(&path, content)?;
+                report.written += 1;
+            }
+        }
+        let written = Written {
+            page: f.page_id.clone(),
+            sha256: Some(digest(content)),
+        };
+        manifest.files.insert(rel, written);
     }
-    let now: BTreeSet<&String> = manifest.files.values().collect();
-    for rel in old.files.values().filter(|p| !now.contains(p)) {
-        if let Some(path) = inside(out, rel)
-            && remove_file_and_empty_dirs(out, &path)?
-        {
-            report.removed += 1;
+    for (rel, w) in &old.files {
+        if manifest.files.contains_key(rel) {
+            continue;
+        }
+        let Some(path) = inside(out, rel) else {
+            continue;
+        };
+        let rel_path = PathBuf::from(rel);
+        if through_symlink(out, &rel_path) {
+            report.kept.push((rel_path, Kept::Symlink));
+            continue;
+        }
+        match read_existing(&path)? {
+            None => {}
+            Some(bytes) if w.wrote(&bytes) => {
+                report.removed += usize::from(remove_file_and_empty_dirs(out, &path)?);
+            }
+            Some(_) => {
+                report.kept.push((rel_path, Kept::Changed));
+                manifest.files.insert(rel.clone(), w.clone());
+            }
         }
     }
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Manifest {
@@ -133,4 +286,45 @@ pub(super) fn apply(out: &Path, files: &[PlannedFile]) -> Result<ExportReport, E
     })?;
     write_atomic(&out.join(MANIFEST), &json)?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planned(page: &str, path: &str, content: &str) -> PlannedFile {
+        PlannedFile {
+            page_id: page.into(),
+            path: PathBuf::from(path),
+            content: content.into(),
+        }
+    }
+
+    /// A format-1 manifest vouches for its files; a page that moved while its old file was
+    /// changed by hand keeps both: the new file is the export's, the old one is left alone,
+    /// export after export.
+    #[test]
+    fn moved_pages_and_old_manifests() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        std::fs::write(out.join("a.md"), "anything").unwrap();
+        std::fs::write(out.join(MANIFEST), r#"{"version":1,"files":{"p1":"a.md"}}"#).unwrap();
+        let r = apply(out, &[planned("p1", "b.md", "new")]).unwrap();
+        assert_eq!((r.written, r.removed, r.kept.len()), (1, 1, 0));
+        assert!(!out.join("a.md").exists());
+
+        std::fs::write(out.join("b.md"), "new, edited by hand").unwrap();
+        let r = apply(out, &[planned("p1", "c.md", "newer")]).unwrap();
+        assert_eq!((r.written, r.removed), (1, 0));
+        assert_eq!(r.kept, vec![(PathBuf::from("b.md"), Kept::Changed)]);
+        for _ in 0..2 {
+            let r = apply(out, &[planned("p1", "c.md", "newer")]).unwrap();
+            assert_eq!((r.written, r.unchanged), (0, 1), "c.md stays the export's");
+            assert_eq!(r.kept, vec![(PathBuf::from("b.md"), Kept::Changed)]);
+        }
+        assert_eq!(
+            std::fs::read_to_string(out.join("b.md")).unwrap(),
+            "new, edited by hand"
+        );
+    }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use notionlake::export::{ExportReport, MANIFEST, export_markdown};
+use notionlake::export::{ExportReport, Kept, MANIFEST, export_markdown};
 use notionlake::fake::FakeConfig;
 use notionlake::sink::{Lake, TableFormat};
 use notionlake::sync::SyncOptions;
@@ -98,7 +98,8 @@ async fn export_formats(format: TableFormat) {
             pages: first.pages,
             written: 0,
             unchanged: first.pages,
-            removed: 0
+            removed: 0,
+            kept: Vec::new(),
         }
     );
 
@@ -182,4 +183,160 @@ async fn export_md_refuses_a_lake_without_documents_and_keeps_foreign_files() {
     std::fs::write(out.join(MANIFEST), "{not json").unwrap();
     let err = export_markdown(&lake, &out).await.unwrap_err();
     assert!(err.to_string().contains("delete it"), "{err}");
+}
+
+fn page_titled(fake: &notionlake::fake::FakeNotion, title: &str) -> String {
+    let ws = fake.workspace();
+    ws.pages
+        .iter()
+        .find(|p| p.title[0]["plain_text"] == title)
+        .unwrap()
+        .id
+        .clone()
+}
+
+/// Regression: an export overwrote a file it did not write, and removed files changed since
+/// it wrote them. Now such files are left alone and reported (the command exits non-zero),
+/// and nothing is written through a symlink.
+#[tokio::test]
+async fn export_md_never_clobbers_a_file_it_does_not_own() {
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    sync_with(&fake, &lake, &SyncOptions::default()).await;
+    let out = dir.path().join("docs");
+    let handbook = PathBuf::from("acme-hq/team-handbook.md");
+    std::fs::create_dir_all(out.join("acme-hq")).unwrap();
+    std::fs::write(out.join(&handbook), "mine").unwrap();
+    let first = export_markdown(&lake, &out).await.unwrap();
+    assert_eq!(first.kept, vec![(handbook.clone(), Kept::NotWritten)]);
+    assert_eq!(first.written, first.pages - 1);
+    assert_eq!(
+        std::fs::read_to_string(out.join(&handbook)).unwrap(),
+        "mine"
+    );
+    std::fs::remove_file(out.join(&handbook)).unwrap();
+    assert!(export_markdown(&lake, &out).await.unwrap().kept.is_empty());
+
+    // Changed by hand since the export wrote them: neither rewritten nor removed.
+    let gallery = PathBuf::from("acme-hq/meeting-notes/block-gallery.md");
+    let sub = PathBuf::from("acme-hq/meeting-notes/block-gallery/gallery-sub-page.md");
+    for f in [&gallery, &sub] {
+        let mut text = std::fs::read_to_string(out.join(f)).unwrap();
+        text.push_str("\nMy own notes.\n");
+        std::fs::write(out.join(f), text).unwrap();
+    }
+    crate::edit_handbook_quote(&fake, &ids, "Edited after the export.");
+    let sub_page = page_titled(&fake, "Gallery sub-page");
+    fake.workspace_mut()
+        .edit_page_now(&sub_page, &ids.people["ada"], |p| p.in_trash = true);
+    // A folder of the export replaced by a symlink to somewhere else.
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::remove_dir_all(out.join("acme-hq/crm")).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&elsewhere, out.join("acme-hq/crm")).unwrap();
+    sync_with(&fake, &lake, &SyncOptions::default()).await;
+    let later = export_markdown(&lake, &out).await.unwrap();
+    assert!(
+        later.kept.contains(&(gallery.clone(), Kept::Changed)),
+        "{:?}",
+        later.kept
+    );
+    assert!(
+        later.kept.contains(&(sub.clone(), Kept::Changed)),
+        "{:?}",
+        later.kept
+    );
+    for f in [&gallery, &sub] {
+        assert!(
+            std::fs::read_to_string(out.join(f))
+                .unwrap()
+                .ends_with("My own notes.\n")
+        );
+    }
+    assert!(
+        std::fs::read_to_string(out.join(&handbook))
+            .unwrap()
+            .contains("Edited after the export."),
+        "a file the export owns is rewritten"
+    );
+    #[cfg(unix)]
+    {
+        assert!(
+            later
+                .kept
+                .iter()
+                .any(|(p, why)| *why == Kept::Symlink && p.starts_with("acme-hq/crm")),
+            "{:?}",
+            later.kept
+        );
+        assert_eq!(
+            std::fs::read_dir(&elsewhere).unwrap().count(),
+            0,
+            "nothing written through the symlink"
+        );
+    }
+    // The command says so and fails.
+    let bin = env!("CARGO_BIN_EXE_notionlake");
+    let cli = std::process::Command::new(bin)
+        .args(["export-md", "--lake"])
+        .arg(dir.path().join("lake"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!cli.status.success());
+    let err = String::from_utf8_lossy(&cli.stderr);
+    assert!(
+        err.contains(
+            "left alone: acme-hq/meeting-notes/block-gallery.md (changed since the export wrote it)"
+        ),
+        "{err}"
+    );
+}
+
+/// Regression: DEL, C1 controls and U+2028/2029 in a title or a property reached the front
+/// matter raw; PyYAML refused those files. Every exported file now reads with PyYAML.
+#[tokio::test]
+async fn every_exported_front_matter_reads_with_pyyaml() {
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let nasty: String = [
+        "Weird", "\u{7f}", "\u{85}", "\u{9b}", "\u{2028}", "\u{2029}", "\u{1}", "\"end\"",
+    ]
+    .concat();
+    {
+        let mut ws = fake.workspace_mut();
+        let page = ws.page_mut(&ids.handbook).unwrap();
+        page.title = notionlake::fake::workspace::rt_array(&nasty);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    sync_with(&fake, &lake, &SyncOptions::default()).await;
+    let out = dir.path().join("docs");
+    export_markdown(&lake, &out).await.unwrap();
+    let script = r#"
+import sys, os, json, yaml
+titles, n = [], 0
+for root, _, files in os.walk(sys.argv[1]):
+    for f in files:
+        if not f.endswith(".md"):
+            continue
+        text = open(os.path.join(root, f), encoding="utf-8").read()
+        head = text[4:text.index("\n---\n", 4)]
+        titles.append(yaml.safe_load(head)["title"])
+        n += 1
+print(json.dumps({"files": n, "titles": titles}))
+"#;
+    let got: serde_json::Value =
+        serde_json::from_str(&crate::lake::run_python(script, &[out.as_path()])).unwrap();
+    assert!(got["files"].as_u64().unwrap() > 100);
+    assert!(
+        got["titles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == nasty.as_str()),
+        "the title reads back exactly"
+    );
 }
