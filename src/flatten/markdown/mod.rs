@@ -260,8 +260,7 @@ impl Renderer<'_> {
     }
 
     fn text_of(&mut self, block: &BlockNode) -> String {
-        let text = self.rich(block.payload.get("rich_text"));
-        escape_line_start(&text)
+        self.rich(block.payload.get("rich_text"))
     }
 
     /// Children under a list marker or paragraph, indented by `indent`.
@@ -604,19 +603,6 @@ fn icon_text(icon: Option<&Value>) -> String {
     text.map(|t| format!("{t} ")).unwrap_or_default()
 }
 
-/// Escapes what would make a line start a heading, list or quote.
-fn escape_line_start(text: &str) -> String {
-    let digits = text.chars().take_while(char::is_ascii_digit).count();
-    let rest = &text[digits..];
-    if digits > 0 && (rest.starts_with(". ") || rest.starts_with(") ")) {
-        return format!("{}\\{}", &text[..digits], rest);
-    }
-    match text.chars().next() {
-        Some('#' | '-' | '+' | '=') => format!("\\{text}"),
-        _ => text.to_string(),
-    }
-}
-
 /// A heading's anchor as GitHub derives it.
 pub(super) fn anchor(text: &str) -> String {
     text.trim()
@@ -630,5 +616,8 @@ pub(super) fn anchor(text: &str) -> String {
         .collect()
 }
 
+#[cfg(test)]
+mod readback;
+mod reader;
 #[cfg(test)]
 mod tests;
