@@ -216,10 +216,16 @@ pub struct SelectFlags {
     #[arg(long, value_enum, default_value_t = CommentsMode::Pages)]
     pub comments: CommentsMode,
     /// Comments an incremental sync reads again on pages nobody edited (a new comment does not
-    /// mark a page edited): none, recent:<duration> (pages edited within it, e.g. recent:7d) or
-    /// all; one request per page.
+    /// mark a page edited): none, recent:<duration> (pages edited within it, e.g. recent:7d:
+    /// each hourly while edited today, daily after, within --comments-refresh-budget) or all
+    /// (every page, every run); one request per page, plus one per block known to hold
+    /// comments with --comments all.
     #[arg(long, default_value_t = crate::sync::CommentsRefresh::DEFAULT)]
     pub comments_refresh: crate::sync::CommentsRefresh,
+    /// Requests a run spends at most on the recent:<duration> comments refresh; due pages
+    /// past it wait for the next run.
+    #[arg(long, default_value_t = crate::sync::refresh_plan::DEFAULT_BUDGET)]
+    pub comments_refresh_budget: usize,
     /// How page content is read: blocks (every block level by level: the blocks table and
     /// documents rendered from it) or markdown-api (one request per page for documents in
     /// Notion's enhanced markdown; no blocks table; Notion-Version 2025-09-03 or later).
@@ -311,6 +317,7 @@ impl SelectFlags {
             },
             content: self.content,
             comments_refresh: self.comments_refresh,
+            comments_refresh_budget: self.comments_refresh_budget,
             max_depth: self.max_depth.max(1),
             concurrency: self.concurrency.max(1),
             progress: true,
@@ -331,6 +338,7 @@ impl Default for SelectFlags {
             comments: CommentsMode::Pages,
             content: crate::sync::ContentMode::Blocks,
             comments_refresh: crate::sync::CommentsRefresh::DEFAULT,
+            comments_refresh_budget: crate::sync::refresh_plan::DEFAULT_BUDGET,
             roots: Vec::new(),
             databases: Vec::new(),
             max_depth: crate::sync::DEFAULT_MAX_DEPTH,

@@ -80,8 +80,8 @@ pub(super) fn print_report(
     if let Some(c) = &report.comments_refresh {
         writeln!(
             out,
-            "comments refresh ({}): {} unedited pages, {} requests, {} comments",
-            c.scope, c.pages, c.requests, c.comments
+            "comments refresh ({}): {} unedited pages ({} block discussions), {} requests, {} comments; {} pages due wait for the next run",
+            c.scope, c.pages, c.blocks, c.requests, c.comments, c.waiting
         )?;
     }
     if let Some(e) = &report.events {

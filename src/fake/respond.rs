@@ -59,6 +59,7 @@ pub(super) fn validation(e: Invalid) -> Response {
 }
 
 pub(super) fn ok(mut body: Value) -> Response {
+    super::files::sign_hosted_files(&mut body, chrono::Utc::now());
     let rid = request_id();
     if let Some(o) = body.as_object_mut() {
         o.insert("request_id".into(), json!(rid));

@@ -202,7 +202,7 @@ impl PropertyType {
                 "users and groups: id, name (when shared), kind (person, bot, group)"
             }
             PropertyType::Files => {
-                "name, kind (file, external), url, expiry_time of Notion-hosted files"
+                "name, kind (file, external), url, expiry_time of Notion-hosted files (Notion signs such a URL anew on every read, valid an hour: a new signature or expiry of the same file is not a change, and a row read again with only that difference is not rewritten)"
             }
             PropertyType::Checkbox => "never null",
             PropertyType::Url => "",

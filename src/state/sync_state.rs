@@ -64,6 +64,11 @@ pub struct SyncState {
     /// data they caused is committed with this state, so the next run removes them unread.
     #[serde(default)]
     pub consumed_events: Vec<String>,
+    /// When the comments of each recently edited page were last read (by a crawl or by the
+    /// comments refresh), for spreading the refresh over runs; pages edited before the refresh's
+    /// window are dropped.
+    #[serde(default)]
+    pub comments_read: BTreeMap<String, DateTime<Utc>>,
 }
 
 impl SyncState {
@@ -127,6 +132,10 @@ impl SyncState {
             }
             b.extend_from_slice(b",\"consumed_events\":");
             if let Err(e) = serde_json::to_writer(&mut b, &self.consumed_events) {
+                return Some(Err(e));
+            }
+            b.extend_from_slice(b",\"comments_read\":");
+            if let Err(e) = serde_json::to_writer(&mut b, &self.comments_read) {
                 return Some(Err(e));
             }
             b.push(b'}');

@@ -9,6 +9,7 @@ use super::complete::complete_truncated;
 use super::context::Run;
 use super::error::SyncError;
 use super::output::{TableClose, TableSlot};
+use super::pages::PageSeen;
 use super::split::{Part, Splitter, splitters};
 use crate::flatten::fixed::{FixedTable, data_source_row, database_row};
 use crate::model::{DataSourceRef, DataSourceSchema, normalize_id};
@@ -415,16 +416,19 @@ impl Run<'_> {
         Ok(read)
     }
 
-    /// Adds a row of the listing to the table unless this listing already returned it.
+    /// Adds a row of the listing to the table unless this listing already returned it; a row
+    /// unchanged since the last run read it (listed again inside the cursor's margin) is not
+    /// written, and so costs no completion of its values. Returns whether the listing had not
+    /// returned it yet.
     async fn take_row(&mut self, sink: &mut RowSink<'_>, row: Value) -> Result<bool, SyncError> {
-        if !self
+        let seen = self
             .add_page(&row, Some(&sink.entry.table), sink.listing)
-            .await?
-        {
+            .await?;
+        if seen == PageSeen::Skip {
             return Ok(false);
         }
         sink.listed += 1;
-        let Some(slot) = sink.slot else {
+        let Some(slot) = sink.slot.filter(|_| seen != PageSeen::Unchanged) else {
             return Ok(true);
         };
         sink.completed += self.write_row(slot, sink.entry, row).await?;

@@ -10,7 +10,8 @@
 //! - [`events`]: webhook events read first and turned into work (`in_place`: a page's updated
 //!   blocks read again without its whole tree);
 //! - [`dependents`]: rows whose rollups or formulas read a changed row, read again;
-//! - `refresh`: comments of unedited pages read again (`--comments-refresh`);
+//! - `refresh`: comments of unedited pages read again (`--comments-refresh`), spread over
+//!   runs within a budget by [`refresh_plan`];
 //! - `jobs`, `schedule` and [`crawl`]: the page-content crawl — its jobs in flight, what the run
 //!   records of them, one page's tree (`markdown_api`: one page read as enhanced markdown);
 //! - `output`: the write side, fed through a bounded queue, staging files for the commit
@@ -34,6 +35,7 @@ pub mod options;
 mod output;
 mod pages;
 mod refresh;
+pub mod refresh_plan;
 pub mod report;
 pub mod run;
 mod schedule;

@@ -15,6 +15,9 @@ pub struct SyncOptions {
     /// Whose comments an incremental sync reads again besides the pages whose edit time moved
     /// (a new comment does not move it).
     pub comments_refresh: CommentsRefresh,
+    /// Requests a run spends on the `recent:<duration>` comments refresh at most (see
+    /// `refresh_plan`).
+    pub comments_refresh_budget: usize,
     /// How page content is read (blocks, or Notion's markdown endpoint).
     pub content: crate::sync::ContentMode,
     /// Deepest block nesting followed.
@@ -114,6 +117,7 @@ impl Default for SyncOptions {
             comments: crate::sync::CommentsMode::Pages,
             content: crate::sync::ContentMode::Blocks,
             comments_refresh: CommentsRefresh::DEFAULT,
+            comments_refresh_budget: super::refresh_plan::DEFAULT_BUDGET,
             max_depth: DEFAULT_MAX_DEPTH,
             concurrency: MAX_IN_FLIGHT_PAGES,
             progress: false,

@@ -30,6 +30,18 @@ impl Deletion {
     }
 }
 
+/// What the run makes of a page it is handed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PageSeen {
+    /// Already returned by this listing (or, outside a listing, already seen by the run).
+    Skip,
+    /// Unchanged since the last run read it (settled, same edit time): nothing of it needs
+    /// reading again. A page seen earlier in the run is as its first sight decided.
+    Unchanged,
+    /// Changed since the last run read it, or new.
+    Changed,
+}
+
 impl Run<'_> {
     /// The table of a page that is a row of a data source the registry knows.
     pub(super) fn row_table(&self, page: &Value) -> Option<&crate::state::TableEntry> {
@@ -44,16 +56,15 @@ impl Run<'_> {
     /// Records a page object (a row of `table`, or a standalone page): writes its `pages` row
     /// and queues its content for the crawl when it changed since the last run, records a
     /// tombstone when it was moved to the trash. `listing` is the current data-source listing
-    /// when a query returned the page (0 otherwise). Returns false if the page was already
-    /// returned by this listing (a row to skip), or, outside a listing, already seen by this run.
+    /// when a query returned the page (0 otherwise).
     pub(super) async fn add_page(
         &mut self,
         page: &Value,
         table: Option<&str>,
         listing: u16,
-    ) -> Result<bool, SyncError> {
+    ) -> Result<PageSeen, SyncError> {
         let Some(id) = page.get("id").and_then(Value::as_str).map(normalize_id) else {
-            return Ok(false);
+            return Ok(PageSeen::Skip);
         };
         // A row's table: given by the caller, or found from its data source in the registry.
         let parent_entry = self.row_table(page);
@@ -66,7 +77,13 @@ impl Run<'_> {
             .observe(&id, table.as_deref(), listing)
             .map_err(SyncError::spill)?;
         if !seen.first_in_run {
-            return Ok(listing != 0 && seen.first_in_listing);
+            return Ok(
+                match (listing != 0 && seen.first_in_listing, seen.changed_in_run) {
+                    (false, _) => PageSeen::Skip,
+                    (true, true) => PageSeen::Changed,
+                    (true, false) => PageSeen::Unchanged,
+                },
+            );
         }
         if self.wants(FixedTable::Documents) {
             let title = crate::flatten::fixed::page_title(page);
@@ -109,12 +126,14 @@ impl Run<'_> {
             trashed,
             settled: Some(settled),
         };
-        self.state
-            .pages
-            .record(&id, mark, listing)
-            .map_err(SyncError::spill)?;
+        let recorded = if changed {
+            self.state.pages.record_changed(&id, mark, listing)
+        } else {
+            self.state.pages.record(&id, mark, listing)
+        };
+        recorded.map_err(SyncError::spill)?;
         if !changed {
-            return Ok(true);
+            return Ok(PageSeen::Unchanged);
         }
         if let (Some(rows), Some(source)) = (self.dependents.as_mut(), source) {
             rows.changed(&source, &id);
@@ -130,7 +149,7 @@ impl Run<'_> {
                 None => self.crawl.crawl(id, &head).map_err(SyncError::spill)?,
             }
         }
-        Ok(true)
+        Ok(PageSeen::Changed)
     }
 
     /// Records the deletion of row or page `id` of `table`.

@@ -79,6 +79,11 @@ pub struct RefreshReport {
     pub scope: String,
     /// Unedited pages whose comments were read.
     pub pages: usize,
+    /// Block discussions read with them (`--comments all`: blocks the lake knows to hold
+    /// comments).
+    pub blocks: usize,
+    /// Pages due that wait for a later run (the per-run budget).
+    pub waiting: usize,
     /// Requests it took.
     pub requests: usize,
     /// Comments found on them.

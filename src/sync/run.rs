@@ -339,6 +339,7 @@ async fn run_locked(
     run.apply_comment_events().await?;
     run.refresh_dependents().await?;
     run.refresh_comments().await?;
+    run.note_comments_read()?;
     run.record_vanished().await?;
 
     let Run {

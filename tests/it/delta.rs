@@ -576,14 +576,15 @@ async fn a_row_read_again_unchanged_leaves_the_table_as_it_was() {
     .await;
     let at = add_company(&fake, &ids, t0, 0);
     {
-        // Edited a minute before the sync that reads it: inside the next sync's margin.
+        // Edited in the minute of the sync that reads it (so not settled then): the next sync
+        // reads it again, inside its margin. A settled row listed again is not read again.
         let mut ws = fake.workspace_mut();
         let row = ws.data_sources[&ids.data_sources["Companies"]]
             .rows
             .last()
             .unwrap()
             .clone();
-        ws.page_mut(&row).unwrap().last_edited_time = at - chrono::Duration::minutes(1);
+        ws.page_mut(&row).unwrap().last_edited_time = notionlake::fake::workspace::minute_floor(at);
     }
     let second = sync(
         &fake,

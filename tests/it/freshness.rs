@@ -12,10 +12,12 @@ use crate::lake::{rows, sync_with};
 
 const COMMENT: &str = "Late thought: invite Globex to the demo.";
 
+/// A run at `t`; the refresh's per-run budget is lifted, so that every page due is read.
 fn at(t: DateTime<Utc>, refresh: CommentsRefresh, format: TableFormat) -> SyncOptions {
     SyncOptions {
         now: Some(t),
         comments_refresh: refresh,
+        comments_refresh_budget: usize::MAX,
         format: Some(format),
         ..SyncOptions::default()
     }
@@ -57,8 +59,9 @@ async fn new_comment_on_an_unedited_page(format: TableFormat) {
     assert!(quiet.comments_refresh.is_none());
     assert_eq!(count(&lake, &landed).await, 0, "{format:?}: none");
 
-    // recent:7d reads the comments of every live page edited in the week before the run:
-    // one request each, and the new comment lands.
+    // recent:7d reads the comments of every live page edited in the week before the run (none
+    // was read by a refresh yet, and the budget is lifted): one request each, and the new
+    // comment lands.
     let week = CommentsRefresh::Recent(std::time::Duration::from_secs(7 * 86_400));
     let expected = count(
         &lake,
@@ -130,6 +133,90 @@ async fn a_new_comment_on_an_unedited_page_lands_with_the_refresh_delta() {
 #[tokio::test]
 async fn a_new_comment_on_an_unedited_page_lands_with_the_refresh_parquet() {
     new_comment_on_an_unedited_page(TableFormat::Parquet).await;
+}
+
+/// Regression: with `--comments all` the refresh was skipped, so a reply in an existing
+/// block-level discussion and a new page-level discussion on an unedited page never landed
+/// before a full refresh. Now the page's discussions and those of the blocks the lake knows to
+/// hold comments are read again, one request each.
+#[tokio::test]
+async fn with_comments_all_the_refresh_reads_pages_and_their_commented_blocks() {
+    use notionlake::sync::CommentsMode;
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    let t0 = notionlake::fake::demo::demo_epoch() + Duration::days(2);
+    let all = |t| SyncOptions {
+        comments: CommentsMode::All,
+        ..at(t, CommentsRefresh::DEFAULT, TableFormat::Delta)
+    };
+    sync_with(&fake, &lake, &all(t0)).await;
+    let page = ids.meeting_pages[1].clone();
+    let block_of = |text: &str| {
+        let ws = fake.workspace();
+        let on_page = |c: &&notionlake::fake::workspace::Comment| match &c.parent {
+            notionlake::fake::workspace::FParent::Block(b) => {
+                ws.block_root_page(b).is_some_and(|p| p.id == page)
+            }
+            _ => false,
+        };
+        let c = ws
+            .comments
+            .iter()
+            .filter(on_page)
+            .find(|c| c.rich_text.to_string().contains(text))
+            .unwrap();
+        match &c.parent {
+            notionlake::fake::workspace::FParent::Block(b) => (b.clone(), c.discussion_id.clone()),
+            other => panic!("{other:?}"),
+        }
+    };
+    let known = count(
+        &lake,
+        &format!("SELECT count(*) AS n FROM comments WHERE page_id = '{page}'"),
+    )
+    .await;
+    let blocks = count(&lake, &format!("SELECT count(DISTINCT parent_id) AS n FROM comments WHERE page_id = '{page}' AND parent_type = 'block'")).await;
+    assert!(blocks >= 1, "the meeting page has a block discussion");
+    let (block, discussion) = block_of("Quote sent, waiting for a reply.");
+    {
+        let mut ws = fake.workspace_mut();
+        let ada = ids.people["ada"].clone();
+        ws.add_comment(
+            &block,
+            &ada,
+            "Reply: the quote was accepted.",
+            Some(&discussion),
+        );
+        ws.add_comment(&page, &ada, "A new thread on the page.", None);
+    }
+    // A day later: the page (edited two days before the first run) is due again.
+    let report = sync_with(&fake, &lake, &all(t0 + Duration::hours(25))).await;
+    let refresh = report.comments_refresh.expect("a refresh ran");
+    assert!(refresh.blocks as u64 >= blocks, "{refresh:?}");
+    assert_eq!(
+        refresh.requests,
+        refresh.pages + refresh.blocks,
+        "{refresh:?}"
+    );
+    for (text, parent) in [
+        ("Reply: the quote was accepted.", "block"),
+        ("A new thread on the page.", "page"),
+    ] {
+        let sql = format!(
+            "SELECT count(*) AS n FROM comments WHERE page_id = '{page}' AND parent_type = '{parent}' AND plain_text = '{text}'"
+        );
+        assert_eq!(count(&lake, &sql).await, 1, "{text}");
+    }
+    assert_eq!(
+        count(
+            &lake,
+            &format!("SELECT count(*) AS n FROM comments WHERE page_id = '{page}'")
+        )
+        .await,
+        known + 2,
+        "the page's other comments stay, once each"
+    );
 }
 
 #[test]

@@ -307,6 +307,7 @@ async fn snapshot(lake: &Lake) -> BTreeMap<String, Vec<Value>> {
             o.retain(|k, _| {
                 !k.starts_with("_synced") && !k.starts_with("_run") && k != "sync_date"
             });
+            crate::lake::unsigned(row);
         }
         let mut keyed: Vec<(String, Value)> = r.into_iter().map(|v| (v.to_string(), v)).collect();
         keyed.sort_by(|a, b| a.0.cmp(&b.0));

@@ -71,7 +71,8 @@ pub async fn rows(ctx: &SessionContext, sql: &str) -> Vec<Value> {
 }
 
 /// The rows `sql` gives over the lake, without the columns about the run that wrote them
-/// (`_synced_at`, `_run_id`): what two lakes holding the same Notion state agree on.
+/// (`_synced_at`, `_run_id`) and with Notion-hosted files unsigned ([`unsigned`]): what two
+/// lakes holding the same Notion state agree on.
 pub async fn content_rows(lake: &Lake, sql: &str) -> Vec<Value> {
     let ctx = SessionContext::new();
     notionlake::shell::register_lake(&ctx, lake).await.unwrap();
@@ -80,8 +81,54 @@ pub async fn content_rows(lake: &Lake, sql: &str) -> Vec<Value> {
         if let Some(o) = r.as_object_mut() {
             o.retain(|k, _| k != "_synced_at" && k != "_run_id");
         }
+        unsigned(r);
     }
     out
+}
+
+/// `text` with each Notion-hosted file's signed URL cut before its query string: two reads of
+/// one file differ only there (Notion signs every read anew), as two reads of the fake do.
+pub fn unsigned_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("?X-Amz-") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at..];
+        let end = after
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '<' | '>' | '\\'))
+            .unwrap_or(after.len());
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `v` with every Notion-hosted file unsigned ([`unsigned_text`]) and every `expiry_time`
+/// cleared, in JSON text held in a string too (a block's `raw` column): what two reads of the
+/// same Notion state agree on.
+pub fn unsigned(v: &mut Value) {
+    match v {
+        Value::String(s) if s.contains("expiry_time") || s.contains("?X-Amz-") => {
+            match serde_json::from_str::<Value>(s) {
+                Ok(mut inner) if inner.is_object() || inner.is_array() => {
+                    unsigned(&mut inner);
+                    *s = inner.to_string();
+                }
+                _ => *s = unsigned_text(s),
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(unsigned),
+        Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                if k == "expiry_time" {
+                    *x = Value::Null;
+                } else {
+                    unsigned(x);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn venv_bin(name: &str) -> PathBuf {

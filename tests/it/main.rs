@@ -18,6 +18,7 @@ mod lake;
 mod markdown_api;
 mod names;
 mod oauth;
+mod quiet;
 mod receiver;
 mod shell;
 mod tables;

@@ -466,6 +466,13 @@ impl Committer<'_> {
             .iter()
             .map(|f| f.name().as_str())
             .collect();
+        let files_columns: HashSet<&str> = staged
+            .schema
+            .fields()
+            .iter()
+            .filter(|f| super::identity::is_files(f.data_type()))
+            .map(|f| f.name().as_str())
+            .collect();
         let keys = rule.keys();
         let predicate = if keys.is_empty() {
             lit(false)
@@ -502,10 +509,24 @@ impl Committer<'_> {
                     // Only a row whose values changed is updated: a row read again unchanged
                     // (the safety margin, a full refresh) rewrites no file and shows in no
                     // change feed.
+                    // A file's new signature is no change (see `identity`).
+                    let identity = |c: &str, e: Expr| {
+                        if files_columns.contains(c) {
+                            super::identity::files_identity().call(vec![e])
+                        } else {
+                            e
+                        }
+                    };
                     let changed = target_columns
                         .iter()
                         .filter(|c| !RUN_COLUMNS.contains(&c.as_str()))
-                        .map(|c| binary_expr(value(c), Operator::IsDistinctFrom, target_col(c)))
+                        .map(|c| {
+                            binary_expr(
+                                identity(c, value(c)),
+                                Operator::IsDistinctFrom,
+                                identity(c, target_col(c)),
+                            )
+                        })
                         .reduce(Expr::or)
                         .unwrap_or(lit(false));
                     let u = match rule {

@@ -10,6 +10,7 @@
 //! staged files are removed. [`maintain`] compacts and vacuums; [`log_files`] tells which
 //! files any version of a table's log names.
 
+mod identity;
 pub mod log_files;
 pub mod maintain;
 pub mod merge;

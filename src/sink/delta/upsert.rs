@@ -11,7 +11,8 @@
 //! deltalake's MERGE plan (a join of the whole table against the changes, every column
 //! projected per clause) cost 2.6 to 3.1 s of CPU and 395 MiB to update 100 rows spread over a
 //! 100,000-row table (`benches/lake_formats.rs`). Larger changes (a full refresh) still go
-//! through deltalake's MERGE.
+//! through deltalake's MERGE. A row whose only difference is a Notion-hosted file's new
+//! signature is unchanged ([`super::identity`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use deltalake::kernel::{Action, AddCDCFile, Remove};
 use deltalake::protocol::DeltaOperation;
 use futures::TryStreamExt;
 
+use super::identity::comparable;
 use super::splice::{FileCopy, changed_columns};
 use super::{add_action, delta_error, file_holds, read_file};
 use crate::sink::{Lake, ParquetOptions, SinkError, TableWriter, part_name};
@@ -302,7 +304,10 @@ impl Upsert<'_> {
                 .collect(),
         )
         .map_err(|e| err(dir, e))?;
-        let columns: Vec<ArrayRef> = content.iter().map(|i| source.column(*i).clone()).collect();
+        let columns: Vec<ArrayRef> = content
+            .iter()
+            .map(|i| comparable(source.column(*i)).map_err(|e| err(dir, e)))
+            .collect::<Result<_, _>>()?;
         let source_rows = converter
             .convert_columns(&columns)
             .map_err(|e| err(dir, e))?;
@@ -504,8 +509,8 @@ impl Upsert<'_> {
         let columns: Vec<ArrayRef> = p
             .content
             .iter()
-            .map(|i| picked.column(*i).clone())
-            .collect();
+            .map(|i| comparable(picked.column(*i)).map_err(|e| err(dir, e)))
+            .collect::<Result<_, _>>()?;
         let target_rows = p
             .converter
             .convert_columns(&columns)

@@ -36,8 +36,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub(crate) mod runs;
 use crate::model::{uuid_bits, uuid_text};
 use runs::{
-    MAX_RUNS, Merge, OTHER, OtherMark, Rec, SEEN, SETTLED, SETTLED_KNOWN, SortedRun, Source,
-    TRASHED,
+    CHANGED, MAX_RUNS, Merge, OTHER, OtherMark, Rec, SEEN, SETTLED, SETTLED_KNOWN, SortedRun,
+    Source, TRASHED,
 };
 
 /// Marks held in memory before they spill to temporary files, by default.
@@ -72,6 +72,8 @@ pub struct Observed {
     pub first_in_run: bool,
     /// Not returned yet by the current listing.
     pub first_in_listing: bool,
+    /// Seen earlier by this run, which took it as changed then.
+    pub changed_in_run: bool,
 }
 
 impl Observed {
@@ -80,6 +82,7 @@ impl Observed {
             previous,
             first_in_run: true,
             first_in_listing: true,
+            changed_in_run: false,
         }
     }
 }
@@ -169,13 +172,19 @@ impl PageMarks {
 
     /// Sets the mark of a page as the lake knows it (not seen by this run).
     pub fn insert(&mut self, id: &str, mark: PageMark) -> io::Result<()> {
-        self.store(id, mark, false, 0)
+        self.store(id, mark, false, 0, false)
     }
 
     /// Sets the mark of a page seen by this run; `listing` is the current listing
     /// ([`PageMarks::begin_listing`]) when a data-source query returned it, else 0.
     pub fn record(&mut self, id: &str, mark: PageMark, listing: u16) -> io::Result<()> {
-        self.store(id, mark, true, listing)
+        self.store(id, mark, true, listing, false)
+    }
+
+    /// [`PageMarks::record`] for a page this run takes as changed (a later observation in
+    /// the run says so).
+    pub fn record_changed(&mut self, id: &str, mark: PageMark, listing: u16) -> io::Result<()> {
+        self.store(id, mark, true, listing, true)
     }
 
     /// Whether this run has recorded the page.
@@ -230,6 +239,7 @@ impl PageMarks {
                     previous: None,
                     first_in_run: false,
                     first_in_listing,
+                    changed_in_run: r.flags & CHANGED != 0,
                 })
             }
             None => {
@@ -250,6 +260,7 @@ impl PageMarks {
                     previous: None,
                     first_in_run: false,
                     first_in_listing,
+                    changed_in_run: o.changed,
                 })
             }
         }
@@ -344,7 +355,14 @@ impl PageMarks {
         Ok(None)
     }
 
-    fn store(&mut self, id: &str, mark: PageMark, seen: bool, listing: u16) -> io::Result<()> {
+    fn store(
+        &mut self,
+        id: &str,
+        mark: PageMark,
+        seen: bool,
+        listing: u16,
+        changed: bool,
+    ) -> io::Result<()> {
         let bits = uuid_bits(id);
         match (bits, compact_time(&mark.last_edited_time)) {
             (Some(b), Some(edited_ms)) => {
@@ -357,8 +375,10 @@ impl PageMarks {
                     Some(false) => SETTLED_KNOWN,
                     Some(true) => SETTLED_KNOWN | SETTLED,
                 };
-                let flags =
-                    if mark.trashed { TRASHED } else { 0 } | if seen { SEEN } else { 0 } | settled;
+                let flags = if mark.trashed { TRASHED } else { 0 }
+                    | if seen { SEEN } else { 0 }
+                    | if changed { CHANGED } else { 0 }
+                    | settled;
                 self.put(
                     b,
                     Rec {
@@ -375,6 +395,7 @@ impl PageMarks {
                     OtherMark {
                         mark,
                         seen,
+                        changed,
                         listing,
                     },
                 );
@@ -727,7 +748,7 @@ mod tests {
                                 if m.table.is_none() {
                                     m.table = TABLES[b].map(str::to_string);
                                 }
-                                Observed { previous: None, first_in_run: false, first_in_listing: first }
+                                Observed { previous: None, first_in_run: false, first_in_listing: first, changed_in_run: false }
                             }
                             other => Observed::first(other.map(|o| o.0.clone())),
                         };

@@ -28,6 +28,8 @@ pub(super) const OTHER: u8 = 4;
 pub(super) const SETTLED_KNOWN: u8 = 8;
 /// ...and true.
 pub(super) const SETTLED: u8 = 16;
+/// The page was taken as changed by this run (read, its content crawled).
+pub(super) const CHANGED: u8 = 32;
 
 /// A mark that fits in 16 bytes (32 with its id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +76,8 @@ impl Rec {
 pub(super) struct OtherMark {
     pub(super) mark: PageMark,
     pub(super) seen: bool,
+    /// Taken as changed by this run.
+    pub(super) changed: bool,
     pub(super) listing: u16,
 }
 

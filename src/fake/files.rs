@@ -1,0 +1,79 @@
+//! Notion-hosted files as Notion hands them out: every read gets a freshly signed URL, valid
+//! for an hour (`X-Amz-Date`, `X-Amz-Signature`, and `expiry_time` an hour after the read), so
+//! two reads of one file never give the same URL; the object's key (the URL before `?`) stays.
+//! Applied to every answer, wherever a file object sits (files properties, file blocks,
+//! covers, icons, comment attachments).
+
+use serde_json::{Value, json};
+
+/// Re-signs every Notion-hosted file object in `body` as read at `now`.
+pub(super) fn sign_hosted_files(body: &mut Value, now: chrono::DateTime<chrono::Utc>) {
+    match body {
+        Value::Object(o) => {
+            if let Some(file) = o.get_mut("file").filter(|f| f.get("expiry_time").is_some()) {
+                sign(file, now);
+            }
+            for (k, v) in o.iter_mut() {
+                if k != "file" {
+                    sign_hosted_files(v, now);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                sign_hosted_files(v, now);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn sign(file: &mut Value, now: chrono::DateTime<chrono::Utc>) {
+    let Some(url) = file.get("url").and_then(Value::as_str) else {
+        return;
+    };
+    let key = url.split('?').next().unwrap_or(url);
+    let signed = format!(
+        "{key}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Content-Sha256=UNSIGNED-PAYLOAD&X-Amz-Date={}&X-Amz-Expires=3600&X-Amz-Signature={:032x}{:032x}&X-Amz-SignedHeaders=host&x-id=GetObject",
+        now.format("%Y%m%dT%H%M%SZ"),
+        rand::random::<u128>(),
+        rand::random::<u128>(),
+    );
+    let expiry =
+        (now + chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    file["url"] = json!(signed);
+    file["expiry_time"] = json!(expiry);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_read_signs_anew_and_keeps_the_key() {
+        let stored = json!({"results": [{"properties": {"Contract": {"files": [
+            {"name": "c.pdf", "type": "file", "file": {"url": "https://prod-files-secure.s3.us-west-2.amazonaws.com/acme/c.pdf?X-Amz-Expires=3600", "expiry_time": "2026-09-30T09:00:00.000Z"}},
+            {"name": "x", "type": "external", "external": {"url": "https://x.test/a?b=c"}}
+        ]}}}]});
+        let now = chrono::Utc::now();
+        let (mut a, mut b) = (stored.clone(), stored.clone());
+        sign_hosted_files(&mut a, now);
+        sign_hosted_files(&mut b, now);
+        let file = |v: &Value| {
+            v.pointer("/results/0/properties/Contract/files/0/file")
+                .unwrap()
+                .clone()
+        };
+        let (fa, fb) = (file(&a), file(&b));
+        assert_ne!(fa["url"], fb["url"], "a new signature each read");
+        assert!(fa["url"].as_str().unwrap().starts_with(
+            "https://prod-files-secure.s3.us-west-2.amazonaws.com/acme/c.pdf?X-Amz-Algorithm"
+        ));
+        assert_ne!(fa["expiry_time"], "2026-09-30T09:00:00.000Z");
+        assert_eq!(
+            a.pointer("/results/0/properties/Contract/files/1"),
+            stored.pointer("/results/0/properties/Contract/files/1"),
+            "external files are left alone"
+        );
+    }
+}
