@@ -5,8 +5,9 @@
 //!    edited two minutes before a sync; a run a minute later, with nothing changed, prints its
 //!    requests by endpoint and whether it wrote a new version of `deals`.
 //! 2. **A quiet `--watch 5m` loop over an hour** with the default comments refresh, after 70
-//!    rows were edited during the week (30 of them today) and read by a sync: the requests of
-//!    each of the 12 runs, their total, and the comments requests among them.
+//!    rows were edited during the week (30 of them today, 2 hours before) and read by a sync
+//!    (a first sync ran a week before): the requests of each of the 12 runs, their total, and
+//!    the comments requests among them.
 //!
 //! Run: `cargo bench --bench quiet`.
 
@@ -91,13 +92,14 @@ async fn quiet_after_edits(t1: DateTime<Utc>) {
     }
 }
 
-async fn watch_loop(t1: DateTime<Utc>) {
+async fn watch_loop(now: DateTime<Utc>) {
     let (ws, ids) = demo_workspace();
     let fake = support::fake(ws).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let lake = Lake::open(dir.path().to_str().unwrap_or(".")).expect("lake");
-    sync(&fake, &lake, t1).await;
-    let t2 = t1 + Duration::hours(1);
+    // A first sync a week ago; the week's edits are read by a sync now, then the loop runs.
+    sync(&fake, &lake, now - Duration::days(8)).await;
+    let t2 = now;
     let all: Vec<String> = ["Deals", "Companies", "Contacts"]
         .iter()
         .flat_map(|s| rows(&fake, &ids, s))
