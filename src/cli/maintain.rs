@@ -6,11 +6,8 @@ use std::time::Duration;
 use super::*;
 use crate::sink::delta::{maintain, table_dirs};
 use crate::sink::{Lake, ParquetOptions, TableFormat};
-use crate::state::lock::LakeLock;
+use crate::state::lock::{LOCK_TTL, LakeLock};
 use crate::sync::SyncError;
-
-/// How long the maintenance commands' lock lasts between refreshes.
-const LOCK_TTL: Duration = Duration::from_secs(300);
 
 async fn open_delta_lake(location: &str) -> Result<Lake, CliError> {
     let lake = Lake::open_existing(location, &[]).map_err(SyncError::from)?;

@@ -30,6 +30,12 @@ use tokio::task::JoinHandle;
 
 use crate::sink::{Lake, SinkError};
 
+/// How long a lock holds without a refresh. Its holder refreshes it every third of that (20 s),
+/// so two refreshes can fail (a slow store, a stalled network) before it lapses; and a holder
+/// that died on another machine, whose process cannot be checked, holds the lake at most this
+/// long: a pod restarted elsewhere waits up to 60 s for the lock.
+pub const LOCK_TTL: Duration = Duration::from_secs(60);
+
 /// Where the lock lives in the lake.
 pub const LOCK_PATH: &str = "_notionlake/lock.json";
 

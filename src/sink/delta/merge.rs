@@ -27,125 +27,15 @@ use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::merge::MergeBuilder;
 use deltalake::{DeltaTable, DeltaTableError};
 
-use super::maintain::{Compacted, compact_if_needed};
+use super::maintain::compact_if_needed;
+pub use super::rules::{Rule, RunChanges, TableCommit};
 use super::upsert::{UPSERT_MAX_ROWS, Upsert};
 use super::{
-    RUN_ID_KEY, add_action, delta_error, delta_fields, files_with_rows, new_table, open_table,
+    RUN_ID_KEY, add_action, delta_error, delta_fields, files_with_rows, is_delta_table, new_table,
+    open_table,
 };
 use crate::flatten::fixed::{FixedTable, RICH_TEXT_TABLE};
 use crate::sink::{Lake, ParquetOptions, SinkError, StagedTable};
-
-/// What a run found deleted or read again, besides its rows.
-#[derive(Debug, Clone, Default)]
-pub struct RunChanges {
-    /// The run read every data source and page of the workspace (an unrestricted full
-    /// refresh): rows it did not find are gone.
-    pub complete: bool,
-    /// Pages whose blocks and comments the run read again.
-    pub crawled: HashSet<String>,
-    /// Pages whose comments alone the run read again (their other content untouched).
-    pub comments_read: HashSet<String>,
-    /// Rows and pages deleted in Notion: (table, id), `pages` for a standalone page.
-    pub deleted: Vec<(String, String)>,
-}
-
-/// How a table's rows become current.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
-    /// One row per `key`; a row of the run replaces the current one unless its `edited` time
-    /// is older (data-source tables, `pages`).
-    Versioned {
-        /// The row key.
-        key: &'static str,
-        /// The last-edit column.
-        edited: &'static str,
-    },
-    /// One row per `keys`; a row of the run replaces the current one.
-    Latest {
-        /// The row key.
-        keys: &'static [&'static str],
-    },
-    /// Rows belong to a `group` (a page, a data source); a group the run wrote (or read again)
-    /// holds exactly the run's rows.
-    Groups {
-        /// The row key.
-        keys: &'static [&'static str],
-        /// The group column.
-        group: &'static str,
-    },
-    /// The run's rows are the whole table (`users`: each run lists them all).
-    Whole {
-        /// The row key.
-        keys: &'static [&'static str],
-    },
-    /// Rows are only added (`tombstones`).
-    Append,
-}
-
-impl Rule {
-    /// The rule of the table in `table_dir`.
-    pub fn of(table_dir: &str) -> Rule {
-        if table_dir.starts_with("tables/") {
-            return Rule::Versioned {
-                key: "_id",
-                edited: "_last_edited_time",
-            };
-        }
-        if table_dir == RICH_TEXT_TABLE {
-            return Rule::Groups {
-                keys: &["page_id", "property_id", "item_index"],
-                group: "page_id",
-            };
-        }
-        match FixedTable::from_name(table_dir) {
-            Some(FixedTable::Pages) => Rule::Versioned {
-                key: "id",
-                edited: "last_edited_time",
-            },
-            Some(FixedTable::Databases | FixedTable::DataSources) => Rule::Latest { keys: &["id"] },
-            Some(FixedTable::Properties) => Rule::Groups {
-                keys: &["data_source_id", "property_id"],
-                group: "data_source_id",
-            },
-            Some(FixedTable::Blocks | FixedTable::Comments) => Rule::Groups {
-                keys: &["page_id", "id"],
-                group: "page_id",
-            },
-            Some(FixedTable::Documents) => Rule::Groups {
-                keys: &["page_id"],
-                group: "page_id",
-            },
-            Some(FixedTable::Users) => Rule::Whole { keys: &["id"] },
-            Some(FixedTable::Tombstones) | None => Rule::Append,
-        }
-    }
-
-    /// The columns that key a row (none for appended tables).
-    pub(crate) fn keys(self) -> Vec<&'static str> {
-        match self {
-            Rule::Versioned { key, .. } => vec![key],
-            Rule::Latest { keys } | Rule::Groups { keys, .. } | Rule::Whole { keys } => {
-                keys.to_vec()
-            }
-            Rule::Append => Vec::new(),
-        }
-    }
-}
-
-/// What one table's commit did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TableCommit {
-    /// The table's Delta version after the commit (`None`: nothing to commit).
-    pub version: Option<u64>,
-    /// Rows inserted, updated and deleted.
-    pub inserted: usize,
-    /// Rows updated.
-    pub updated: usize,
-    /// Rows deleted.
-    pub deleted: usize,
-    /// The small files compacted after the commit, when there were too many.
-    pub compacted: Option<Compacted>,
-}
 
 /// Commits every staged table of run `run_id` (data-source tables first: the formatting
 /// items follow their rows), each after `guard` says the run may still write.
@@ -212,6 +102,18 @@ impl Committer<'_> {
     async fn commit(&mut self, staged: &StagedTable) -> Result<TableCommit, SinkError> {
         let dir = staged.table_dir.as_str();
         let rule = Rule::of(dir);
+        // A fixed table (its schema is the program's) the run wrote nothing to and deletes
+        // nothing from is left as it is, without reading its log.
+        if !dir.starts_with("tables/")
+            && staged.files.iter().all(|f| f.rows == 0)
+            && self.deletions(dir, rule).is_empty()
+            && is_delta_table(self.lake, dir).await?
+        {
+            for file in &staged.files {
+                self.lake.delete_path(&file.path).await?;
+            }
+            return Ok(TableCommit::default());
+        }
         match open_table(self.lake, dir).await? {
             None => self.create(staged).await,
             Some(table) => {
@@ -509,26 +411,7 @@ impl Committer<'_> {
                     // Only a row whose values changed is updated: a row read again unchanged
                     // (the safety margin, a full refresh) rewrites no file and shows in no
                     // change feed.
-                    // A file's new signature is no change (see `identity`).
-                    let identity = |c: &str, e: Expr| {
-                        if files_columns.contains(c) {
-                            super::identity::files_identity().call(vec![e])
-                        } else {
-                            e
-                        }
-                    };
-                    let changed = target_columns
-                        .iter()
-                        .filter(|c| !RUN_COLUMNS.contains(&c.as_str()))
-                        .map(|c| {
-                            binary_expr(
-                                identity(c, value(c)),
-                                Operator::IsDistinctFrom,
-                                identity(c, target_col(c)),
-                            )
-                        })
-                        .reduce(Expr::or)
-                        .unwrap_or(lit(false));
+                    let changed = changed(&target_columns, &files_columns, value);
                     let u = match rule {
                         // Notion's edit times are minute-rounded: an equal time may still be
                         // a later edit, an older one never is.
@@ -565,19 +448,7 @@ impl Committer<'_> {
                 .map_err(merge_error)?;
         }
         let (table, metrics) = builder.await.map_err(merge_error)?;
-        tracing::info!(
-            table = dir,
-            inserted = metrics.num_target_rows_inserted,
-            updated = metrics.num_target_rows_updated,
-            deleted = metrics.num_target_rows_deleted,
-            copied = metrics.num_target_rows_copied,
-            files_scanned = metrics.num_target_files_scanned,
-            files_added = metrics.num_target_files_added,
-            execution_ms = metrics.execution_time_ms,
-            scan_ms = metrics.scan_time_ms,
-            rewrite_ms = metrics.rewrite_time_ms,
-            "merged"
-        );
+        log_merge(dir, &metrics);
         let version = table.version();
         Ok(TableCommit {
             version,
@@ -622,6 +493,52 @@ impl Committer<'_> {
     }
 }
 
+/// Whether a target row's values differ from the source's (`value` gives a column of the
+/// source, or NULL where the source lacks it): the run's own columns aside, and a file's new
+/// signature being no change (see `identity`).
+fn changed(
+    target_columns: &[String],
+    files_columns: &HashSet<&str>,
+    value: impl Fn(&str) -> Expr,
+) -> Expr {
+    let identity = |c: &str, e: Expr| {
+        if files_columns.contains(c) {
+            super::identity::files_identity().call(vec![e])
+        } else {
+            e
+        }
+    };
+    target_columns
+        .iter()
+        .filter(|c| !RUN_COLUMNS.contains(&c.as_str()))
+        .map(|c| {
+            binary_expr(
+                identity(c, value(c)),
+                Operator::IsDistinctFrom,
+                identity(c, target_col(c)),
+            )
+        })
+        .reduce(Expr::or)
+        .unwrap_or(lit(false))
+}
+
+/// Logs what a MERGE did.
+fn log_merge(dir: &str, metrics: &deltalake::operations::merge::MergeMetrics) {
+    tracing::info!(
+        table = dir,
+        inserted = metrics.num_target_rows_inserted,
+        updated = metrics.num_target_rows_updated,
+        deleted = metrics.num_target_rows_deleted,
+        copied = metrics.num_target_rows_copied,
+        files_scanned = metrics.num_target_files_scanned,
+        files_added = metrics.num_target_files_added,
+        execution_ms = metrics.execution_time_ms,
+        scan_ms = metrics.scan_time_ms,
+        rewrite_ms = metrics.rewrite_time_ms,
+        "merged"
+    );
+}
+
 /// The table's column names, in order.
 fn column_names(table: &DeltaTable, dir: &str) -> Result<Vec<String>, SinkError> {
     Ok(table
@@ -644,6 +561,13 @@ struct Deletions {
     ids: Vec<String>,
     /// The source's own rows with these ids are dropped (deleted rows stay deleted).
     exclude_from_source: bool,
+}
+
+impl Deletions {
+    /// Whether the merge deletes nothing it does not match.
+    fn is_empty(&self) -> bool {
+        !self.everything_unmatched && self.ids.is_empty()
+    }
 }
 
 fn empty_source(

@@ -14,6 +14,7 @@ mod identity;
 pub mod log_files;
 pub mod maintain;
 pub mod merge;
+pub mod rules;
 mod splice;
 mod upsert;
 
