@@ -105,7 +105,7 @@ pub enum Command {
         inventory: bool,
         /// What to extract.
         #[command(flatten)]
-        select: SelectFlags,
+        select: Box<SelectFlags>,
         /// Table format of a new lake: delta (the default: tables whose rows are the current
         /// state, with history) or parquet (files appended by each run, latest state as views).
         /// A lake keeps its format; another one is refused.
@@ -222,6 +222,15 @@ pub struct SelectFlags {
     /// comments with --comments all.
     #[arg(long, default_value_t = crate::sync::CommentsRefresh::DEFAULT)]
     pub comments_refresh: crate::sync::CommentsRefresh,
+    /// How often a long run commits its progress (a checkpoint the next run resumes from),
+    /// e.g. 5m; 0s commits only once the tables are read (before a long content crawl) and at
+    /// the end.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub checkpoint_every: std::time::Duration,
+    /// On SIGTERM or SIGINT, how long the run has to checkpoint before it exits anyway (exit
+    /// code 75 either way: the next sync resumes it).
+    #[arg(long, default_value = "25s", value_parser = humantime::parse_duration)]
+    pub stop_grace: std::time::Duration,
     /// Requests a run spends at most on the recent:<duration> comments refresh; due pages
     /// past it wait for the next run.
     #[arg(long, default_value_t = crate::sync::refresh_plan::DEFAULT_BUDGET)]
@@ -318,6 +327,7 @@ impl SelectFlags {
             content: self.content,
             comments_refresh: self.comments_refresh,
             comments_refresh_budget: self.comments_refresh_budget,
+            checkpoint_every: self.checkpoint_every,
             max_depth: self.max_depth.max(1),
             concurrency: self.concurrency.max(1),
             progress: true,
@@ -339,6 +349,8 @@ impl Default for SelectFlags {
             content: crate::sync::ContentMode::Blocks,
             comments_refresh: crate::sync::CommentsRefresh::DEFAULT,
             comments_refresh_budget: crate::sync::refresh_plan::DEFAULT_BUDGET,
+            checkpoint_every: crate::sync::DEFAULT_CHECKPOINT_EVERY,
+            stop_grace: crate::sync::DEFAULT_STOP_GRACE,
             roots: Vec::new(),
             databases: Vec::new(),
             max_depth: crate::sync::DEFAULT_MAX_DEPTH,
@@ -391,6 +403,12 @@ pub struct FakeNotionArgs {
     /// Data sources of the synthetic workspace.
     #[arg(long, default_value_t = 2)]
     pub synthetic_sources: usize,
+    /// Pages with content (a block tree three levels deep) in the synthetic workspace.
+    #[arg(long, default_value_t = 5)]
+    pub synthetic_pages: usize,
+    /// Comments spread over the synthetic workspace's pages.
+    #[arg(long, default_value_t = 0)]
+    pub synthetic_comments: usize,
     /// Deliver webhook events of edits (`POST /__fake/edits`) to this receiver URL, signed
     /// with a verification token sent to it first.
     #[arg(long)]

@@ -21,6 +21,8 @@ pub(super) async fn run_fake(args: FakeNotionArgs) -> Result<(), CliError> {
         Some(rows) => synthetic_workspace(SynthSpec {
             rows,
             data_sources: args.synthetic_sources,
+            pages: args.synthetic_pages,
+            comments: args.synthetic_comments,
             ..SynthSpec::default()
         }),
         None => demo_workspace().0,

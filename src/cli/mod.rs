@@ -77,6 +77,7 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Config(_) => 2,
+            CliError::Sync(SyncError::Stopped { .. }) => crate::sync::EXIT_STOPPED,
             _ => 1,
         }
     }
@@ -107,27 +108,30 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
             let location = lake_location(lake.as_deref(), &file)?;
             let lake = crate::sink::Lake::open(&location).map_err(SyncError::from)?;
+            let stop = sync::stop_on_signals(select.stop_grace);
             let options = crate::sync::SyncOptions {
                 format: *format,
+                stop: Some(stop.clone()),
                 ..select.options()
             };
             let Some(every) = select.watch else {
                 return run_sync(&client, &lake, &options).await;
             };
-            // Poll until ctrl-c; a run in progress is interrupted at once (it commits nothing,
-            // and the next run reads its changes again).
+            // Poll until stopped: a run in progress checkpoints and the loop ends with it; a
+            // stop between runs ends the loop at once.
             loop {
-                tokio::select! {
-                    r = run_sync(&client, &lake, &options) => {
-                        if let Err(e) = r {
-                            eprintln!("error: {e} (retrying at the next interval)");
-                        }
+                match run_sync(&client, &lake, &options).await {
+                    Err(CliError::Sync(SyncError::Stopped { .. })) | Ok(())
+                        if stop.is_stopped() =>
+                    {
+                        return Ok(());
                     }
-                    _ = tokio::signal::ctrl_c() => return Ok(()),
+                    Err(e) => eprintln!("error: {e} (retrying at the next interval)"),
+                    Ok(()) => {}
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(every) => {}
-                    _ = tokio::signal::ctrl_c() => return Ok(()),
+                    () = stop.clone().stopped() => return Ok(()),
                 }
             }
         }

@@ -49,6 +49,20 @@ pub(super) fn print_report(
         "run {} wrote {lake_url} ({:.1} s):",
         report.run_id, report.duration_secs
     )?;
+    if let Some(r) = &report.resumed {
+        writeln!(
+            out,
+            "  resumed from {}, {} pages left ({} data sources were done)",
+            r.from, r.pages_left, r.sources_done
+        )?;
+    }
+    if report.checkpoints > 0 {
+        writeln!(
+            out,
+            "  committed in {} segments (a checkpoint each; tables were queryable after the first)",
+            report.checkpoints + 1
+        )?;
+    }
     for t in &report.tables {
         let changes = if t.changes.is_empty() {
             String::new()

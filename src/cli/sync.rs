@@ -1,4 +1,7 @@
-//! `notionlake sync`: one run or `--watch`, and `--list` the inventory.
+//! `notionlake sync`: one run or `--watch`, and `--list` the inventory. SIGTERM or SIGINT asks
+//! the run to stop: it stops issuing requests, checkpoints within `--stop-grace`, releases the
+//! lock and exits with [`crate::sync::EXIT_STOPPED`]; past the grace, or at a second signal, the
+//! process exits at once with the same code (the next run resumes from the last checkpoint).
 
 use super::print::{print_inventory, print_report};
 use super::*;
@@ -20,4 +23,42 @@ pub(super) async fn run_sync(
 ) -> Result<(), CliError> {
     let report = sync_workspace(client, lake, options).await?;
     print_report(&mut std::io::stdout().lock(), &report, lake.url()).map_err(stdout_error)
+}
+
+/// A stop signal the process's SIGTERM and SIGINT flip; a second signal, or `grace` after the
+/// first, ends the process at once.
+pub(super) fn stop_on_signals(grace: std::time::Duration) -> crate::sync::StopSignal {
+    let (handle, signal) = crate::sync::StopSignal::new();
+    tokio::spawn(async move {
+        next_signal().await;
+        handle.stop();
+        eprintln!(
+            "stopping: the run checkpoints and exits (at most {}; a second signal exits now)",
+            humantime::format_duration(grace)
+        );
+        tokio::select! {
+            () = tokio::time::sleep(grace) => {
+                eprintln!("the checkpoint did not finish within the grace; exiting (the next sync resumes from the last checkpoint)");
+            }
+            () = next_signal() => eprintln!("exiting now (the next sync resumes from the last checkpoint)"),
+        }
+        std::process::exit(crate::sync::EXIT_STOPPED);
+    });
+    signal
+}
+
+/// The next SIGTERM or SIGINT.
+async fn next_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -1,6 +1,6 @@
 //! The fake's edit API for tests and demos (`POST /__fake/edits`, or [`super::FakeNotion::edit`]):
 //! change a property, add a comment, edit a block anywhere in a page's tree, move a page under
-//! another, move a page to the trash or restore it. Each edit is stamped now, as Notion stamps edits, and gives the
+//! another, move a page to the trash or restore it, delete it for good. Each edit is stamped now, as Notion stamps edits, and gives the
 //! webhook event Notion would send for it (shape of developers.notion.com's webhook reference).
 
 use serde::{Deserialize, Serialize};
@@ -46,6 +46,11 @@ pub enum Edit {
     },
     /// Restores page `page` from the trash.
     Restore {
+        /// The page.
+        page: String,
+    },
+    /// Deletes page `page` for good (no trash): only a full refresh finds it gone.
+    Delete {
         /// The page.
         page: String,
     },
@@ -162,6 +167,13 @@ pub fn apply(ws: &mut Workspace, edit: &Edit) -> Result<Value, String> {
             ws.move_page(&page, &parent);
             let data = json!({"parent": parent_of(ws, &page)});
             Ok(event(ws, "page.moved", (&page, "page"), data, &who))
+        }
+        Edit::Delete { page } => {
+            let page = normalize_id(page);
+            ws.page(&page).ok_or_else(|| missing("page", &page))?;
+            let data = json!({"parent": parent_of(ws, &page)});
+            ws.delete_page(&page);
+            Ok(event(ws, "page.deleted", (&page, "page"), data, &who))
         }
         Edit::Trash { page } | Edit::Restore { page } => {
             let page = normalize_id(page);

@@ -1,7 +1,9 @@
 //! Generator of large synthetic workspaces for benchmarks and load tests: `data_sources` ×
-//! `rows` with a 25-property schema covering the common property types, plus pages with block
-//! trees `block_depth` deep (in sections of [`PAGES_PER_SECTION`] under the root, as a real
-//! workspace nests them) and comments spread over those pages.
+//! `rows` with a 25-property schema covering the common property types (each table's rows
+//! related to the table before it, the first table's to its own earlier rows, with a rollup
+//! over the relation), plus pages with block trees `block_depth` deep (in sections of
+//! [`PAGES_PER_SECTION`] under the root, as a real workspace nests them) and comments spread
+//! over those pages.
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
@@ -208,20 +210,40 @@ pub fn synthetic_workspace(spec: SynthSpec) -> Workspace {
     if let Some(p) = ws.page_mut(&root) {
         p.shared = true;
     }
+    // Table 0's rows relate to rows before them in the same table; each later table's rows to
+    // the table before it (a one-way relation with a rollup over it).
+    let mut previous_table: Option<(String, String, Vec<String>)> = None;
     for d in 0..spec.data_sources {
-        let (_, ds) = ws.add_database(
+        let (db, ds) = ws.add_database(
             &root,
             &format!("Table {d}"),
             &users[0],
             vec![(format!("Table {d}"), synth_schema())],
         );
         let ds_id = ds[0].clone();
-        let mut prev: Vec<String> = Vec::new();
-        for i in 0..spec.rows {
-            let values = synth_values(i, &users, &prev[prev.len().saturating_sub(5)..]);
-            let id = ws.add_row(&ds_id, &users[i % users.len()], values);
-            prev.push(id);
+        let (target_db, target_ds) = previous_table
+            .as_ref()
+            .map_or((db.clone(), ds_id.clone()), |(db, ds, _)| {
+                (db.clone(), ds.clone())
+            });
+        if let Some(related) = ws
+            .data_sources
+            .get_mut(&ds_id)
+            .and_then(|t| t.properties.iter_mut().find(|p| p.id == "s17"))
+        {
+            related.config = json!({"database_id": target_db, "data_source_id": target_ds, "type": "single_property", "single_property": {}});
         }
+        let mut rows: Vec<String> = Vec::new();
+        for i in 0..spec.rows {
+            let related = match &previous_table {
+                Some((_, _, earlier)) => &earlier[..],
+                None => &rows[rows.len().saturating_sub(5)..],
+            };
+            let values = synth_values(i, &users, related);
+            let id = ws.add_row(&ds_id, &users[i % users.len()], values);
+            rows.push(id);
+        }
+        previous_table = Some((db, ds_id, rows));
     }
     let mut section = root.clone();
     for p in 0..spec.pages {

@@ -68,6 +68,12 @@ impl FixedTable {
         FixedTable::ALL.into_iter().find(|t| t.name() == name)
     }
 
+    /// Whether a run lists the table's rows in full, once (`users`): the rows one run
+    /// writes are the whole table, and a run's later segments write none of it.
+    pub fn listed_whole(self) -> bool {
+        matches!(self, FixedTable::Users)
+    }
+
     /// Its Arrow schema.
     pub fn schema(self) -> SchemaRef {
         fixed_schema(self)

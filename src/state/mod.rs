@@ -5,6 +5,7 @@ pub mod commit;
 pub mod lock;
 pub mod marks;
 pub mod registry;
+pub mod resume;
 pub mod run_id;
 pub mod sync_state;
 

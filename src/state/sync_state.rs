@@ -69,6 +69,9 @@ pub struct SyncState {
     /// window are dropped.
     #[serde(default)]
     pub comments_read: BTreeMap<String, DateTime<Utc>>,
+    /// Where an unfinished run stands: set by its checkpoints, cleared by its last commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<super::resume::ResumePoint>,
 }
 
 impl SyncState {
@@ -100,7 +103,13 @@ impl SyncState {
             Ok(b)
         })();
         let mut buf = Some(head);
-        let mut entries = self.pages.iter();
+        // A checkpoint's state says which pages its unfinished run saw.
+        let mut entries: Box<dyn Iterator<Item = std::io::Result<(String, PageMark)>> + Send> =
+            if self.resume.is_some() {
+                Box::new(self.pages.iter_seen())
+            } else {
+                Box::new(self.pages.iter())
+            };
         let mut first = true;
         std::iter::from_fn(move || {
             let mut b = match buf.take()? {
@@ -137,6 +146,12 @@ impl SyncState {
             b.extend_from_slice(b",\"comments_read\":");
             if let Err(e) = serde_json::to_writer(&mut b, &self.comments_read) {
                 return Some(Err(e));
+            }
+            if let Some(resume) = &self.resume {
+                b.extend_from_slice(b",\"resume\":");
+                if let Err(e) = serde_json::to_writer(&mut b, resume) {
+                    return Some(Err(e));
+                }
             }
             b.push(b'}');
             Some(Ok(b))
@@ -250,6 +265,7 @@ mod tests {
             last_edited_time: t.into(),
             table: table.map(str::to_string),
             trashed,
+            seen: false,
         }
     }
 

@@ -78,8 +78,31 @@ pub(super) fn selected(options: &SyncOptions, table: FixedTable) -> bool {
 pub(super) struct Run<'a> {
     pub(super) client: &'a NotionClient,
     pub(super) options: &'a SyncOptions,
+    /// The lake lock, proven before every commit (checkpoints included).
+    pub(super) lock: &'a crate::state::lock::LakeLock,
     pub(super) mode: Mode,
+    /// The run's id (its first segment's; every row it writes carries it).
     pub(super) run_id: String,
+    /// The segment being written (see `checkpoint`).
+    pub(super) segment: super::checkpoint::SegmentState,
+    /// Checkpoints committed by this process.
+    pub(super) checkpointed: u32,
+    /// What the committed segments of this process wrote (for the run's summary).
+    pub(super) done: super::output::Written,
+    /// The interrupted run this one took up, if any.
+    pub(super) resumed: Option<super::checkpoint::Resumed>,
+    /// Data sources whose rows are all read.
+    pub(super) sources_done: std::collections::BTreeSet<String>,
+    /// The data source being read and from where, while a checkpoint is taken in its listing.
+    pub(super) source_from: Option<crate::state::resume::SourceFrom>,
+    /// Where a resumed run takes up the data source it was reading.
+    pub(super) resume_source: Option<crate::state::resume::SourceFrom>,
+    /// Requests the interrupted runs this one resumed had made.
+    pub(super) requests_before: u64,
+    /// When this process started the run.
+    pub(super) started: std::time::Instant,
+    /// The webhook event batches this run read (consumed with its last commit).
+    pub(super) events_in_use: Vec<String>,
     pub(super) registry: Registry,
     /// State of the previous run, updated in place with the marks of the pages this run sees
     /// (one map, not a second one per run: it is the only per-page memory of a sync).

@@ -144,6 +144,15 @@ impl ChangedRows {
         }
     }
 
+    /// The changed rows whose dependents are still to read, by data source (for a checkpoint).
+    pub fn pending(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        self.frontier
+            .iter()
+            .filter(|(_, f)| !f.ids.is_empty())
+            .map(|(source, f)| (source.clone(), f.ids.clone()))
+            .collect()
+    }
+
     fn was_read(&self, source: &str, id: &str) -> bool {
         uuid_bits(id).is_some_and(|b| self.read.get(source).is_some_and(|s| s.contains_key(&b)))
     }

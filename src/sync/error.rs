@@ -26,6 +26,27 @@ pub enum SyncError {
     /// Another sync holds the lake.
     #[error(transparent)]
     Locked(#[from] crate::state::lock::LockError),
+    /// A run restricted to roots or databases while an interrupted run of the whole workspace
+    /// waits to be resumed.
+    #[error(
+        "run {run} was interrupted and is not finished; run `notionlake sync` without --root or --database first, which resumes it"
+    )]
+    ResumePending {
+        /// The interrupted run.
+        run: String,
+    },
+    /// The run was asked to stop (SIGTERM, SIGINT): its progress is committed, and the next
+    /// sync resumes it.
+    #[error(
+        "stopped as asked{}; the next sync resumes where it stopped ({pages_left} pages left to read)",
+        .checkpoint.as_ref().map(|c| format!(" after checkpoint {c}")).unwrap_or_default()
+    )]
+    Stopped {
+        /// The last checkpoint committed.
+        checkpoint: Option<String>,
+        /// Pages whose content was left to read.
+        pages_left: usize,
+    },
     /// The lake's state is unreadable.
     #[error(
         "the lake's schema registry ({path}) is not valid JSON: {message}; restore it from a backup, or delete it to rebuild column names from scratch"

@@ -189,7 +189,9 @@ impl Run<'_> {
             ..EventsReport::default()
         };
         let pages = plan.pages;
-        self.state.consumed_events.extend(plan.batches);
+        // Consumed with the run's last commit; a checkpoint leaves them pending (a resumed run
+        // reads them again).
+        self.events_in_use.extend(plan.batches);
         if self.mode.full {
             // A full refresh reads every page, its content and its comments anyway.
             self.events_report = Some(report);

@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use super::checkpoint::or_stop;
 use super::complete::complete_truncated;
 use super::context::Run;
 use super::error::SyncError;
@@ -14,6 +15,7 @@ use super::split::{Part, Splitter, splitters};
 use crate::flatten::fixed::{FixedTable, data_source_row, database_row};
 use crate::model::{DataSourceRef, DataSourceSchema, normalize_id};
 use crate::notion::pagination::{Listed, MAX_RESTARTS, Restarting};
+use crate::state::resume::SourceFrom;
 use crate::state::sync_state::SourceMark;
 use crate::state::{SchemaChange, TableEntry};
 
@@ -27,6 +29,8 @@ struct RowSink<'e> {
     listed: usize,
     completed: usize,
     restarts: u32,
+    /// Schema changes since the previous sync, reported when the table closes.
+    changes: Vec<SchemaChange>,
 }
 
 /// What one query gave.
@@ -103,7 +107,9 @@ impl Run<'_> {
             self.record_source_metadata(&schema_obj, &schema, &entry)
                 .await?;
         }
-        self.extract_rows(&source, &entry, changes).await
+        self.extract_rows(&source, &entry, changes).await?;
+        self.sources_done.insert(source.id);
+        Ok(())
     }
 
     /// Records the data source's mark; true when its metadata is read again (a full refresh,
@@ -189,18 +195,35 @@ impl Run<'_> {
         changes: Vec<SchemaChange>,
     ) -> Result<(), SyncError> {
         let mut sink = self.sink(entry).await?;
+        sink.changes = changes;
         let base: Vec<Value> = self
             .mode.cursor
             .map(|c| json!({"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": c.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)}}))
             .into_iter()
             .collect();
         let ways = splitters(&entry.properties);
-        // The window: rows created at or after (or, past a split minute, after) an instant.
-        let mut window: Option<(&'static str, String)> = None;
+        // The window: rows created at or after (or, past a split minute, after) an instant; a
+        // resumed run starts where its checkpoint left this data source.
+        let mut window: Option<(&'static str, String)> = match self.resume_source.take() {
+            Some(from) if from.data_source_id == entry.data_source_id => {
+                Some(("on_or_after", from.created_on_or_after))
+            }
+            other => {
+                self.resume_source = other;
+                None
+            }
+        };
         loop {
             let filters = with(&base, window.as_ref().map(|(op, t)| created(op, t)));
             let read = self
-                .read_query(source, &mut sink, &filters, vec![created_sort()], None)
+                .read_query(
+                    source,
+                    &mut sink,
+                    &filters,
+                    vec![created_sort()],
+                    None,
+                    true,
+                )
                 .await?;
             if !read.capped {
                 break;
@@ -227,7 +250,7 @@ impl Run<'_> {
                 }
             }
         }
-        self.finish_table(sink, changes).await
+        self.finish_table(sink).await
     }
 
     /// A new listing of `entry`'s rows into its table.
@@ -245,6 +268,7 @@ impl Run<'_> {
             listed: 0,
             completed: 0,
             restarts: 0,
+            changes: Vec::new(),
         })
     }
 
@@ -276,10 +300,11 @@ impl Run<'_> {
             entry.table
         ));
         let mut sink = self.sink(&entry).await?;
+        sink.changes = changes;
         for row in rows {
             self.take_row(&mut sink, row).await?;
         }
-        self.finish_table(sink, changes).await
+        self.finish_table(sink).await
     }
 
     /// Reads the rows of `filters` (capped: more than one query could return), dividing them
@@ -306,7 +331,7 @@ impl Run<'_> {
                 Part::Filtered(f) => {
                     let part = with(&filters, f);
                     let read = self
-                        .read_query(source, sink, &part, vec![created_sort()], None)
+                        .read_query(source, sink, &part, vec![created_sort()], None, false)
                         .await?;
                     if read.capped {
                         Box::pin(self.read_split(source, sink, part, rest, minute, tried.clone()))
@@ -320,7 +345,7 @@ impl Run<'_> {
                     loop {
                         let q = with(&part, after.iter().flat_map(|v| way.after(v)));
                         let read = self
-                            .read_query(source, sink, &q, sort.clone(), Some(way))
+                            .read_query(source, sink, &q, sort.clone(), Some(way), false)
                             .await?;
                         if !read.capped {
                             break;
@@ -335,7 +360,7 @@ impl Run<'_> {
                         // Rows sharing the last value may be more than this read reached.
                         let same = with(&part, way.equal(&last));
                         let read = self
-                            .read_query(source, sink, &same, vec![created_sort()], None)
+                            .read_query(source, sink, &same, vec![created_sort()], None, false)
                             .await?;
                         if read.capped {
                             Box::pin(self.read_split(
@@ -358,6 +383,9 @@ impl Run<'_> {
 
     /// Runs one query of `source` with `filters` (all must hold) and `sorts`, adding the rows
     /// not read before to the table. A rejected pagination cursor starts the query again.
+    /// `resumable`: a query of the data source's main window (sorted by `created_time`), where
+    /// a checkpoint between two pages records where to take it up; elsewhere a checkpoint
+    /// leaves the data source to read again whole.
     async fn read_query(
         &mut self,
         source: &DataSourceRef,
@@ -365,6 +393,7 @@ impl Run<'_> {
         filters: &[Value],
         sorts: Vec<Value>,
         watch: Option<&Splitter>,
+        resumable: bool,
     ) -> Result<QueryRead, SyncError> {
         let mut body = json!({"sorts": sorts});
         match filters {
@@ -382,7 +411,17 @@ impl Run<'_> {
             last_created: None,
             last_value: None,
         };
-        while let Some(next) = pages.next().await? {
+        loop {
+            let stop = self.options.stop.clone();
+            let Some(next) = or_stop(stop.as_ref(), pages.next()).await else {
+                let from = read.last_created.clone().filter(|_| resumable);
+                self.checkpoint_listing(sink, from).await?;
+                self.stop_if_asked()?;
+                continue;
+            };
+            let Some(next) = next? else {
+                break;
+            };
             let page = match next {
                 Listed::Item(page) => page,
                 Listed::Restarted(e) => {
@@ -412,8 +451,42 @@ impl Run<'_> {
             // Page content crawled meanwhile: record it, and start jobs for the rows just queued.
             self.take_finished_crawls().await?;
             self.tick();
+            if self.checkpoint_due() {
+                let from = read.last_created.clone().filter(|_| resumable);
+                self.checkpoint_listing(sink, from).await?;
+                self.stop_if_asked()?;
+            }
         }
         Ok(read)
+    }
+
+    /// A checkpoint in the middle of a listing: the table so far closes, the checkpoint
+    /// records that the data source is read from `from` on (`None`: read again whole), and the
+    /// table opens again for the next segment.
+    async fn checkpoint_listing(
+        &mut self,
+        sink: &mut RowSink<'_>,
+        from: Option<String>,
+    ) -> Result<(), SyncError> {
+        if let Some(slot) = sink.slot.take() {
+            let close = TableClose {
+                data_source_id: sink.entry.data_source_id.clone(),
+                completed_values: std::mem::take(&mut sink.completed),
+                changes: std::mem::take(&mut sink.changes),
+            };
+            self.output.close(slot, close).await?;
+        }
+        self.source_from = from.map(|t| SourceFrom {
+            data_source_id: sink.entry.data_source_id.clone(),
+            created_on_or_after: t,
+        });
+        let done = self.checkpoint().await;
+        self.source_from = None;
+        done?;
+        if self.options.selection.tables {
+            sink.slot = Some(self.output.open(sink.entry.clone()).await?);
+        }
+        Ok(())
     }
 
     /// Adds a row of the listing to the table unless this listing already returned it; a row
@@ -455,18 +528,14 @@ impl Run<'_> {
     }
 
     /// Closes the listing's table: the write side writes what is left and reports it.
-    async fn finish_table(
-        &mut self,
-        sink: RowSink<'_>,
-        changes: Vec<SchemaChange>,
-    ) -> Result<(), SyncError> {
+    async fn finish_table(&mut self, sink: RowSink<'_>) -> Result<(), SyncError> {
         let Some(slot) = sink.slot else {
             return Ok(());
         };
         let close = TableClose {
             data_source_id: sink.entry.data_source_id.clone(),
             completed_values: sink.completed,
-            changes,
+            changes: sink.changes,
         };
         self.output.close(slot, close).await
     }

@@ -15,6 +15,9 @@ use crate::model::{uuid_bits, uuid_text};
 use crate::notion::NotionError;
 use crate::state::marks::runs::read_exact_at;
 
+/// Pages still to crawl, each with its document head.
+pub type PagesLeft = Vec<(String, DocumentHead)>;
+
 /// Where a queued page's document head is in the [`HeadSpool`]: (offset, length).
 pub(super) type HeadAt = (u64, u32);
 
@@ -35,6 +38,19 @@ impl CrawlQueue {
             Some(bits) => self.compact.push((bits, head)),
             None => self.other.push((id, head)),
         }
+    }
+
+    /// Pages waiting.
+    pub fn len(&self) -> usize {
+        self.compact.len() + self.other.len()
+    }
+
+    /// The pages waiting, with where their heads are.
+    pub fn iter(&self) -> impl Iterator<Item = (String, HeadAt)> + '_ {
+        self.compact
+            .iter()
+            .map(|(bits, at)| (uuid_text(*bits), *at))
+            .chain(self.other.iter().cloned())
     }
 
     /// The next page to crawl, if any.
@@ -83,8 +99,8 @@ impl HeadSpool {
 
 /// What a job gave.
 pub(super) enum Done {
-    /// A page's content was read (where its document head is, and the content).
-    Crawled(HeadAt, Result<PageContent, NotionError>),
+    /// A page's content was read (the page, where its document head is, and the content).
+    Crawled(String, HeadAt, Result<PageContent, NotionError>),
     /// A child page was retrieved.
     Retrieved(String, Result<Value, NotionError>),
 }
@@ -104,6 +120,10 @@ pub(super) struct CrawlJobs {
     heads: HeadSpool,
     /// Pages queued so far.
     queued: usize,
+    /// Pages being crawled now, with their heads, and child pages being retrieved now: what a
+    /// checkpoint counts as still to do.
+    crawling: std::collections::HashMap<String, HeadAt>,
+    retrieving_now: HashSet<String>,
 }
 
 impl CrawlJobs {
@@ -119,6 +139,8 @@ impl CrawlJobs {
             child_databases: Vec::new(),
             heads: HeadSpool::default(),
             queued: 0,
+            crawling: std::collections::HashMap::new(),
+            retrieving_now: HashSet::new(),
         }
     }
 
@@ -163,29 +185,74 @@ impl CrawlJobs {
         while self.jobs.len() < self.limit {
             if let Some(id) = self.to_retrieve.pop() {
                 let client = self.crawler.client.clone();
+                self.retrieving_now.insert(id.clone());
                 self.jobs.spawn(async move {
                     let page = client.retrieve_page(&id).await;
                     Done::Retrieved(id, page)
                 });
             } else if let Some((id, head)) = self.queue.pop() {
                 let crawler = Arc::clone(&self.crawler);
-                self.jobs
-                    .spawn(async move { Done::Crawled(head, crawler.crawl_page(&id).await) });
+                self.crawling.insert(id.clone(), head);
+                self.jobs.spawn(async move {
+                    let content = crawler.crawl_page(&id).await;
+                    Done::Crawled(id, head, content)
+                });
             } else {
                 break;
             }
         }
     }
 
+    /// Notes a job done: it is no longer in flight.
+    fn landed(&mut self, done: Option<Result<Done, JoinError>>) -> Option<Result<Done, JoinError>> {
+        match &done {
+            Some(Ok(Done::Crawled(id, _, _))) => {
+                self.crawling.remove(id);
+            }
+            Some(Ok(Done::Retrieved(id, _))) => {
+                self.retrieving_now.remove(id);
+            }
+            _ => {}
+        }
+        done
+    }
+
     /// A finished job, if one is, without waiting; starts waiting work.
     pub fn try_next(&mut self) -> Option<Result<Done, JoinError>> {
         self.top_up();
-        self.jobs.try_join_next()
+        let done = self.jobs.try_join_next();
+        self.landed(done)
     }
 
     /// The next finished job, waiting for one; `None` once nothing is in flight or waiting.
     pub async fn next(&mut self) -> Option<Result<Done, JoinError>> {
         self.top_up();
-        self.jobs.join_next().await
+        let done = self.jobs.join_next().await;
+        self.landed(done)
+    }
+
+    /// Pages waiting or being crawled.
+    pub fn pages_left(&self) -> usize {
+        self.crawling.len() + self.queue.len()
+    }
+
+    /// Stops every job in flight (their pages stay in what [`CrawlJobs::left`] gives).
+    pub fn stop(&mut self) {
+        self.jobs.abort_all();
+    }
+
+    /// What is still to do: pages to crawl (in flight or waiting) with their document heads,
+    /// and child pages to retrieve.
+    pub fn left(&self) -> std::io::Result<(PagesLeft, Vec<String>)> {
+        let mut pages = Vec::new();
+        for (id, at) in self.crawling.iter() {
+            pages.push((id.clone(), self.heads.get(*at)?));
+        }
+        for (id, at) in self.queue.iter() {
+            pages.push((id, self.heads.get(at)?));
+        }
+        let mut retrieve: Vec<String> = self.retrieving_now.iter().cloned().collect();
+        retrieve.extend(self.to_retrieve.iter().cloned());
+        Ok((pages, retrieve))
     }
 }

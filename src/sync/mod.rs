@@ -16,9 +16,11 @@
 //!   records of them, one page's tree (`markdown_api`: one page read as enhanced markdown);
 //! - `output`: the write side, fed through a bounded queue, staging files for the commit
 //!   (which the lake's side does: `state::commit`);
+//! - [`checkpoint`]: a long run committed in segments, and resumed from its last one;
 //! - [`options`], [`report`], [`error`]: what a sync is asked, what it says, how it fails;
 //! - [`inventory`]: what a token can see, without writing anything.
 
+pub mod checkpoint;
 mod complete;
 mod context;
 pub mod crawl;
@@ -41,6 +43,9 @@ pub mod run;
 mod schedule;
 pub mod split;
 
+pub use checkpoint::{
+    DEFAULT_CHECKPOINT_EVERY, DEFAULT_STOP_GRACE, EXIT_STOPPED, Resumed, StopHandle, StopSignal,
+};
 pub use crawl::{CommentsMode, ContentMode};
 pub use dependents::{DependentsReport, MAX_DEPENDENT_ROUNDS};
 pub use error::SyncError;
@@ -51,5 +56,5 @@ pub use options::{
     SyncOptions, TITLES_IN_MEMORY,
 };
 pub use output::{BATCH_ROWS, WRITE_QUEUE};
-pub use report::{FixedReport, SyncReport, TableReport};
+pub use report::{FixedReport, RunStatus, SyncReport, TableReport};
 pub use run::sync_workspace;

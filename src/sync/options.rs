@@ -46,6 +46,12 @@ pub struct SyncOptions {
     /// next run and the minute every read of this run is taken to be made in. Set it to replay
     /// a run at a known time.
     pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// How often a long run commits its progress (a checkpoint) at the next safe point; zero
+    /// commits only at the boundaries (the tables before the content crawl).
+    pub checkpoint_every: std::time::Duration,
+    /// Asks the run to stop: it checkpoints at the next safe point and ends with
+    /// [`crate::sync::SyncError::Stopped`].
+    pub stop: Option<super::checkpoint::StopSignal>,
 }
 
 /// Which unedited pages an incremental sync reads the comments of again: Notion does not move a
@@ -125,10 +131,12 @@ impl Default for SyncOptions {
             full_every: DEFAULT_FULL_EVERY,
             safety_margin: chrono::Duration::minutes(2),
             format: None,
-            lock_ttl: std::time::Duration::from_secs(300),
+            lock_ttl: crate::state::lock::LOCK_TTL,
             marks_in_memory: crate::state::marks::DEFAULT_MARKS_IN_MEMORY,
             ascii_names: false,
             now: None,
+            checkpoint_every: super::checkpoint::DEFAULT_CHECKPOINT_EVERY,
+            stop: None,
         }
     }
 }

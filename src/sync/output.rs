@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::error::SyncError;
@@ -42,6 +42,18 @@ enum Write {
     Row(TableSlot, Value),
     /// Closes a typed table and reports it.
     Close(TableSlot, TableClose),
+    /// Ends a segment: everything written so far, staged, is handed back for a checkpoint's
+    /// commit, and the writing goes on in new files (named by the next segment, rows stamped
+    /// with its info).
+    Checkpoint(Segment, oneshot::Sender<Result<Written, SyncError>>),
+}
+
+/// The next segment of a run, as the write side names and stamps it.
+pub(super) struct Segment {
+    /// The id its files are named by.
+    pub files_run_id: String,
+    /// The run and instant its rows carry.
+    pub info: RunInfo,
 }
 
 /// What the network side knows of a table it closes.
@@ -80,6 +92,35 @@ pub(super) struct Written {
     pub warnings: Vec<String>,
 }
 
+impl Written {
+    /// Adds what a later segment wrote to what the earlier ones did, for a run's summary:
+    /// rows and files per table.
+    pub fn absorb(&mut self, later: Written) {
+        for t in later.tables {
+            match self.tables.iter_mut().find(|r| r.table == t.table) {
+                Some(r) => {
+                    r.rows += t.rows;
+                    r.completed_values += t.completed_values;
+                    r.files.extend(t.files);
+                    r.changes.extend(t.changes);
+                }
+                None => self.tables.push(t),
+            }
+        }
+        for f in later.fixed {
+            match self.fixed.iter_mut().find(|r| r.table == f.table) {
+                Some(r) => {
+                    r.rows += f.rows;
+                    r.files.extend(f.files);
+                }
+                None => self.fixed.push(f),
+            }
+        }
+        self.rich_text.extend(later.rich_text);
+        self.warnings.extend(later.warnings);
+    }
+}
+
 /// Where a run's files go: lake, partition, run and Parquet settings.
 pub(super) struct Destination {
     /// The lake.
@@ -88,6 +129,9 @@ pub(super) struct Destination {
     pub partition: String,
     /// Run id and instant stamped on every row.
     pub info: RunInfo,
+    /// The id the files are named by: the run's segment (the run's own id until its first
+    /// checkpoint).
+    pub files_run_id: String,
     /// Parquet settings.
     pub parquet: ParquetOptions,
 }
@@ -98,7 +142,7 @@ impl Destination {
             &self.lake,
             table_dir,
             &self.partition,
-            &self.info.run_id,
+            &self.files_run_id,
             schema,
             self.parquet.clone(),
         )
@@ -196,8 +240,22 @@ impl Output {
         self.send(Write::Close(slot, close)).await
     }
 
+    /// Ends the segment (no typed table may be open): what it wrote, staged for the
+    /// checkpoint's commit; writing goes on for `next`.
+    pub async fn checkpoint(&mut self, next: Segment) -> Result<Written, SyncError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Write::Checkpoint(next, tx)).await?;
+        match rx.await {
+            Ok(written) => written,
+            Err(_) => Err(match self.wait().await {
+                Err(e) => e,
+                Ok(_) => SyncError::Internal("the write side stopped in a checkpoint".into()),
+            }),
+        }
+    }
+
     /// Waits until every file is written and closed; returns what was written.
-    pub async fn finish(mut self) -> Result<Written, SyncError> {
+    pub async fn finish(&mut self) -> Result<Written, SyncError> {
         self.queue = None;
         self.wait().await
     }
@@ -261,9 +319,58 @@ impl WriteSide {
                 Write::Open(slot, entry) => self.open_table(slot, entry),
                 Write::Row(slot, row) => self.table_row(slot, &row).await?,
                 Write::Close(slot, close) => self.close_table(slot, close).await?,
+                Write::Checkpoint(next, answer) => {
+                    let _ = answer.send(self.end_segment(next).await);
+                }
             }
         }
         self.finish().await
+    }
+
+    /// Stages what the segment wrote (deduplicated) and starts the next segment's files.
+    async fn end_segment(&mut self, next: Segment) -> Result<Written, SyncError> {
+        if let Some(slot) = self.open.keys().next() {
+            return Err(SyncError::Internal(format!(
+                "a checkpoint while table {slot:?} is open"
+            )));
+        }
+        let tables: Vec<FixedTable> = FixedTable::ALL
+            .into_iter()
+            .filter(|t| self.fixed.contains_key(t))
+            .collect();
+        for table in &tables {
+            if let Some(mut t) = self.fixed.remove(table) {
+                flush_fixed(*table, &mut t).await?;
+                let staged = t.writer.finish().await?;
+                self.written.fixed.push(FixedReport {
+                    table: table.name().to_string(),
+                    rows: t.written,
+                    files: staged.files.clone(),
+                });
+                self.written.staged.push(staged);
+            }
+        }
+        let ended = std::mem::replace(&mut self.destination.files_run_id, next.files_run_id);
+        let rich = self.destination.writer(RICH_TEXT_TABLE, rich_text_schema());
+        let rich = std::mem::replace(&mut self.rich, rich).finish().await?;
+        self.written.rich_text = rich.files.clone();
+        self.written.staged.push(rich);
+        let mut written = std::mem::take(&mut self.written);
+        let d = &self.destination;
+        dedupe(&d.lake, &ended, &d.parquet, &mut written).await?;
+        self.destination.info = next.info;
+        // A table listed whole was written by the segment that listed it; a later segment
+        // staging it empty would commit it as an empty table.
+        for table in tables.into_iter().filter(|t| !t.listed_whole()) {
+            let writer = self.destination.writer(table.name(), table.schema());
+            let fresh = FixedWriter {
+                builder: FixedBatchBuilder::new(table, &self.destination.info),
+                written: 0,
+                writer,
+            };
+            self.fixed.insert(table, fresh);
+        }
+        Ok(written)
     }
 
     async fn fixed_rows(&mut self, table: FixedTable, rows: Vec<Value>) -> Result<(), SyncError> {
@@ -379,14 +486,20 @@ impl WriteSide {
         let rich = self.rich.finish().await?;
         self.written.rich_text = rich.files.clone();
         self.written.staged.push(rich);
-        dedupe(&self.destination, &mut self.written).await?;
+        let d = &self.destination;
+        dedupe(&d.lake, &d.files_run_id, &d.parquet, &mut self.written).await?;
         Ok(self.written)
     }
 }
 
 /// One row per key in every staged table, the last copy winning (see
-/// [`crate::sink::dedupe`]); the reports follow.
-async fn dedupe(d: &Destination, written: &mut Written) -> Result<(), SyncError> {
+/// [`crate::sink::dedupe`]; rewritten files are named by `files_run_id`); the reports follow.
+async fn dedupe(
+    lake: &Lake,
+    files_run_id: &str,
+    parquet: &ParquetOptions,
+    written: &mut Written,
+) -> Result<(), SyncError> {
     for i in 0..written.staged.len() {
         let staged = std::mem::replace(
             &mut written.staged[i],
@@ -396,7 +509,7 @@ async fn dedupe(d: &Destination, written: &mut Written) -> Result<(), SyncError>
                 files: Vec::new(),
             },
         );
-        let (staged, deduped) = dedupe_staged(&d.lake, staged, &d.info.run_id, &d.parquet).await?;
+        let (staged, deduped) = dedupe_staged(lake, staged, files_run_id, parquet).await?;
         if deduped.dropped > 0 {
             let w = &mut *written;
             let dir = staged.table_dir.as_str();

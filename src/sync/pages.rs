@@ -125,6 +125,7 @@ impl Run<'_> {
             table,
             trashed,
             settled: Some(settled),
+            seen: false,
         };
         let recorded = if changed {
             self.state.pages.record_changed(&id, mark, listing)

@@ -35,11 +35,30 @@ pub struct TableReport {
     pub changes: Vec<SchemaChange>,
 }
 
+/// What a run record says of its run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// The run's last commit: the run is finished.
+    Complete,
+    /// A checkpoint: a segment of a run that is not finished (the next run resumes it).
+    Checkpoint,
+}
+
 /// The outcome of a sync.
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncReport {
-    /// Run id.
+    /// Run id (its rows carry it).
     pub run_id: String,
+    /// The segment this record is of: its files and commits carry its id (the run's own id
+    /// until the run's first checkpoint).
+    pub segment: String,
+    /// Finished, or a checkpoint.
+    pub status: RunStatus,
+    /// The interrupted run this run took up, when it resumed one.
+    pub resumed: Option<super::checkpoint::Resumed>,
+    /// Checkpoints committed before this record (by this process).
+    pub checkpoints: u32,
     /// `full` or `incremental`.
     pub mode: String,
     /// Start (RFC 3339).

@@ -6,13 +6,14 @@
 
 use std::time::Instant;
 
+use super::checkpoint::SegmentState;
 use super::context::{Known, Mode, Progress, Run, selected};
 use super::crawl::Crawler;
 use super::error::SyncError;
 use super::jobs::CrawlJobs;
 use super::options::SyncOptions;
 use super::output::{Destination, Output};
-use super::report::SyncReport;
+use super::report::{RunStatus, SyncReport};
 use crate::flatten::RunInfo;
 use crate::flatten::fixed::FixedTable;
 use crate::flatten::markdown::Titles;
@@ -24,6 +25,7 @@ use crate::state::Registry;
 use crate::state::commit::{RunCommit, commit, remove_uncommitted};
 use crate::state::lock::LakeLock;
 use crate::state::registry::REGISTRY_PATH;
+use crate::state::resume::ResumePoint;
 use crate::state::run_id::new_run_id;
 use crate::state::sync_state::{RunMark, STATE_PATH, SyncState};
 
@@ -38,6 +40,14 @@ impl Run<'_> {
             while let Some(source) = self.known.pending.pop() {
                 let schema = found.sources.remove(&source.id);
                 self.extract_source(source, schema).await?;
+                self.at_safe_point().await?;
+            }
+            // Cheap tables first: every data source's rows are committed before the run waits
+            // for a long content crawl.
+            if self.checkpointed == 0
+                && self.crawl.pages_left() > super::checkpoint::TABLES_FIRST_PAGES
+            {
+                self.checkpoint().await?;
             }
             let databases = self.crawl_queued().await?;
             if self.options.selection.only_databases.is_empty() {
@@ -196,29 +206,54 @@ fn decide_mode(
     }
 }
 
-/// Sets up the network side: the lake's starting point and the write side.
+/// Sets up the network side: the lake's starting point and the write side; and the
+/// interrupted run it takes up, if any (an interrupted run is always finished first).
 async fn begin<'a>(
     client: &'a NotionClient,
     lake: &Lake,
+    lock: &'a LakeLock,
     options: &'a SyncOptions,
     now: chrono::DateTime<chrono::Utc>,
     run_id: String,
-) -> Result<Run<'a>, SyncError> {
+) -> Result<(Run<'a>, Option<ResumePoint>), SyncError> {
     let format = format_for_run(lake, options.format).await?;
     let registry = registry_for_run(lake, options.ascii_names).await?;
-    let state = load_state(lake, options.marks_in_memory).await?;
+    let mut state = load_state(lake, options.marks_in_memory).await?;
     let orphans = remove_uncommitted(lake, format).await?;
     if orphans > 0 {
         tracing::warn!(
             files = orphans,
-            "removed data files of an interrupted run; this run reads their rows again"
+            "removed data files of an interrupted run's segment since its last checkpoint; this run reads their rows again"
         );
     }
-    let mode = decide_mode(options, &state, now);
+    let resume = state.resume.take();
+    let mut mode = decide_mode(options, &state, now);
+    if let Some(r) = &resume {
+        if mode.restricted {
+            return Err(SyncError::ResumePending {
+                run: r.run_id.clone(),
+            });
+        }
+        mode = Mode {
+            full: r.full,
+            cursor: r.cursor,
+            started_at: r.started_at,
+            restricted: false,
+        };
+    }
+    let segment = SegmentState::first(
+        &run_id,
+        resume.as_ref().map_or(0, |r| r.segments),
+        now.timestamp_micros()
+            .max(resume.as_ref().map_or(0, |r| r.synced_at + 1)),
+    );
+    let run_id = resume.as_ref().map_or(run_id, |r| r.run_id.clone());
     // Titles are kept only for documents; a lake with no committed run has none to read.
     let titles = match selected(options, FixedTable::Documents) {
         false => Titles::new(0),
-        true if state.last_run.is_none() => Titles::new(super::TITLES_IN_MEMORY),
+        true if state.last_run.is_none() && resume.is_none() => {
+            Titles::new(super::TITLES_IN_MEMORY)
+        }
         true => known_titles(lake).await,
     };
     let destination = Destination {
@@ -226,18 +261,30 @@ async fn begin<'a>(
         partition: format.partition(now.date_naive()),
         info: RunInfo {
             run_id: run_id.clone(),
-            synced_at: now.timestamp_micros(),
+            synced_at: segment.synced_at,
         },
+        files_run_id: segment.id.clone(),
         parquet: options.parquet.clone(),
     };
     let wanted = FixedTable::ALL
         .into_iter()
         .filter(|t| selected(options, *t));
-    Ok(Run {
+    let run = Run {
         client,
         options,
+        lock,
         mode,
         run_id,
+        segment,
+        checkpointed: 0,
+        done: Default::default(),
+        resumed: None,
+        sources_done: Default::default(),
+        source_from: None,
+        resume_source: None,
+        requests_before: 0,
+        started: Instant::now(),
+        events_in_use: Vec::new(),
         registry,
         state,
         output: Output::start(destination, wanted),
@@ -270,7 +317,8 @@ async fn begin<'a>(
         event_pages: std::collections::BTreeSet::new(),
         forced_changes: std::collections::HashSet::new(),
         events_report: None,
-    })
+    };
+    Ok((run, resume))
 }
 
 /// Titles of the pages the lake holds, by id: documents link to pages this run may not list
@@ -326,93 +374,86 @@ async fn run_locked(
     now: chrono::DateTime<chrono::Utc>,
     run_id: String,
 ) -> Result<SyncReport, SyncError> {
-    let started = Instant::now();
-    let mut run = begin(client, lake, options, now, run_id).await?;
+    let (mut run, resume) = begin(client, lake, lock, options, now, run_id).await?;
     if run.tracks_dependents() {
         run.dependents = Some(Default::default());
+    }
+    if let Some(point) = resume {
+        run.resume(point)?;
     }
     run.read_users().await?;
     run.take_events().await?;
     let found = run.discover().await?;
+    run.at_safe_point().await?;
     run.extract_everything(found).await?;
     run.apply_page_events().await?;
     run.apply_comment_events().await?;
+    run.at_safe_point().await?;
     run.refresh_dependents().await?;
     run.refresh_comments().await?;
     run.note_comments_read()?;
     run.record_vanished().await?;
+    run.finish().await
+}
 
-    let Run {
-        mode,
-        run_id,
-        registry,
-        mut state,
-        output,
-        progress,
-        warnings,
-        skipped,
-        tombstones,
-        format,
-        mut changes,
-        comments_refresh,
-        clock_formulas,
-        dependents_report,
-        events_report,
-        ..
-    } = run;
-    changes.complete = mode.full && !mode.restricted;
-    let written = output.finish().await?;
-    progress.bar.finish_and_clear();
-    let mut warnings = warnings;
-    warnings.extend(written.warnings);
-    let report = SyncReport {
-        run_id,
-        mode: if mode.full { "full" } else { "incremental" }.into(),
-        started_at: now.to_rfc3339(),
-        duration_secs: started.elapsed().as_secs_f64(),
-        tables: written.tables,
-        rich_text_files: written.rich_text,
-        fixed: written.fixed,
-        tombstones,
-        skipped: skipped.iter().map(|t| t.name().to_string()).collect(),
-        warnings,
-        requests: client.stats(),
-        comments_refresh,
-        clock_formulas,
-        dependents: dependents_report,
-        events: events_report,
-    };
-    if !mode.restricted {
-        state.last_run = Some(RunMark {
-            run_id: report.run_id.clone(),
-            started_at: now,
-            full: mode.full,
-        });
-        state.runs_since_full = if mode.full {
-            0
-        } else {
-            state.runs_since_full + 1
+impl Run<'_> {
+    /// The run's last commit: the last segment's tables, the run record (`complete`), the
+    /// registry, and the state with the run's mark (its resume point cleared). A full refresh
+    /// committed in one segment removes every row it did not find; one committed in several
+    /// removes those of the pages it found gone (tombstoned).
+    async fn finish(mut self) -> Result<SyncReport, SyncError> {
+        self.changes.complete = self.mode.full
+            && !self.mode.restricted
+            && self.checkpointed == 0
+            && self.resumed.is_none();
+        let written = self.output.finish().await?;
+        self.progress.bar.finish_and_clear();
+        self.warnings.extend(written.warnings.iter().cloned());
+        let record = self.record(&written, RunStatus::Complete);
+        let in_use = std::mem::take(&mut self.events_in_use);
+        self.state.consumed_events.extend(in_use);
+        if !self.mode.restricted {
+            self.state.resume = None;
+            self.state.last_run = Some(RunMark {
+                run_id: self.run_id.clone(),
+                started_at: self.mode.started_at,
+                full: self.mode.full,
+            });
+            self.state.runs_since_full = if self.mode.full {
+                0
+            } else {
+                self.state.runs_since_full + 1
+            };
+        }
+        let run_commit = RunCommit {
+            run_id: &self.segment.id,
+            tables: &written.staged,
+            changes: &self.changes,
+            parquet: &self.options.parquet,
+            record: &record,
+            registry: &self.registry,
+            state: &self.state,
         };
+        commit(&self.lake, self.lock, self.format, run_commit).await?;
+        // The consumed events' data is committed: their batches go (a failure leaves them for
+        // the next run, which finds them in the state and removes them unread).
+        let consumed = &self.state.consumed_events;
+        if let Err(e) = crate::webhooks::log::remove_batches(&self.lake, consumed).await {
+            tracing::warn!(
+                "could not remove consumed webhook event batches ({e}); the next sync removes them"
+            );
+        }
+        for w in &record.warnings {
+            tracing::warn!("{w}");
+        }
+        // The summary covers every segment this process committed.
+        let mut summary = std::mem::take(&mut self.done);
+        summary.absorb(written);
+        Ok(SyncReport {
+            tables: summary.tables,
+            fixed: summary.fixed,
+            rich_text_files: summary.rich_text,
+            ..record
+        })
     }
-    let run_commit = RunCommit {
-        run_id: &report.run_id,
-        tables: &written.staged,
-        changes: &changes,
-        parquet: &options.parquet,
-        record: &report,
-        registry: &registry,
-        state: &state,
-    };
-    commit(lake, lock, format, run_commit).await?;
-    // The consumed events' data is committed: their batches go (a failure leaves them for the
-    // next run, which finds them in the state and removes them unread).
-    if let Err(e) = crate::webhooks::log::remove_batches(lake, &state.consumed_events).await {
-        tracing::warn!(
-            "could not remove consumed webhook event batches ({e}); the next sync removes them"
-        );
-    }
-    for w in &report.warnings {
-        tracing::warn!("{w}");
-    }
-    Ok(report)
 }

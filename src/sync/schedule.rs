@@ -4,6 +4,7 @@
 //! data sources are extracted (the run takes what finished between two query pages), and
 //! [`Run::crawl_queued`] waits for the rest.
 
+use super::checkpoint::or_stop;
 use super::context::Run;
 use super::crawl::PageContent;
 use super::error::SyncError;
@@ -23,9 +24,24 @@ impl Run<'_> {
     /// Crawls every queued page and every page found on the way (child pages search missed
     /// are retrieved, and crawled when they changed), until none is left. Returns the
     /// databases found through `child_database` blocks.
+    /// Between two pages the run checkpoints when one is due; asked to stop, it stops the
+    /// jobs in flight (their pages stay to do), checkpoints, and ends.
     pub(super) async fn crawl_queued(&mut self) -> Result<Vec<String>, SyncError> {
-        while let Some(done) = self.crawl.next().await {
-            self.record_job(done).await?;
+        loop {
+            let stop = self.options.stop.clone();
+            let next = or_stop(stop.as_ref(), self.crawl.next()).await;
+            match next {
+                None => {
+                    self.crawl.stop();
+                    self.checkpoint().await?;
+                    self.stop_if_asked()?;
+                }
+                Some(None) => break,
+                Some(Some(done)) => {
+                    self.record_job(done).await?;
+                    self.at_safe_point().await?;
+                }
+            }
         }
         Ok(std::mem::take(&mut self.crawl.child_databases))
     }
@@ -35,7 +51,7 @@ impl Run<'_> {
         done: Result<Done, tokio::task::JoinError>,
     ) -> Result<(), SyncError> {
         match done.map_err(|e| SyncError::Internal(format!("a crawl task failed: {e}")))? {
-            Done::Crawled(head, content) => self.absorb(head, content?).await?,
+            Done::Crawled(_, head, content) => self.absorb(head, content?).await?,
             Done::Retrieved(_, Ok(page)) => {
                 self.add_page(&page, None, 0).await?;
             }

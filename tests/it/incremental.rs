@@ -10,7 +10,7 @@ use notionlake::sink::Lake;
 use notionlake::sync::{SyncOptions, SyncReport, sync_workspace};
 use serde_json::{Value, json};
 
-use crate::lake::rows;
+use crate::lake::{rows, snapshot};
 use crate::{client_with, demo_fake, test_config};
 
 async fn sync(fake: &FakeNotion, lake: &Lake) -> SyncReport {
@@ -293,27 +293,6 @@ async fn past_the_query_cap_and_through_stale_cursors_nothing_is_lost() {
     );
     let n = latest(&lake, "SELECT (SELECT count(*) FROM contacts) AS c, (SELECT count(DISTINCT _id) FROM contacts_history) AS d, (SELECT count(*) FROM tasks) AS t, (SELECT count(*) FROM blocks WHERE parent_id IN (SELECT id FROM blocks WHERE plain_text = 'All 150 checklist items')) AS wide").await;
     assert_eq!(n[0], json!({"c": 40, "d": 40, "t": 36, "wide": 150}));
-}
-
-/// The latest content of every table, without run-specific columns, for comparisons.
-async fn snapshot(lake: &Lake) -> BTreeMap<String, Vec<Value>> {
-    let ctx = datafusion::prelude::SessionContext::new();
-    let tables = register_lake(&ctx, lake).await.unwrap();
-    let mut out = BTreeMap::new();
-    for t in tables {
-        let mut r = rows(&ctx, &format!("SELECT * FROM \"{}\"", t.name)).await;
-        for row in &mut r {
-            let o = row.as_object_mut().unwrap();
-            o.retain(|k, _| {
-                !k.starts_with("_synced") && !k.starts_with("_run") && k != "sync_date"
-            });
-            crate::lake::unsigned(row);
-        }
-        let mut keyed: Vec<(String, Value)> = r.into_iter().map(|v| (v.to_string(), v)).collect();
-        keyed.sort_by(|a, b| a.0.cmp(&b.0));
-        out.insert(t.name, keyed.into_iter().map(|(_, v)| v).collect());
-    }
-    out
 }
 
 #[tokio::test]

@@ -232,3 +232,26 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+/// The latest content of every table of `lake`, without the columns about the run that wrote
+/// a row, Notion-hosted files unsigned ([`unsigned`]), rows in a stable order: what two lakes
+/// holding the same Notion state agree on.
+pub async fn snapshot(lake: &Lake) -> std::collections::BTreeMap<String, Vec<Value>> {
+    let ctx = SessionContext::new();
+    let tables = notionlake::shell::register_lake(&ctx, lake).await.unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for t in tables {
+        let mut r = rows(&ctx, &format!("SELECT * FROM \"{}\"", t.name)).await;
+        for row in &mut r {
+            let o = row.as_object_mut().unwrap();
+            o.retain(|k, _| {
+                !k.starts_with("_synced") && !k.starts_with("_run") && k != "sync_date"
+            });
+            unsigned(row);
+        }
+        let mut keyed: Vec<(String, Value)> = r.into_iter().map(|v| (v.to_string(), v)).collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        out.insert(t.name, keyed.into_iter().map(|(_, v)| v).collect());
+    }
+    out
+}

@@ -20,6 +20,7 @@ mod names;
 mod oauth;
 mod quiet;
 mod receiver;
+mod resume;
 mod shell;
 mod tables;
 mod unique;

@@ -60,6 +60,10 @@ pub struct PageMark {
     /// is known unchanged. `None` for marks written before this was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settled: Option<bool>,
+    /// Seen by the run a checkpoint committed, which is not finished: the resumed run knows
+    /// what it saw (a full refresh finds deletions from it). Written only by checkpoints.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub seen: bool,
 }
 
 /// What [`PageMarks::observe`] found of a page.
@@ -172,7 +176,8 @@ impl PageMarks {
 
     /// Sets the mark of a page as the lake knows it (not seen by this run).
     pub fn insert(&mut self, id: &str, mark: PageMark) -> io::Result<()> {
-        self.store(id, mark, false, 0, false)
+        let seen = mark.seen;
+        self.store(id, mark, seen, 0, false)
     }
 
     /// Sets the mark of a page seen by this run; `listing` is the current listing
@@ -282,6 +287,19 @@ impl PageMarks {
     }
 
     /// Every mark, in id order.
+    /// Every mark with whether this run saw the page ([`PageMark::seen`]), for a checkpoint.
+    pub fn iter_seen(&self) -> impl Iterator<Item = io::Result<(String, PageMark)>> + '_ {
+        self.entries().map(|e| {
+            e.map(|e| {
+                let mut mark = e.mark;
+                mark.seen = e.seen;
+                (e.id, mark)
+            })
+        })
+    }
+
+    /// Every mark, in id order (pages a full refresh no longer found are left out once
+    /// forgotten).
     pub fn iter(&self) -> impl Iterator<Item = io::Result<(String, PageMark)>> + '_ {
         let forget = self.forget_vanished;
         self.entries().filter_map(move |e| match e {
@@ -478,6 +496,7 @@ impl PageMarks {
                 .cloned(),
             trashed: r.flags & TRASHED != 0,
             settled: (r.flags & SETTLED_KNOWN != 0).then_some(r.flags & SETTLED != 0),
+            seen: false,
         }
     }
 }
@@ -544,6 +563,7 @@ mod tests {
             last_edited_time: t.into(),
             table: table.map(str::to_string),
             trashed,
+            seen: false,
         }
     }
 
