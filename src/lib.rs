@@ -33,6 +33,7 @@ pub mod cli;
 pub mod config;
 pub mod export;
 pub mod fake;
+pub mod files;
 pub mod flatten;
 pub mod model;
 pub mod notion;

@@ -17,7 +17,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 pub mod dedupe;
 pub mod delta;
 pub mod format;
-mod writer;
+pub(crate) mod writer;
 
 pub use format::{StagedTable, TableFormat};
 pub(crate) use writer::part_name;

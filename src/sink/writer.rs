@@ -26,7 +26,7 @@ pub const UPLOADS_IN_FLIGHT: usize = 2;
 /// The writer of one object: memory per open object stays under about
 /// `UPLOAD_PART_BYTES × (1 + UPLOADS_IN_FLIGHT)` however large it grows (object_store's
 /// defaults, 10 MiB parts and 8 in flight, allow 90 MiB per open file on a slow link).
-pub(super) fn upload_writer(store: Arc<dyn ObjectStore>, path: Path) -> BufWriter {
+pub(crate) fn upload_writer(store: Arc<dyn ObjectStore>, path: Path) -> BufWriter {
     BufWriter::with_capacity(store, path, UPLOAD_PART_BYTES).with_max_concurrency(UPLOADS_IN_FLIGHT)
 }
 

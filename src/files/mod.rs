@@ -1,0 +1,4 @@
+//! Notion-hosted files kept in the lake. Notion hands out such a file as a URL signed for an
+//! hour; this module keeps the file's bytes: [`store`] stores them by content under `files/`.
+
+pub mod store;
