@@ -12,6 +12,7 @@
 mod content;
 pub mod demo;
 pub mod edits;
+mod file_server;
 mod files;
 mod handbook;
 mod markdown;

@@ -115,6 +115,14 @@ pub(super) async fn gate(
     if label.contains(" /__fake") {
         return resp;
     }
+    if label.contains(" /__files") {
+        let mut stats = state.stats_mut();
+        *stats
+            .file_downloads
+            .entry(resp.status().as_u16())
+            .or_default() += 1;
+        return resp;
+    }
     let mut stats = state.stats_mut();
     *stats.requests.entry(label).or_default() += 1;
     stats.total += 1;
@@ -128,7 +136,7 @@ pub(super) async fn gate_inner(
     req: &mut Request,
     label: &str,
 ) -> Result<(), Response> {
-    if label.contains(" /__fake") {
+    if label.contains(" /__fake") || label.contains(" /__files") {
         return Ok(());
     }
     if !state.config.latency.is_zero() {

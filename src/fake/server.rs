@@ -185,6 +185,7 @@ pub fn router(state: Arc<FakeState>) -> Router {
         .route("/v1/blocks/{id}/children", get(block_children))
         .route("/v1/comments", get(list_comments))
         .merge(super::oauth::router(state.oauth.clone()))
+        .route("/__files/{*key}", get(super::file_server::serve_file))
         .route("/__fake/stats", get(fake_stats))
         .route("/__fake/stats/reset", post(reset_stats))
         .route("/__fake/edits", post(super::routes::fake_edit))

@@ -126,6 +126,8 @@ pub struct FakeStats {
     pub rate_limited: u64,
     /// Faults injected.
     pub faults: u64,
+    /// Downloads from the file host (`/__files/…`, not API requests), by HTTP status.
+    pub file_downloads: BTreeMap<u16, u64>,
 }
 
 impl FakeStats {

@@ -10,6 +10,7 @@ mod dependents;
 mod documents;
 mod export;
 mod fake_server;
+mod files;
 mod freshness;
 mod golden;
 mod history;

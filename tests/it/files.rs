@@ -1,0 +1,162 @@
+//! Notion-hosted files downloaded into the lake's file store, from the fake's file host (S3's
+//! answers to presigned URLs): stored once by content, on a local disk and on S3 (moto); a
+//! 150 MiB file streamed whole; an expired URL, a missing file and an oversize one told apart,
+//! each leaving nothing in the store.
+
+use notionlake::fake::{FakeConfig, FakeNotion, demo_workspace};
+use notionlake::files::download::{Downloader, Fetched};
+use notionlake::files::store::{FILES_DIR, content_path};
+use notionlake::sink::Lake;
+use sha2::Digest;
+
+fn signed(base: &str, key: &str, at: chrono::DateTime<chrono::Utc>, secs: u32) -> String {
+    format!(
+        "{base}/__files/{key}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date={}&X-Amz-Expires={secs}&X-Amz-Signature=00ff",
+        at.format("%Y%m%dT%H%M%SZ")
+    )
+}
+
+async fn fake() -> FakeNotion {
+    FakeNotion::start(demo_workspace().0, FakeConfig::unlimited())
+        .await
+        .unwrap()
+}
+
+/// Objects under `files/` of a lake, by listing (any store).
+async fn objects(lake: &Lake) -> Vec<String> {
+    use futures::StreamExt;
+    let prefix = lake.path(FILES_DIR);
+    let store = lake.store();
+    let mut out: Vec<String> = store
+        .list(Some(&prefix))
+        .map(|m| m.unwrap().location.to_string())
+        .collect()
+        .await;
+    out.sort();
+    out
+}
+
+async fn downloads_are_stored_once_and_refusals_leave_nothing(lake: &Lake) {
+    let fake = fake().await;
+    let now = chrono::Utc::now();
+    let base = fake.url();
+    let base = base.trim_end_matches('/');
+    let downloader = Downloader::new(4, 200 << 20).unwrap();
+    let url = signed(base, "acme/arm-300KiB.png", now, 3600);
+    let Fetched::Stored {
+        stored,
+        content_type,
+    } = downloader.fetch(lake, &url).await.unwrap()
+    else {
+        panic!("not stored");
+    };
+    assert_eq!(content_type.as_deref(), Some("image/png"));
+    assert_eq!(stored.bytes, 300 << 10);
+    assert!(stored.new);
+    // The same file under a fresh signature: the same bytes, stored already.
+    let again = signed(base, "acme/arm-300KiB.png", now, 60);
+    match downloader.fetch(lake, &again).await.unwrap() {
+        Fetched::Stored { stored: s, .. } => {
+            assert_eq!((s.sha256, s.new), (stored.sha256.clone(), false))
+        }
+        other => panic!("{other:?}"),
+    }
+    let bytes = lake.read(&stored.path).await.unwrap().unwrap();
+    assert_eq!(hex::encode(sha2::Sha256::digest(&bytes)), stored.sha256);
+    assert_eq!(stored.path, content_path(&stored.sha256));
+
+    let expired = signed(
+        base,
+        "acme/spec.pdf",
+        now - chrono::Duration::seconds(10),
+        2,
+    );
+    assert_eq!(
+        downloader.fetch(lake, &expired).await.unwrap(),
+        Fetched::Expired
+    );
+    let missing = signed(base, "acme/missing.pdf", now, 3600);
+    assert_eq!(
+        downloader.fetch(lake, &missing).await.unwrap(),
+        Fetched::Missing
+    );
+    let small = Downloader::new(1, 1 << 20).unwrap();
+    let big = signed(base, "acme/scan-2MiB.bin", now, 3600);
+    assert_eq!(
+        small.fetch(lake, &big).await.unwrap(),
+        Fetched::TooLarge {
+            bytes: Some(2 << 20)
+        }
+    );
+    let stats = fake.stats();
+    assert_eq!(stats.total, 0, "downloads are not API requests");
+    assert_eq!(stats.file_downloads.get(&403), Some(&1));
+    assert_eq!(stats.file_downloads.get(&404), Some(&1));
+    let root = lake.path("").to_string();
+    let rel: Vec<String> = objects(lake)
+        .await
+        .into_iter()
+        .map(|o| {
+            o.trim_start_matches(&root)
+                .trim_start_matches('/')
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        rel,
+        vec![stored.path.clone()],
+        "one object, nothing partial"
+    );
+}
+
+#[tokio::test]
+async fn downloads_into_a_local_lake() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    downloads_are_stored_once_and_refusals_leave_nothing(&lake).await;
+}
+
+#[tokio::test]
+async fn downloads_into_an_s3_lake() {
+    let moto = crate::lake::Moto::start("files").await;
+    let opts = moto.options();
+    let refs: Vec<(&str, &str)> = opts.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let lake = Lake::open_with("s3://files/lake", &refs).unwrap();
+    downloads_are_stored_once_and_refusals_leave_nothing(&lake).await;
+}
+
+/// A 150 MiB file streams through into the store whole, with its hash.
+#[tokio::test]
+async fn a_large_file_streams_whole() {
+    let fake = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    let url = signed(
+        fake.url().trim_end_matches('/'),
+        "acme/scan-150MiB.bin",
+        chrono::Utc::now(),
+        3600,
+    );
+    let Fetched::Stored { stored, .. } = Downloader::new(1, 1 << 30)
+        .unwrap()
+        .fetch(&lake, &url)
+        .await
+        .unwrap()
+    else {
+        panic!("not stored");
+    };
+    assert_eq!(stored.bytes, 150 << 20);
+    let path = dir.path().join(&stored.path);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 150 << 20);
+    let mut hash = sha2::Sha256::new();
+    let mut file = std::fs::File::open(&path).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = std::io::Read::read(&mut file, &mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+    }
+    assert_eq!(hex::encode(hash.finalize()), stored.sha256);
+}
