@@ -59,7 +59,10 @@ pub(super) fn validation(e: Invalid) -> Response {
 }
 
 pub(super) fn ok(mut body: Value) -> Response {
-    super::files::sign_hosted_files(&mut body, chrono::Utc::now());
+    let signing = super::files::SIGNING
+        .try_with(Clone::clone)
+        .unwrap_or_default();
+    super::files::sign_hosted_files(&mut body, chrono::Utc::now(), &signing);
     let rid = request_id();
     if let Some(o) = body.as_object_mut() {
         o.insert("request_id".into(), json!(rid));
@@ -108,8 +111,19 @@ pub(super) async fn gate(
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .unwrap_or_else(|| "missing".into());
     let resp = gate_inner(&state, &mut req, &label).await;
+    let signing = super::files::Signing {
+        origin: state.config.host_files.then(|| {
+            let host = req
+                .headers()
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("127.0.0.1");
+            format!("http://{host}/__files")
+        }),
+        lifetime: state.config.file_lifetime,
+    };
     let resp = match resp {
-        Ok(()) => next.run(req).await,
+        Ok(()) => super::files::SIGNING.scope(signing, next.run(req)).await,
         Err(r) => r,
     };
     if label.contains(" /__fake") {

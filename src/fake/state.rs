@@ -82,6 +82,11 @@ pub struct FakeConfig {
     /// Blocks one `GET /v1/pages/{id}/markdown` answer loads before the rest are `<unknown>`
     /// tags listed in `unknown_block_ids` (Notion's limit is about 20,000).
     pub markdown_record_limit: usize,
+    /// How long a signed file URL holds (Notion's: an hour).
+    pub file_lifetime: Duration,
+    /// Serve Notion-hosted files from the fake itself: signed URLs point at its file host
+    /// (`/__files/…` on the address the request came to) instead of Notion's S3 bucket.
+    pub host_files: bool,
 }
 
 impl Default for FakeConfig {
@@ -97,6 +102,8 @@ impl Default for FakeConfig {
             stale_cursor_every: None,
             oauth: None,
             markdown_record_limit: 20_000,
+            file_lifetime: Duration::from_secs(3600),
+            host_files: false,
         }
     }
 }

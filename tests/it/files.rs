@@ -160,3 +160,78 @@ async fn a_large_file_streams_whole() {
     }
     assert_eq!(hex::encode(hash.finalize()), stored.sha256);
 }
+
+/// The first Notion-hosted file URL in a `files` property of `page`.
+fn hosted_file_url(page: &serde_json::Value) -> Option<String> {
+    page["properties"].as_object()?.values().find_map(|p| {
+        p["files"].as_array()?.iter().find_map(|f| {
+            (f["type"] == "file").then(|| f["file"]["url"].as_str().map(str::to_string))?
+        })
+    })
+}
+
+/// With the fake's file host and a 2 s lifetime: a URL downloads while fresh, is told
+/// expired after, and one API request for the page gives a fresh one that downloads.
+#[tokio::test]
+async fn an_expired_url_is_told_apart_and_a_fresh_read_downloads() {
+    let config = FakeConfig {
+        host_files: true,
+        file_lifetime: std::time::Duration::from_secs(2),
+        ..FakeConfig::unlimited()
+    };
+    let fake = FakeNotion::start(demo_workspace().0, config).await.unwrap();
+    let base = fake.url().trim_end_matches('/').to_string();
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: String| {
+        http.request(method, format!("{base}{path}"))
+            .bearer_auth(notionlake::fake::DEMO_TOKEN)
+            .header("Notion-Version", "2025-09-03")
+    };
+    let found: serde_json::Value = call(reqwest::Method::POST, "/v1/search".into())
+        .json(&serde_json::json!({"filter": {"property": "object", "value": "page"}, "page_size": 100}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let page = found["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| hosted_file_url(p).is_some())
+        .expect("a page with a Notion-hosted file")
+        .clone();
+    let url = hosted_file_url(&page).unwrap();
+    assert!(url.starts_with(&format!("{base}/__files/")), "{url}");
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    let downloader = Downloader::new(2, 1 << 20).unwrap();
+    let first = downloader.fetch(&lake, &url).await.unwrap();
+    assert!(matches!(first, Fetched::Stored { .. }), "{first:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    assert_eq!(
+        downloader.fetch(&lake, &url).await.unwrap(),
+        Fetched::Expired
+    );
+    let before = fake.stats().total;
+    let id = page["id"].as_str().unwrap();
+    let fresh: serde_json::Value = call(reqwest::Method::GET, format!("/v1/pages/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.stats().total - before,
+        1,
+        "one API request for a fresh URL"
+    );
+    let fresh_url = hosted_file_url(&fresh).unwrap();
+    assert_ne!(fresh_url, url);
+    match downloader.fetch(&lake, &fresh_url).await.unwrap() {
+        Fetched::Stored { stored, .. } => assert!(!stored.new, "the same bytes"),
+        other => panic!("{other:?}"),
+    }
+}
