@@ -49,6 +49,24 @@ pub struct StagedTable {
     pub files: Vec<WrittenFile>,
 }
 
+impl StagedTable {
+    /// A data-source table staged with no rows, only so that the commit applies the deletions
+    /// the run found for it (a segment of a run may delete rows of a table it wrote nothing
+    /// to).
+    pub fn deletions_only(table: &str) -> StagedTable {
+        StagedTable {
+            table_dir: format!("tables/{table}"),
+            schema: std::sync::Arc::new(arrow::datatypes::Schema::empty()),
+            files: Vec::new(),
+        }
+    }
+
+    /// Whether this is a [`StagedTable::deletions_only`] table.
+    pub fn is_deletions_only(&self) -> bool {
+        self.files.is_empty() && self.schema.fields().is_empty()
+    }
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct FormatRecord {
     format: TableFormat,

@@ -30,6 +30,8 @@ use super::error::SyncError;
 use super::output::{Segment, Written};
 use super::report::{RunStatus, SyncReport};
 use crate::flatten::RunInfo;
+use crate::flatten::fixed::own_tables;
+use crate::sink::StagedTable;
 use crate::state::commit::{RunCommit, commit};
 use crate::state::resume::{PendingPage, ResumePoint};
 use crate::state::run_id::new_run_id;
@@ -214,16 +216,7 @@ impl Run<'_> {
         let pages_left = resume.pages_left();
         self.state.resume = Some(resume);
         let record = self.record(&written, RunStatus::Checkpoint);
-        let segment = RunCommit {
-            run_id: &self.segment.id,
-            tables: &written.staged,
-            changes: &self.changes,
-            parquet: &self.options.parquet,
-            record: &record,
-            registry: &self.registry,
-            state: &self.state,
-        };
-        commit(&self.lake, self.lock, self.format, segment).await?;
+        self.commit_segment(&written, &record).await?;
         tracing::info!(
             run = %self.run_id,
             segment = %self.segment.id,
@@ -235,6 +228,36 @@ impl Run<'_> {
         self.segment = next;
         self.checkpointed += 1;
         Ok(())
+    }
+
+    /// Commits the segment that wrote `written`, with its run `record`, the registry and the
+    /// state: data files, then the run record, then registry and state.
+    pub(super) async fn commit_segment(
+        &self,
+        written: &Written,
+        record: &SyncReport,
+    ) -> Result<(), SyncError> {
+        // Rows deleted from a data-source table the segment wrote nothing to: the table is
+        // committed for its deletions all the same.
+        let mut tables = written.staged.clone();
+        for (table, _) in &self.changes.deleted {
+            let staged = StagedTable::deletions_only(table);
+            if !own_tables().any(|t| t == table)
+                && !tables.iter().any(|t| t.table_dir == staged.table_dir)
+            {
+                tables.push(staged);
+            }
+        }
+        let segment = RunCommit {
+            run_id: &self.segment.id,
+            tables: &tables,
+            changes: &self.changes,
+            parquet: &self.options.parquet,
+            record,
+            registry: &self.registry,
+            state: &self.state,
+        };
+        Ok(commit(&self.lake, self.lock, self.format, segment).await?)
     }
 
     /// Where the run stands now.

@@ -339,16 +339,7 @@ impl WriteSide {
             .filter(|t| self.fixed.contains_key(t))
             .collect();
         for table in &tables {
-            if let Some(mut t) = self.fixed.remove(table) {
-                flush_fixed(*table, &mut t).await?;
-                let staged = t.writer.finish().await?;
-                self.written.fixed.push(FixedReport {
-                    table: table.name().to_string(),
-                    rows: t.written,
-                    files: staged.files.clone(),
-                });
-                self.written.staged.push(staged);
-            }
+            self.stage_fixed(*table).await?;
         }
         let ended = std::mem::replace(&mut self.destination.files_run_id, next.files_run_id);
         let rich = self.destination.writer(RICH_TEXT_TABLE, rich_text_schema());
@@ -371,6 +362,21 @@ impl WriteSide {
             self.fixed.insert(table, fresh);
         }
         Ok(written)
+    }
+
+    /// Writes out a fixed table's last rows and stages its files (it is then closed).
+    async fn stage_fixed(&mut self, table: FixedTable) -> Result<(), SyncError> {
+        if let Some(mut t) = self.fixed.remove(&table) {
+            flush_fixed(table, &mut t).await?;
+            let staged = t.writer.finish().await?;
+            self.written.fixed.push(FixedReport {
+                table: table.name().to_string(),
+                rows: t.written,
+                files: staged.files.clone(),
+            });
+            self.written.staged.push(staged);
+        }
+        Ok(())
     }
 
     async fn fixed_rows(&mut self, table: FixedTable, rows: Vec<Value>) -> Result<(), SyncError> {
@@ -472,16 +478,7 @@ impl WriteSide {
             )));
         }
         for table in FixedTable::ALL {
-            if let Some(mut t) = self.fixed.remove(&table) {
-                flush_fixed(table, &mut t).await?;
-                let staged = t.writer.finish().await?;
-                self.written.fixed.push(FixedReport {
-                    table: table.name().to_string(),
-                    rows: t.written,
-                    files: staged.files.clone(),
-                });
-                self.written.staged.push(staged);
-            }
+            self.stage_fixed(table).await?;
         }
         let rich = self.rich.finish().await?;
         self.written.rich_text = rich.files.clone();

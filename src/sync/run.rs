@@ -22,7 +22,7 @@ use crate::notion::NotionClient;
 use crate::sink::delta::merge::RunChanges;
 use crate::sink::{Lake, TableFormat};
 use crate::state::Registry;
-use crate::state::commit::{RunCommit, commit, remove_uncommitted};
+use crate::state::commit::remove_uncommitted;
 use crate::state::lock::LakeLock;
 use crate::state::registry::REGISTRY_PATH;
 use crate::state::resume::ResumePoint;
@@ -425,16 +425,7 @@ impl Run<'_> {
                 self.state.runs_since_full + 1
             };
         }
-        let run_commit = RunCommit {
-            run_id: &self.segment.id,
-            tables: &written.staged,
-            changes: &self.changes,
-            parquet: &self.options.parquet,
-            record: &record,
-            registry: &self.registry,
-            state: &self.state,
-        };
-        commit(&self.lake, self.lock, self.format, run_commit).await?;
+        self.commit_segment(&written, &record).await?;
         // The consumed events' data is committed: their batches go (a failure leaves them for
         // the next run, which finds them in the state and removes them unread).
         let consumed = &self.state.consumed_events;

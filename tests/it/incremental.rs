@@ -348,32 +348,12 @@ async fn killed_at_any_point_the_next_run_gives_the_same_latest_tables_in_parque
 /// SIGKILL of 10 syncs of a lake of `format`, each at a later instant, against a fake in its own
 /// process; then a rerun: every table opens and equals an uninterrupted sync's.
 async fn killed_at_any_point(format: &str) {
-    use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let bin = env!("CARGO_BIN_EXE_notionlake");
     // The fake runs in its own process so that it outlives the killed syncs; latency stretches
     // each sync over a few seconds.
-    let mut server = Command::new(bin)
-        .args([
-            "fake-notion",
-            "--port",
-            "0",
-            "--no-rate-limit",
-            "--latency-ms",
-            "10",
-        ])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(server.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
+    let server = crate::resume::Fake::start_with(&["--latency-ms", "10"]);
+    let url = server.url.clone();
     let sync_cmd = |lake: &std::path::Path| {
         let mut c = Command::new(bin);
         c.args([
@@ -430,8 +410,7 @@ async fn killed_at_any_point(format: &str) {
     assert!(status.success());
     let clean = tempfile::tempdir().unwrap();
     assert!(sync_cmd(clean.path()).status().unwrap().success());
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
     let (a, b) = (
         Lake::open(killed.path().to_str().unwrap()).unwrap(),
         Lake::open(clean.path().to_str().unwrap()).unwrap(),

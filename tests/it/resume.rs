@@ -18,9 +18,10 @@ use crate::lake::snapshot;
 const BIN: &str = env!("CARGO_BIN_EXE_notionlake");
 
 /// A fake Notion in a process of its own (it outlives the killed syncs).
-struct Fake {
+pub(crate) struct Fake {
     child: Child,
-    url: String,
+    /// Its base URL.
+    pub(crate) url: String,
 }
 
 impl Drop for Fake {
@@ -31,25 +32,28 @@ impl Drop for Fake {
 }
 
 impl Fake {
+    /// The synthetic workspace these tests sync: content, comments, related tables.
     fn start() -> Fake {
+        Fake::start_with(&[
+            "--latency-ms",
+            "2",
+            "--synthetic-rows",
+            "60",
+            "--synthetic-sources",
+            "3",
+            "--synthetic-pages",
+            "80",
+            "--synthetic-comments",
+            "20",
+        ])
+    }
+
+    /// `notionlake fake-notion` on a free port, without a rate limit, with `extra` flags.
+    pub(crate) fn start_with(extra: &[&str]) -> Fake {
         use std::io::{BufRead, BufReader};
         let mut child = Command::new(BIN)
-            .args([
-                "fake-notion",
-                "--port",
-                "0",
-                "--no-rate-limit",
-                "--latency-ms",
-                "2",
-                "--synthetic-rows",
-                "60",
-                "--synthetic-sources",
-                "3",
-                "--synthetic-pages",
-                "80",
-                "--synthetic-comments",
-                "20",
-            ])
+            .args(["fake-notion", "--port", "0", "--no-rate-limit"])
+            .args(extra)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -133,7 +137,7 @@ impl Fake {
         for k in 1..=10u64 {
             let target = total * k / 11;
             let mut child = self.sync(lake, extra).spawn().unwrap();
-            let deadline = Instant::now() + Duration::from_secs(60);
+            let deadline = Instant::now() + Duration::from_secs(300);
             loop {
                 if child.try_wait().unwrap().is_some() {
                     break;
@@ -188,12 +192,31 @@ async fn assert_same_lake(got: &Path, want: &Path, what: &str) {
     );
     for (table, rows) in &want {
         assert_eq!(got[table].len(), rows.len(), "{what}: rows of {table}");
-        assert!(&got[table] == rows, "{what}: table {table} differs");
+        if let Some((g, w)) = got[table].iter().zip(rows).find(|(g, w)| g != w) {
+            panic!("{what}: table {table} differs: got {g}, want {w}");
+        }
     }
 }
 
 fn state(lake: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(lake.join("_notionlake/state.json")).unwrap()).unwrap()
+}
+
+/// Two lakes synced alike from `fake`, and a SQL context over the first.
+async fn two_synced_lakes(
+    fake: &Fake,
+) -> (
+    tempfile::TempDir,
+    tempfile::TempDir,
+    datafusion::prelude::SessionContext,
+) {
+    let (clean, killed) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    fake.sync_through(clean.path(), &[]);
+    fake.sync_through(killed.path(), &[]);
+    let lake = Lake::open(clean.path().to_str().unwrap()).unwrap();
+    let ctx = datafusion::prelude::SessionContext::new();
+    notionlake::shell::register_lake(&ctx, &lake).await.unwrap();
+    (clean, killed, ctx)
 }
 
 /// SIGKILL at ten points of a first sync (the tables, the crawl, the commits), each time
@@ -230,12 +253,7 @@ async fn a_first_sync_killed_ten_times_resumes_to_the_same_lake() {
 #[tokio::test]
 async fn a_full_refresh_killed_ten_times_resumes_to_the_same_lake() {
     let fake = Fake::start();
-    let (clean, killed) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    fake.sync_through(clean.path(), &[]);
-    fake.sync_through(killed.path(), &[]);
-    let lake = Lake::open(clean.path().to_str().unwrap()).unwrap();
-    let ctx = datafusion::prelude::SessionContext::new();
-    notionlake::shell::register_lake(&ctx, &lake).await.unwrap();
+    let (clean, killed, ctx) = two_synced_lakes(&fake).await;
     let pages = crate::lake::rows(
         &ctx,
         "SELECT id FROM pages WHERE title LIKE 'Page 1%' ORDER BY id LIMIT 2",
@@ -255,16 +273,11 @@ async fn a_full_refresh_killed_ten_times_resumes_to_the_same_lake() {
 
 /// An incremental run after a bulk edit (rows of the first table, whose rollups the second
 /// table reads: their dependents are read again) killed ten times; then edits made while it
-/// was stopped reach the lake by the next run.
+/// was stopped reach the lake by the resumed run or the next one.
 #[tokio::test]
 async fn an_incremental_run_with_dependents_killed_ten_times_resumes_to_the_same_lake() {
     let fake = Fake::start();
-    let (clean, killed) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    fake.sync_through(clean.path(), &[]);
-    fake.sync_through(killed.path(), &[]);
-    let lake = Lake::open(clean.path().to_str().unwrap()).unwrap();
-    let ctx = datafusion::prelude::SessionContext::new();
-    notionlake::shell::register_lake(&ctx, &lake).await.unwrap();
+    let (clean, killed, ctx) = two_synced_lakes(&fake).await;
     let rows = crate::lake::rows(&ctx, "SELECT _id FROM table_0 ORDER BY _id LIMIT 60").await;
     for (n, r) in rows.iter().enumerate() {
         fake.edit(json!({"edit": "set_property", "page": r["_id"], "property": "s02", "value": 5000.0 + n as f64}));
@@ -278,6 +291,16 @@ async fn an_incremental_run_with_dependents_killed_ten_times_resumes_to_the_same
     );
     fake.edit(
         json!({"edit": "add_comment", "page": page[0]["id"], "text": "While it was stopped."}),
+    );
+    // The interrupted run resumes and ends; a table it had read in full before the edits is
+    // not listed again by it, so the edits land by the next run at the latest (the cursor
+    // stays at the interrupted run's start). Both lakes get two runs.
+    for dir in [clean.path(), killed.path()] {
+        fake.finish(dir, &[]);
+    }
+    assert!(
+        state(killed.path()).get("resume").is_none(),
+        "resumed and ended"
     );
     for dir in [clean.path(), killed.path()] {
         fake.finish(dir, &[]);
@@ -335,4 +358,37 @@ async fn sigterm_checkpoints_within_the_grace_and_exits_75() {
     );
     fake.finish(stopped.path(), &[]);
     assert_same_lake(stopped.path(), clean.path(), "stopped").await;
+}
+
+/// A row trashed in Notion, found by a segment that writes nothing to the row's table (a
+/// checkpoint at every safe point): its table is committed for the deletion all the same.
+#[tokio::test]
+async fn a_deletion_found_by_a_segment_that_writes_nothing_to_its_table_lands() {
+    let fake = Fake::start();
+    let (clean, segmented, ctx) = two_synced_lakes(&fake).await;
+    let row = crate::lake::rows(&ctx, "SELECT _id FROM table_1 ORDER BY _id LIMIT 1").await;
+    fake.edit(json!({"edit": "trash", "page": row[0]["_id"]}));
+    fake.finish(clean.path(), &["--checkpoint-every", "1h"]);
+    fake.finish(segmented.path(), &["--checkpoint-every", "1ms"]);
+    let runs: Vec<Value> = std::fs::read_dir(segmented.path().join("_notionlake/runs"))
+        .unwrap()
+        .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+        .collect();
+    assert!(
+        runs.iter().filter(|r| r["status"] == "checkpoint").count() >= 2,
+        "the run was committed in segments"
+    );
+    let lake = Lake::open(segmented.path().to_str().unwrap()).unwrap();
+    let ctx = datafusion::prelude::SessionContext::new();
+    notionlake::shell::register_lake(&ctx, &lake).await.unwrap();
+    let left = crate::lake::rows(
+        &ctx,
+        &format!(
+            "SELECT _id FROM table_1 WHERE _id = '{}'",
+            row[0]["_id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert!(left.is_empty(), "the trashed row left its table");
+    assert_same_lake(segmented.path(), clean.path(), "segmented").await;
 }

@@ -102,6 +102,10 @@ impl Committer<'_> {
     async fn commit(&mut self, staged: &StagedTable) -> Result<TableCommit, SinkError> {
         let dir = staged.table_dir.as_str();
         let rule = Rule::of(dir);
+        // Staged only for the deletions it carries: nothing to do on a table not created yet.
+        if staged.is_deletions_only() && !is_delta_table(self.lake, dir).await? {
+            return Ok(TableCommit::default());
+        }
         // A fixed table (its schema is the program's) the run wrote nothing to and deletes
         // nothing from is left as it is, without reading its log.
         if !dir.starts_with("tables/")
