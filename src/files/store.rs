@@ -1,13 +1,15 @@
 //! The lake's file store: the bytes of Notion-hosted files, kept by content under
-//! `files/sha256/<2 hex>/<sha-256 hex>`, so the same bytes referenced from ten pages are stored
-//! once, on a local disk or S3 alike (through object_store).
+//! `files/_sha256/<2 hex>/<sha-256 hex>`, so the same bytes referenced from ten pages are stored
+//! once, on a local disk or S3 alike (through object_store). The directories start with `_`
+//! so that a table kept at `files/` (the references) never takes them for its data: Delta
+//! readers and `VACUUM` pass over names starting with `_`.
 //!
-//! A file is streamed in: its chunks go to a multipart upload under `files/.partial/` (parts of
+//! A file is streamed in: its chunks go to a multipart upload under `files/_partial/` (parts of
 //! 5 MiB, two in flight, so memory stays bounded whatever its size) while they are hashed; once
 //! complete, the object is renamed to its content address (an atomic rename on disk; a
 //! server-side copy on S3, which makes the object appear whole, then a delete). A file already
 //! stored under that address is not stored again. A download killed at any instant leaves at
-//! most an object under `files/.partial/` (on S3 an unfinished multipart upload, which no
+//! most an object under `files/_partial/` (on S3 an unfinished multipart upload, which no
 //! listing shows), never a partial file at a content address; [`remove_partials`] clears them
 //! at the start of the next run, which holds the lake lock.
 
@@ -22,8 +24,11 @@ use crate::sink::{Lake, SinkError};
 /// Where stored files live in the lake.
 pub const FILES_DIR: &str = "files";
 
+/// Where stored files' bytes live, by SHA-256.
+pub const CONTENT_DIR: &str = "files/_sha256";
+
 /// Where files being stored wait until they are complete.
-pub const PARTIAL_DIR: &str = "files/.partial";
+pub const PARTIAL_DIR: &str = "files/_partial";
 
 /// A file stored in the lake.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +37,7 @@ pub struct Stored {
     pub sha256: String,
     /// Its size.
     pub bytes: u64,
-    /// Its path relative to the lake's root (`files/sha256/ab/ab…`).
+    /// Its path relative to the lake's root (`files/_sha256/ab/ab…`).
     pub path: String,
     /// Whether this call stored it (false: the same bytes were already there).
     pub new: bool,
@@ -58,7 +63,7 @@ pub enum StoreError {
 /// The lake path of the file whose SHA-256 is `sha256` (lowercase hex).
 pub fn content_path(sha256: &str) -> String {
     let prefix = sha256.get(..2).unwrap_or("00");
-    format!("{FILES_DIR}/sha256/{prefix}/{sha256}")
+    format!("{CONTENT_DIR}/{prefix}/{sha256}")
 }
 
 /// Stores the bytes `chunks` yields, at most `limit` of them (see the module documentation).
@@ -137,7 +142,7 @@ where
     })
 }
 
-/// Removes what interrupted runs left under `files/.partial/`; returns how many objects.
+/// Removes what interrupted runs left under `files/_partial/`; returns how many objects.
 /// Called by a run holding the lake lock (no other run is storing files).
 pub async fn remove_partials(lake: &Lake) -> Result<usize, SinkError> {
     let prefix = lake.path(PARTIAL_DIR);
@@ -209,7 +214,7 @@ mod tests {
         assert_eq!(std::fs::read(dir.path().join(&first.path)).unwrap(), bytes);
         assert_eq!(
             files_under(&dir.path().join(FILES_DIR)),
-            vec![format!("sha256/{}/{want}", &want[..2])]
+            vec![format!("_sha256/{}/{want}", &want[..2])]
         );
     }
 
@@ -239,7 +244,7 @@ mod tests {
         );
     }
 
-    /// What a killed run left under `files/.partial/` is removed by the next one.
+    /// What a killed run left under `files/_partial/` is removed by the next one.
     #[tokio::test]
     async fn partials_of_a_killed_run_are_removed() {
         let dir = tempfile::tempdir().unwrap();
