@@ -661,6 +661,12 @@ fn build_crm(ws: &mut Workspace, ids: &mut DemoIds, root: &str, team: &[String; 
 fn build_projects(ws: &mut Workspace, ids: &mut DemoIds, root: &str, team: &[String; 5]) {
     let owner = team[1].clone();
     let page = ws.add_page(FParent::Page(root.into()), "Projects", &owner);
+    // A cover and an icon uploaded to Notion (hosted files, signed anew on every read).
+    if let Some(p) = ws.page_mut(&page) {
+        let hosted = |name: &str| json!({"type": "file", "file": {"url": format!("https://prod-files-secure.s3.us-west-2.amazonaws.com/acme/{name}?X-Amz-Expires=3600"), "expiry_time": "2026-09-30T09:00:00.000Z"}});
+        p.cover = hosted("projects-cover.jpg");
+        p.icon = hosted("projects-icon.png");
+    }
     let projects_schema = vec![
         prop("title", "Name", "title", json!({})),
         prop("pLead", "Lead", "people", json!({})),

@@ -40,11 +40,12 @@ pub(super) fn sign_hosted_files(
 ) {
     match body {
         Value::Object(o) => {
-            if let Some(file) = o.get_mut("file").filter(|f| f.get("expiry_time").is_some()) {
-                sign(file, now, signing);
-            }
+            // A file object (`{"url", "expiry_time"}`) is signed; any other `file` value (a
+            // file block's payload) is searched like the rest.
             for (k, v) in o.iter_mut() {
-                if k != "file" {
+                if k == "file" && v.get("expiry_time").is_some() {
+                    sign(v, now, signing);
+                } else {
                     sign_hosted_files(v, now, signing);
                 }
             }

@@ -235,3 +235,93 @@ async fn an_expired_url_is_told_apart_and_a_fresh_read_downloads() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Every kind of reference the demo workspace holds is found in the fake's answers: a `files`
+/// property (the CRM's contracts), media blocks (images, a PDF, a file), a page's cover and
+/// icon, and a comment's attachment; every reference's key is its URL without the signature.
+#[tokio::test]
+async fn the_demo_references_hosted_files_of_every_kind() {
+    use notionlake::files::refs::{refs_of_block, refs_of_comment, refs_of_page};
+    use serde_json::{Value, json};
+    let fake = fake().await;
+    let base = fake.url().trim_end_matches('/').to_string();
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let http = http.clone();
+        let url = format!("{base}{path}");
+        async move {
+            http.get(url)
+                .bearer_auth(notionlake::fake::DEMO_TOKEN)
+                .header("Notion-Version", "2025-09-03")
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut body = json!({"filter": {"property": "object", "value": "page"}, "page_size": 100});
+        if let Some(c) = &cursor {
+            body["start_cursor"] = json!(c);
+        }
+        let answer: Value = http
+            .post(format!("{base}/v1/search"))
+            .bearer_auth(notionlake::fake::DEMO_TOKEN)
+            .header("Notion-Version", "2025-09-03")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        pages.extend(answer["results"].as_array().unwrap().iter().cloned());
+        match answer["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let mut refs = Vec::new();
+    for page in &pages {
+        let id = page["id"].as_str().unwrap();
+        refs.extend(refs_of_page(page));
+        // Every block of the page (the demo's pages hold fewer than 100 per parent).
+        let mut parents = vec![id.to_string()];
+        while let Some(parent) = parents.pop() {
+            let children = get(format!("/v1/blocks/{parent}/children?page_size=100")).await;
+            for block in children["results"].as_array().into_iter().flatten() {
+                refs.extend(refs_of_block(block, id));
+                let bid = block["id"].as_str().unwrap();
+                let comments = get(format!("/v1/comments?block_id={bid}")).await;
+                for c in comments["results"].as_array().into_iter().flatten() {
+                    refs.extend(refs_of_comment(c, id));
+                }
+                if block["has_children"] == true && block["type"] != "child_page" {
+                    parents.push(bid.to_string());
+                }
+            }
+        }
+    }
+    let kinds: std::collections::BTreeSet<&str> = refs.iter().map(|r| r.origin.kind()).collect();
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        vec!["block", "comment", "page_cover", "page_icon", "property"]
+    );
+    for r in &refs {
+        assert!(r.url.contains("X-Amz-Signature="), "{r:?}");
+        assert_eq!(r.key, r.url.split('?').next().unwrap());
+        assert!(r.expiry_time.is_some(), "{r:?}");
+    }
+    let blocks: Vec<&str> = refs
+        .iter()
+        .filter(|r| r.origin.kind() == "block")
+        .map(|r| r.key.rsplit('/').next().unwrap())
+        .collect();
+    for name in ["arm.png", "spec.pdf", "data.csv"] {
+        assert!(blocks.contains(&name), "{name} in {blocks:?}");
+    }
+}
