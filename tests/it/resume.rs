@@ -191,7 +191,19 @@ async fn assert_same_lake(got: &Path, want: &Path, what: &str) {
         "{what}: tables"
     );
     for (table, rows) in &want {
-        assert_eq!(got[table].len(), rows.len(), "{what}: rows of {table}");
+        if got[table].len() != rows.len() {
+            let missing: Vec<&Value> = rows.iter().filter(|r| !got[table].contains(r)).collect();
+            let extra: Vec<&Value> = got[table].iter().filter(|r| !rows.contains(r)).collect();
+            panic!(
+                "{what}: {} rows of {table}, want {}; {} missing (first: {:?}), {} extra (first: {:?})",
+                got[table].len(),
+                rows.len(),
+                missing.len(),
+                missing.first(),
+                extra.len(),
+                extra.first()
+            );
+        }
         if let Some((g, w)) = got[table].iter().zip(rows).find(|(g, w)| g != w) {
             panic!("{what}: table {table} differs: got {g}, want {w}");
         }
