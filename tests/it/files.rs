@@ -161,6 +161,23 @@ async fn a_large_file_streams_whole() {
     assert_eq!(hex::encode(hash.finalize()), stored.sha256);
 }
 
+/// One API request to the fake at `base` (as the demo's integration), its JSON answer.
+async fn api(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(notionlake::fake::DEMO_TOKEN)
+        .header("Notion-Version", "2025-09-03");
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// The first Notion-hosted file URL in a `files` property of `page`.
 fn hosted_file_url(page: &serde_json::Value) -> Option<String> {
     page["properties"].as_object()?.values().find_map(|p| {
@@ -181,20 +198,9 @@ async fn an_expired_url_is_told_apart_and_a_fresh_read_downloads() {
     };
     let fake = FakeNotion::start(demo_workspace().0, config).await.unwrap();
     let base = fake.url().trim_end_matches('/').to_string();
-    let http = reqwest::Client::new();
-    let call = |method: reqwest::Method, path: String| {
-        http.request(method, format!("{base}{path}"))
-            .bearer_auth(notionlake::fake::DEMO_TOKEN)
-            .header("Notion-Version", "2025-09-03")
-    };
-    let found: serde_json::Value = call(reqwest::Method::POST, "/v1/search".into())
-        .json(&serde_json::json!({"filter": {"property": "object", "value": "page"}, "page_size": 100}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let search =
+        serde_json::json!({"filter": {"property": "object", "value": "page"}, "page_size": 100});
+    let found = api(&base, reqwest::Method::POST, "/v1/search", Some(search)).await;
     let page = found["results"]
         .as_array()
         .unwrap()
@@ -216,13 +222,13 @@ async fn an_expired_url_is_told_apart_and_a_fresh_read_downloads() {
     );
     let before = fake.stats().total;
     let id = page["id"].as_str().unwrap();
-    let fresh: serde_json::Value = call(reqwest::Method::GET, format!("/v1/pages/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fresh = api(
+        &base,
+        reqwest::Method::GET,
+        &format!("/v1/pages/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(
         fake.stats().total - before,
         1,
@@ -242,25 +248,9 @@ async fn an_expired_url_is_told_apart_and_a_fresh_read_downloads() {
 #[tokio::test]
 async fn the_demo_references_hosted_files_of_every_kind() {
     use notionlake::files::refs::{refs_of_block, refs_of_comment, refs_of_page};
-    use serde_json::{Value, json};
+    use serde_json::json;
     let fake = fake().await;
     let base = fake.url().trim_end_matches('/').to_string();
-    let http = reqwest::Client::new();
-    let get = |path: String| {
-        let http = http.clone();
-        let url = format!("{base}{path}");
-        async move {
-            http.get(url)
-                .bearer_auth(notionlake::fake::DEMO_TOKEN)
-                .header("Notion-Version", "2025-09-03")
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
-    };
     let mut pages = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -268,17 +258,7 @@ async fn the_demo_references_hosted_files_of_every_kind() {
         if let Some(c) = &cursor {
             body["start_cursor"] = json!(c);
         }
-        let answer: Value = http
-            .post(format!("{base}/v1/search"))
-            .bearer_auth(notionlake::fake::DEMO_TOKEN)
-            .header("Notion-Version", "2025-09-03")
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let answer = api(&base, reqwest::Method::POST, "/v1/search", Some(body)).await;
         pages.extend(answer["results"].as_array().unwrap().iter().cloned());
         match answer["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
@@ -292,11 +272,13 @@ async fn the_demo_references_hosted_files_of_every_kind() {
         // Every block of the page (the demo's pages hold fewer than 100 per parent).
         let mut parents = vec![id.to_string()];
         while let Some(parent) = parents.pop() {
-            let children = get(format!("/v1/blocks/{parent}/children?page_size=100")).await;
+            let path = format!("/v1/blocks/{parent}/children?page_size=100");
+            let children = api(&base, reqwest::Method::GET, &path, None).await;
             for block in children["results"].as_array().into_iter().flatten() {
                 refs.extend(refs_of_block(block, id));
                 let bid = block["id"].as_str().unwrap();
-                let comments = get(format!("/v1/comments?block_id={bid}")).await;
+                let path = format!("/v1/comments?block_id={bid}");
+                let comments = api(&base, reqwest::Method::GET, &path, None).await;
                 for c in comments["results"].as_array().into_iter().flatten() {
                     refs.extend(refs_of_comment(c, id));
                 }
