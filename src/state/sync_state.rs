@@ -266,6 +266,7 @@ mod tests {
             table: table.map(str::to_string),
             trashed,
             seen: false,
+            changed: false,
         }
     }
 

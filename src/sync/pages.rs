@@ -126,6 +126,7 @@ impl Run<'_> {
             trashed,
             settled: Some(settled),
             seen: false,
+            changed: false,
         };
         let recorded = if changed {
             self.state.pages.record_changed(&id, mark, listing)

@@ -64,6 +64,12 @@ pub struct PageMark {
     /// what it saw (a full refresh finds deletions from it). Written only by checkpoints.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub seen: bool,
+    /// Taken as changed by that unfinished run: when the resumed run lists the page again it
+    /// writes it again (a row read before the checkpoint but written only after it, in a
+    /// segment that never committed, would otherwise be taken as unchanged and lost). Written
+    /// only by checkpoints.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub changed: bool,
 }
 
 /// What [`PageMarks::observe`] found of a page.
@@ -142,6 +148,7 @@ struct Entry {
     id: String,
     mark: PageMark,
     seen: bool,
+    changed: bool,
 }
 
 impl PageMarks {
@@ -176,8 +183,8 @@ impl PageMarks {
 
     /// Sets the mark of a page as the lake knows it (not seen by this run).
     pub fn insert(&mut self, id: &str, mark: PageMark) -> io::Result<()> {
-        let seen = mark.seen;
-        self.store(id, mark, seen, 0, false)
+        let (seen, changed) = (mark.seen, mark.seen && mark.changed);
+        self.store(id, mark, seen, 0, changed)
     }
 
     /// Sets the mark of a page seen by this run; `listing` is the current listing
@@ -293,6 +300,7 @@ impl PageMarks {
             e.map(|e| {
                 let mut mark = e.mark;
                 mark.seen = e.seen;
+                mark.changed = e.seen && e.changed;
                 (e.id, mark)
             })
         })
@@ -318,6 +326,7 @@ impl PageMarks {
                 id: uuid_text(bits),
                 mark: self.expand(&rec),
                 seen: rec.flags & SEEN != 0,
+                changed: rec.flags & CHANGED != 0,
             })),
             Err(e) => Some(Err(e)),
         });
@@ -325,6 +334,7 @@ impl PageMarks {
             id: k.clone(),
             mark: o.mark.clone(),
             seen: o.seen,
+            changed: o.changed,
         });
         let (mut a, mut b) = (compact.next(), other.next());
         std::iter::from_fn(move || {
@@ -497,6 +507,7 @@ impl PageMarks {
             trashed: r.flags & TRASHED != 0,
             settled: (r.flags & SETTLED_KNOWN != 0).then_some(r.flags & SETTLED != 0),
             seen: false,
+            changed: false,
         }
     }
 }
@@ -564,6 +575,7 @@ mod tests {
             table: table.map(str::to_string),
             trashed,
             seen: false,
+            changed: false,
         }
     }
 
@@ -630,6 +642,42 @@ mod tests {
             );
         }
         assert_eq!(std::mem::size_of::<(u128, Rec)>(), 32);
+    }
+
+    /// A checkpoint writes which pages its run saw and took as changed; the resumed run reads
+    /// them back so, both in memory and past the budget (spilled), and a listing that returns
+    /// such a page again takes it as changed (its row is written), an unchanged one as
+    /// unchanged.
+    #[test]
+    fn seen_and_changed_survive_a_checkpoint() {
+        for budget in [100, 1] {
+            let (changed, unchanged) = (
+                "00000000-0000-4000-8000-000000000001",
+                "00000000-0000-4000-8000-000000000002",
+            );
+            let mut run = PageMarks::default();
+            run.set_budget(budget).unwrap();
+            let at = "2026-11-24T10:15:00.000Z";
+            run.record_changed(changed, mark(at, Some("t"), false), 0)
+                .unwrap();
+            run.record(unchanged, mark(at, Some("t"), false), 0)
+                .unwrap();
+            let written: Vec<(String, PageMark)> = run.iter_seen().map(Result::unwrap).collect();
+            let mut resumed = PageMarks::default();
+            resumed.set_budget(budget).unwrap();
+            for (id, m) in written {
+                let m: PageMark = serde_json::from_value(serde_json::to_value(m).unwrap()).unwrap();
+                resumed.insert(&id, m).unwrap();
+            }
+            let listing = resumed.begin_listing().unwrap();
+            let a = resumed.observe(changed, Some("t"), listing).unwrap();
+            assert!(
+                !a.first_in_run && a.first_in_listing && a.changed_in_run,
+                "{budget}"
+            );
+            let b = resumed.observe(unchanged, Some("t"), listing).unwrap();
+            assert!(!b.first_in_run && !b.changed_in_run, "{budget}");
+        }
     }
 
     #[test]
