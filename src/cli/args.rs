@@ -270,6 +270,17 @@ pub struct SelectFlags {
     /// Keep syncing at this interval (e.g. 30s, 5m, 1h) until ctrl-c.
     #[arg(long, value_parser = parse_interval)]
     pub watch: Option<Duration>,
+    /// Notion-hosted files (images, attachments, covers, icons): download (kept in the lake
+    /// under files/, one copy per content, listed in the files table) or none.
+    #[arg(long, value_enum, default_value_t = crate::files::FilesMode::Download)]
+    pub files: crate::files::FilesMode,
+    /// The largest file downloaded, in MiB; larger ones are listed as too_large.
+    #[arg(long, default_value_t = crate::files::options::DEFAULT_MAX_FILE_MB)]
+    pub max_file_mb: u64,
+    /// MiB one run downloads at most; files past it are listed as deferred and the next run
+    /// downloads them.
+    #[arg(long, default_value_t = crate::files::options::DEFAULT_BUDGET_MB)]
+    pub files_budget_mb: u64,
 }
 
 /// Parses `30s`, `5m`, `2h`, `1h 30m` or plain seconds.
@@ -335,6 +346,12 @@ impl SelectFlags {
             full_every: self.full_every,
             marks_in_memory: self.marks_in_memory,
             ascii_names: self.ascii_names,
+            files: crate::files::FilesOptions {
+                mode: self.files,
+                max_file_bytes: self.max_file_mb.saturating_mul(1 << 20),
+                budget_bytes: self.files_budget_mb.saturating_mul(1 << 20),
+                ..crate::files::FilesOptions::default()
+            },
             ..SyncOptions::default()
         }
     }
@@ -360,6 +377,9 @@ impl Default for SelectFlags {
             marks_in_memory: crate::state::marks::DEFAULT_MARKS_IN_MEMORY,
             ascii_names: false,
             watch: None,
+            files: crate::files::FilesMode::Download,
+            max_file_mb: crate::files::options::DEFAULT_MAX_FILE_MB,
+            files_budget_mb: crate::files::options::DEFAULT_BUDGET_MB,
         }
     }
 }

@@ -112,6 +112,23 @@ pub(super) fn print_report(
             d.rows, d.rounds, d.requests
         )?;
     }
+    if let Some(f) = &report.files {
+        writeln!(
+            out,
+            "files: {} references; {} downloaded ({:.1} MiB, {} already stored), {} kept from earlier runs; {} expired URLs read again ({} requests); {} missing, {} too large, {} deferred to the next run, {} failed",
+            f.references,
+            f.downloaded,
+            f.bytes as f64 / f64::from(1 << 20),
+            f.duplicates,
+            f.reused,
+            f.expired,
+            f.refresh_requests,
+            f.missing,
+            f.too_large,
+            f.deferred,
+            f.failed
+        )?;
+    }
     if !report.clock_formulas.is_empty() {
         writeln!(
             out,

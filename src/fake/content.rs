@@ -298,3 +298,24 @@ pub(super) async fn list_comments(
         Err(e) => validation(e),
     }
 }
+
+pub(super) async fn retrieve_comment(
+    State(state): State<Arc<FakeState>>,
+    ext: axum::http::Extensions,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(r) = restricted(&state, "comments") {
+        return r;
+    }
+    let ws = state.ws();
+    let id = normalize_id(&id);
+    let r = Renderer::new(&ws, version(&ext));
+    let found =
+        ws.comments.iter().find(|c| c.id == id).filter(
+            |c| matches!(&c.parent, FParent::Page(p) | FParent::Block(p) if ws.is_visible(p)),
+        );
+    match found {
+        Some(c) => ok(r.comment(c)),
+        None => not_found("comment", &id, &ws),
+    }
+}

@@ -693,6 +693,10 @@ fn build_projects(ws: &mut Workspace, ids: &mut DemoIds, root: &str, team: &[Str
         ],
     );
     let (projects_ds, milestones_ds) = (pds[0].clone(), pds[1].clone());
+    // The page's icon uploaded again as the database's: another key, the same bytes.
+    if let Some(db) = ws.databases.get_mut(&projects_db) {
+        db.icon = json!({"type": "file", "file": {"url": "https://prod-files-secure.s3.us-west-2.amazonaws.com/acme/again/projects-icon.png?X-Amz-Expires=3600", "expiry_time": "2026-09-30T09:00:00.000Z"}});
+    }
     let names = [
         "Arm controller v2",
         "Warehouse pilot",

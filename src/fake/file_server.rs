@@ -7,7 +7,8 @@
 //!   size), with its `Content-Length` and a content type from its extension.
 //!
 //! A file's bytes are a function of its key: a size written in its name (`scan-150MiB.bin`,
-//! `note-12KiB.txt`, `x-900B.png`), else 1 to 5 KiB; content from a generator seeded by the key.
+//! `note-12KiB.txt`, `x-900B.png`), else 1 to 5 KiB; content from a generator seeded by the
+//! name (the key's last segment: a file uploaded twice is two keys with the same bytes).
 //! File downloads do not go through the API's gate (no token, no rate limit, not in the API
 //! request counts).
 
@@ -39,7 +40,7 @@ pub(super) async fn serve_file(Path(key): Path<String>, RawQuery(query): RawQuer
         );
     }
     let size = size_of(&key);
-    let mut state = seed(&key);
+    let mut state = seed(name_of(&key));
     let chunks = futures::stream::unfold(0u64, move |sent| {
         let left = size - sent;
         let n = (left as usize).min(CHUNK);
@@ -80,7 +81,7 @@ fn signed_and_fresh(query: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
 
 /// The size a key names (`-150MiB.`, `-12KiB.`, `-900B.`), else 1 to 5 KiB by the key.
 fn size_of(key: &str) -> u64 {
-    let stem = key.rsplit('/').next().unwrap_or(key);
+    let stem = name_of(key);
     let stem = stem.rsplit_once('.').map_or(stem, |(s, _)| s);
     let named = stem.rsplit_once('-').and_then(|(_, size)| {
         let (digits, unit) = size.split_at(size.find(|c: char| !c.is_ascii_digit())?);
@@ -92,7 +93,7 @@ fn size_of(key: &str) -> u64 {
             _ => None,
         }
     });
-    named.unwrap_or_else(|| 1024 + seed(key) % 4096)
+    named.unwrap_or_else(|| 1024 + seed(name_of(key)) % 4096)
 }
 
 fn content_type(key: &str) -> &'static str {
@@ -107,6 +108,11 @@ fn content_type(key: &str) -> &'static str {
         Some(e) if e == "mp3" => "audio/mpeg",
         _ => "application/octet-stream",
     }
+}
+
+/// The file name in a key: its last segment.
+fn name_of(key: &str) -> &str {
+    key.rsplit('/').next().unwrap_or(key)
 }
 
 /// A generator state seeded by `key` (FNV-1a), never zero.

@@ -12,7 +12,9 @@ use tokio::sync::oneshot;
 
 use super::workspace::Workspace;
 
-use super::content::{block_children, list_comments, page_property, retrieve_block, retrieve_page};
+use super::content::{
+    block_children, list_comments, page_property, retrieve_block, retrieve_comment, retrieve_page,
+};
 use super::respond::gate;
 use super::routes::{
     fake_stats, fallback, list_users, query_data_source, query_database, reset_stats,
@@ -184,6 +186,7 @@ pub fn router(state: Arc<FakeState>) -> Router {
         .route("/v1/blocks/{id}", get(retrieve_block))
         .route("/v1/blocks/{id}/children", get(block_children))
         .route("/v1/comments", get(list_comments))
+        .route("/v1/comments/{id}", get(retrieve_comment))
         .merge(super::oauth::router(state.oauth.clone()))
         .route("/__files/{*key}", get(super::file_server::serve_file))
         .route("/__fake/stats", get(fake_stats))

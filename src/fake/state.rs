@@ -84,8 +84,9 @@ pub struct FakeConfig {
     pub markdown_record_limit: usize,
     /// How long a signed file URL holds (Notion's: an hour).
     pub file_lifetime: Duration,
-    /// Serve Notion-hosted files from the fake itself: signed URLs point at its file host
-    /// (`/__files/…` on the address the request came to) instead of Notion's S3 bucket.
+    /// Serve Notion-hosted files from the fake itself (the default): signed URLs point at its
+    /// file host (`/__files/…` on the address the request came to) instead of Notion's S3
+    /// bucket, which a test cannot reach.
     pub host_files: bool,
 }
 
@@ -103,7 +104,7 @@ impl Default for FakeConfig {
             oauth: None,
             markdown_record_limit: 20_000,
             file_lifetime: Duration::from_secs(3600),
-            host_files: false,
+            host_files: true,
         }
     }
 }

@@ -51,6 +51,54 @@ pub enum Fetched {
     },
     /// Anything else, with the reason.
     Failed(String),
+    /// Not downloaded: the byte budget was spent (or the file is larger than what is left).
+    Deferred,
+}
+
+/// The bytes downloads may still take, shared by every download of a run. A download reserves
+/// what it may take before it starts (at most the per-file limit) and gives back what it did
+/// not use, so downloads at once never take more than the budget together.
+#[derive(Debug)]
+pub struct Budget {
+    left: std::sync::atomic::AtomicU64,
+}
+
+impl Budget {
+    /// A budget of `bytes`.
+    pub fn new(bytes: u64) -> Budget {
+        Budget {
+            left: std::sync::atomic::AtomicU64::new(bytes),
+        }
+    }
+
+    /// No limit.
+    pub fn unlimited() -> Budget {
+        Budget::new(u64::MAX)
+    }
+
+    /// Bytes not reserved.
+    pub fn left(&self) -> u64 {
+        self.left.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Reserves up to `want` bytes; returns how many it got (0 when the budget is spent).
+    fn reserve(&self, want: u64) -> u64 {
+        use std::sync::atomic::Ordering;
+        let mut got = 0;
+        let _ = self
+            .left
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                got = left.min(want);
+                Some(left - got)
+            });
+        got
+    }
+
+    /// Gives back reserved bytes a download did not use.
+    fn give_back(&self, bytes: u64) {
+        self.left
+            .fetch_add(bytes, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 /// Downloads files into a lake (see the module documentation).
@@ -78,9 +126,48 @@ impl Downloader {
     /// Downloads `url` into `lake`'s file store. Only a lake that cannot be written is an
     /// error; every other end is a [`Fetched`].
     pub async fn fetch(&self, lake: &Lake, url: &str) -> Result<Fetched, SinkError> {
+        self.fetch_within(lake, url, &Budget::unlimited()).await
+    }
+
+    /// Downloads `url` into `lake`'s file store within `budget` (see [`Budget`]): a file that
+    /// does not fit in what is left is [`Fetched::Deferred`].
+    pub async fn fetch_within(
+        &self,
+        lake: &Lake,
+        url: &str,
+        budget: &Budget,
+    ) -> Result<Fetched, SinkError> {
         let Ok(_slot) = self.slots.acquire().await else {
             return Ok(Fetched::Failed("the downloader was closed".into()));
         };
+        let reserved = budget.reserve(self.max_bytes);
+        if reserved == 0 {
+            return Ok(Fetched::Deferred);
+        }
+        let fetched = self.fetch_reserved(lake, url, reserved).await;
+        let used = match &fetched {
+            Ok(Fetched::Stored { stored, .. }) => stored.bytes.min(reserved),
+            _ => 0,
+        };
+        budget.give_back(reserved - used);
+        match fetched? {
+            // Within the file limit, past what was left of the budget.
+            Fetched::TooLarge { bytes } if reserved < self.max_bytes => {
+                match bytes.filter(|b| *b > self.max_bytes) {
+                    Some(b) => Ok(Fetched::TooLarge { bytes: Some(b) }),
+                    None => Ok(Fetched::Deferred),
+                }
+            }
+            other => Ok(other),
+        }
+    }
+
+    async fn fetch_reserved(
+        &self,
+        lake: &Lake,
+        url: &str,
+        limit: u64,
+    ) -> Result<Fetched, SinkError> {
         let resp = match self.http.get(url).send().await {
             Ok(r) => r,
             Err(e) => return Ok(Fetched::Failed(without_url(&e))),
@@ -89,7 +176,7 @@ impl Downloader {
         if !status.is_success() {
             return Ok(refusal(status, resp).await);
         }
-        if let Some(n) = resp.content_length().filter(|n| *n > self.max_bytes) {
+        if let Some(n) = resp.content_length().filter(|n| *n > limit) {
             return Ok(Fetched::TooLarge { bytes: Some(n) });
         }
         let content_type = resp
@@ -98,7 +185,7 @@ impl Downloader {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let chunks = resp.bytes_stream().map(|c| c.map_err(|e| without_url(&e)));
-        match store_stream(lake, chunks, self.max_bytes).await {
+        match store_stream(lake, chunks, limit).await {
             Ok(stored) => Ok(Fetched::Stored {
                 stored,
                 content_type,

@@ -55,6 +55,34 @@ impl Origin {
             Origin::Comment { .. } => "comment",
         }
     }
+
+    /// The origin a `files` row describes: its kind, ids and index.
+    pub fn from_columns(
+        kind: &str,
+        property_id: Option<String>,
+        block_id: Option<String>,
+        comment_id: Option<String>,
+        index: usize,
+    ) -> Option<Origin> {
+        Some(match kind {
+            "property" => Origin::Property {
+                property_id: property_id?,
+                index,
+            },
+            "block" => Origin::Block {
+                block_id: block_id?,
+            },
+            "page_cover" => Origin::PageCover,
+            "page_icon" => Origin::PageIcon,
+            "database_cover" => Origin::DatabaseCover,
+            "database_icon" => Origin::DatabaseIcon,
+            "comment" => Origin::Comment {
+                comment_id: comment_id?,
+                index,
+            },
+            _ => return None,
+        })
+    }
 }
 
 /// One reference to a Notion-hosted file.
@@ -209,6 +237,61 @@ pub fn refs_of_comment(comment: &Value, page_id: &str) -> Vec<FileRef> {
             })
         })
         .collect()
+}
+
+/// The files a `blocks` row references (its `raw` payload read again; only rows whose
+/// payload names a hosted file are parsed).
+pub fn refs_of_block_row(row: &Value) -> Vec<FileRef> {
+    let text = |k: &str| row.get(k).and_then(Value::as_str);
+    let (Some(id), Some(page_id), Some(kind), Some(raw)) =
+        (text("id"), text("page_id"), text("type"), text("raw"))
+    else {
+        return Vec::new();
+    };
+    if !raw.contains("\"file\"") && !raw.contains("\"custom_emoji\"") {
+        return Vec::new();
+    }
+    let Ok(payload) = serde_json::from_str::<Value>(raw) else {
+        return Vec::new();
+    };
+    let block = serde_json::json!({"id": id, "type": kind, kind: payload});
+    refs_of_block(&block, page_id)
+}
+
+/// The files a `comments` row carries: its attachment URLs.
+pub fn refs_of_comment_row(row: &Value) -> Vec<FileRef> {
+    let text = |k: &str| row.get(k).and_then(Value::as_str);
+    let (Some(id), Some(page_id)) = (text("id"), text("page_id")) else {
+        return Vec::new();
+    };
+    let urls = row.get("attachment_urls").and_then(Value::as_array);
+    urls.into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(index, url)| {
+            let url = url.as_str()?.to_string();
+            Some(FileRef {
+                parent_id: page_id.to_string(),
+                origin: Origin::Comment {
+                    comment_id: id.to_string(),
+                    index,
+                },
+                name: file_name(&url),
+                key: notion_key(&url).to_string(),
+                expiry_time: None,
+                url,
+            })
+        })
+        .collect()
+}
+
+/// The last segment of a URL's path, percent-decoded: the name Notion gave the upload.
+pub fn file_name(url: &str) -> Option<String> {
+    let path = notion_key(url).rsplit('/').next()?;
+    let name = percent_encoding::percent_decode_str(path)
+        .decode_utf8_lossy()
+        .to_string();
+    (!name.is_empty()).then_some(name)
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The fixed-schema workspace tables — `pages`, `databases`, `data_sources`, `properties`,
-//! `blocks`, `users`, `comments` (documented in `schemas/workspace-tables.md`): their Arrow
+//! `blocks`, `users`, `comments`, `tombstones`, `documents`, `files` (documented in `schemas/workspace-tables.md`): their Arrow
 //! schemas, and the conversion of Notion objects into flat rows that arrow-json decodes into
 //! batches of exactly those schemas. Pure: no I/O.
 
@@ -32,11 +32,13 @@ pub enum FixedTable {
     Tombstones,
     /// Each crawled page's content rendered as one Markdown document.
     Documents,
+    /// References to Notion-hosted files, and where their bytes are kept in the lake.
+    Files,
 }
 
 impl FixedTable {
     /// Every fixed table, in the order a sync writes them.
-    pub const ALL: [FixedTable; 9] = [
+    pub const ALL: [FixedTable; 10] = [
         FixedTable::Pages,
         FixedTable::Databases,
         FixedTable::DataSources,
@@ -46,6 +48,7 @@ impl FixedTable {
         FixedTable::Comments,
         FixedTable::Tombstones,
         FixedTable::Documents,
+        FixedTable::Files,
     ];
 
     /// Its name in the lake (its directory, and its view in SQL).
@@ -60,6 +63,7 @@ impl FixedTable {
             FixedTable::Comments => "comments",
             FixedTable::Tombstones => "tombstones",
             FixedTable::Documents => "documents",
+            FixedTable::Files => "files",
         }
     }
 
@@ -103,6 +107,9 @@ fn b(name: &str) -> Field {
 }
 fn i(name: &str) -> Field {
     Field::new(name, DataType::Int32, true)
+}
+fn l(name: &str) -> Field {
+    Field::new(name, DataType::Int64, true)
 }
 fn list(name: &str) -> Field {
     Field::new(
@@ -220,6 +227,26 @@ fn fixed_schema(table: FixedTable) -> SchemaRef {
             list("links_urls"),
             i("placeholder_count"),
             s("placeholders"),
+        ],
+        FixedTable::Files => vec![
+            s("ref_group"),
+            s("ref_id"),
+            s("parent_id"),
+            s("origin"),
+            s("property_id"),
+            s("block_id"),
+            s("comment_id"),
+            i("item_index"),
+            s("name"),
+            s("notion_key"),
+            s("status"),
+            s("reason"),
+            s("content_type"),
+            l("bytes"),
+            s("sha256"),
+            s("lake_path"),
+            t("first_seen"),
+            t("last_seen"),
         ],
     };
     fields.push(Field::new("_synced_at", ts_type(), false));

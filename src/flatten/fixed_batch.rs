@@ -1,6 +1,6 @@
 //! Record batches of the fixed workspace tables, built column by column with Arrow builders
-//! from the flat rows that [`super::fixed`] makes: strings, 32-bit integers, booleans, UTC
-//! timestamps (parsed once from Notion's text) and lists of strings, plus the run's
+//! from the flat rows that [`super::fixed`] makes: strings, 32- and 64-bit integers, booleans,
+//! UTC timestamps (parsed once from Notion's text) and lists of strings, plus the run's
 //! `_synced_at` and `_run_id`, which are written from the run's values, never from text.
 //! A value of an unexpected JSON type is kept as its JSON text in a string column and is null
 //! elsewhere: data from the network never fails a batch.
@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Int32Builder, ListBuilder, RecordBatch, StringArray, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Int32Builder, Int64Builder, ListBuilder, RecordBatch, StringArray,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::error::ArrowError;
@@ -28,6 +28,7 @@ const RUN_COLUMNS: usize = 2;
 enum FixedColumn {
     Text(StringBuilder),
     Int(Int32Builder),
+    BigInt(Int64Builder),
     Bool(BooleanBuilder),
     Timestamp(TimestampMicrosecondBuilder),
     TextList(ListBuilder<StringBuilder>),
@@ -38,6 +39,7 @@ impl FixedColumn {
         Some(match t {
             DataType::Utf8 => FixedColumn::Text(StringBuilder::new()),
             DataType::Int32 => FixedColumn::Int(Int32Builder::new()),
+            DataType::Int64 => FixedColumn::BigInt(Int64Builder::new()),
             DataType::Boolean => FixedColumn::Bool(BooleanBuilder::new()),
             DataType::Timestamp(_, _) => {
                 FixedColumn::Timestamp(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
@@ -59,6 +61,7 @@ impl FixedColumn {
                 v.and_then(Value::as_i64)
                     .and_then(|n| i32::try_from(n).ok()),
             ),
+            FixedColumn::BigInt(b) => b.append_option(v.and_then(Value::as_i64)),
             FixedColumn::Bool(b) => b.append_option(v.and_then(Value::as_bool)),
             FixedColumn::Timestamp(b) => {
                 b.append_option(v.and_then(Value::as_str).and_then(parse_ts_micros))
@@ -83,6 +86,7 @@ impl FixedColumn {
         match self {
             FixedColumn::Text(b) => b.finish_reserving(),
             FixedColumn::Int(b) => b.finish_reserving(),
+            FixedColumn::BigInt(b) => b.finish_reserving(),
             FixedColumn::Bool(b) => b.finish_reserving(),
             FixedColumn::Timestamp(b) => b.finish_reserving(),
             FixedColumn::TextList(b) => Arc::new(b.finish()),

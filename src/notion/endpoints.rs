@@ -200,6 +200,15 @@ impl NotionClient {
         .await
     }
 
+    /// `GET /v1/comments/{id}`: one comment.
+    pub async fn retrieve_comment(&self, id: &str) -> Result<Value, NotionError> {
+        self.send(&ApiRequest::get(
+            "GET /v1/comments/{id}",
+            format!("/v1/comments/{}", id_path(id)),
+        ))
+        .await
+    }
+
     /// `GET /v1/blocks/{id}/children`: the first level of children, every page.
     pub fn block_children(&self, id: &str) -> BoxStream<'static, Result<Value, NotionError>> {
         pagination::items(

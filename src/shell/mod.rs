@@ -4,7 +4,8 @@
 //! `schemas/latest-and-history.md` so that other engines can apply it too:
 //! - data-source tables and `pages`: per id, the version with the greatest last edit time (then
 //!   the greatest `_synced_at`), unless a tombstone at least as recent says it was deleted;
-//! - `blocks`, `comments`: per page, the rows of its most recent crawl;
+//! - `blocks`, `comments`: per page, the rows of its most recent crawl; `files`: per group, the
+//!   references of its most recent read;
 //! - `rich_text_items`: the items written with the latest version of their row;
 //! - `users`: the most recent listing; `databases`, `data_sources`: per id, the most recent row;
 //!   `properties`: per data source, the most recent schema; `tombstones`: all of them.
@@ -122,6 +123,7 @@ pub fn latest_view_sql(
         "blocks" | "comments" | "documents" => newest_per("page_id"),
         "databases" | "data_sources" => newest_per("id"),
         "properties" => newest_per("data_source_id"),
+        "files" => newest_per("ref_group"),
         "users" => format!(
             "SELECT {cols} FROM {h} h WHERE h._synced_at = (SELECT max(_synced_at) FROM {h})"
         ),

@@ -201,6 +201,7 @@ impl Run<'_> {
         if !self.checkpoints() {
             return Ok(());
         }
+        self.settle_files(false).await?;
         let next = self.segment.next();
         let written = self
             .output
@@ -357,6 +358,7 @@ impl Run<'_> {
             clock_formulas: self.clock_formulas.clone(),
             dependents: self.dependents_report.clone(),
             events: self.events_report.clone(),
+            files: self.files.as_ref().map(|k| k.report().clone()),
             resumed: self.resumed.clone(),
             checkpoints: self.checkpointed,
         }

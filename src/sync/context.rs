@@ -71,6 +71,7 @@ pub(super) fn selected(options: &SyncOptions, table: FixedTable) -> bool {
         FixedTable::Users => s.users,
         FixedTable::Comments => options.comments != CommentsMode::None,
         FixedTable::Tombstones => true,
+        FixedTable::Files => options.files.mode != crate::files::FilesMode::None,
     }
 }
 
@@ -148,6 +149,8 @@ pub(super) struct Run<'a> {
     pub(super) event_comments: std::collections::BTreeSet<String>,
     /// What the webhook events were and cost, when there were any.
     pub(super) events_report: Option<super::events::EventsReport>,
+    /// The run's downloads of Notion-hosted files, when it keeps them.
+    pub(super) files: Option<crate::files::keeper::Keeper>,
 }
 
 impl Run<'_> {

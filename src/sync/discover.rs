@@ -182,6 +182,7 @@ impl Run<'_> {
         };
         let sources = sources_of_database(self.client, &database_id, &db);
         let ids: Vec<String> = sources.iter().map(|s| s.id.clone()).collect();
+        self.keep_database_files(&db);
         self.push(FixedTable::Databases, database_row(&db, &ids))
             .await?;
         Ok(sources)

@@ -151,6 +151,7 @@ impl Run<'_> {
             // Under 2022-06-28 the schema object is the database itself.
             if self.known.databases.insert(normalize_id(&db)) {
                 let row = database_row(schema_obj, std::slice::from_ref(&source.id));
+                self.keep_database_files(schema_obj);
                 self.push(FixedTable::Databases, row).await?;
             }
         } else if self.wants(FixedTable::Databases) {

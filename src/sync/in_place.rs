@@ -186,6 +186,7 @@ impl Run<'_> {
                 .fixed_rows(FixedTable::Documents, vec![doc])
                 .await?;
         }
+        self.keep_content_files(&page, &rows);
         if self.wants(FixedTable::Blocks) {
             self.output.fixed_rows(FixedTable::Blocks, rows).await?;
         }

@@ -16,6 +16,8 @@
 //!   records of them, one page's tree (`markdown_api`: one page read as enhanced markdown);
 //! - `output`: the write side, fed through a bounded queue, staging files for the commit
 //!   (which the lake's side does: `state::commit`);
+//! - `files`: the Notion-hosted files every object the run reads references, downloaded by
+//!   [`crate::files::keeper`] and settled into `files` rows before each commit;
 //! - [`checkpoint`]: a long run committed in segments, and resumed from its last one;
 //! - [`options`], [`report`], [`error`]: what a sync is asked, what it says, how it fails;
 //! - [`inventory`]: what a token can see, without writing anything.
@@ -29,6 +31,7 @@ mod discover;
 pub mod error;
 pub mod events;
 mod extract;
+mod files;
 mod in_place;
 pub mod inventory;
 mod jobs;

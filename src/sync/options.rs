@@ -52,6 +52,8 @@ pub struct SyncOptions {
     /// Asks the run to stop: it checkpoints at the next safe point and ends with
     /// [`crate::sync::SyncError::Stopped`].
     pub stop: Option<super::checkpoint::StopSignal>,
+    /// Whether and within which limits Notion-hosted files are kept in the lake.
+    pub files: crate::files::FilesOptions,
 }
 
 /// Which unedited pages an incremental sync reads the comments of again: Notion does not move a
@@ -137,6 +139,7 @@ impl Default for SyncOptions {
             now: None,
             checkpoint_every: super::checkpoint::DEFAULT_CHECKPOINT_EVERY,
             stop: None,
+            files: crate::files::FilesOptions::default(),
         }
     }
 }

@@ -142,6 +142,9 @@ impl Run<'_> {
         }
         self.progress.pages += 1;
         let row = page_row(page);
+        if !trashed {
+            self.keep_page_files(page);
+        }
         let head = DocumentHead::of(&row);
         self.push(FixedTable::Pages, row).await?;
         if !trashed && self.crawls() {
@@ -162,6 +165,7 @@ impl Run<'_> {
         why: Deletion,
     ) -> Result<(), SyncError> {
         self.tombstones += 1;
+        self.forget_page_files(id);
         if self.format == crate::sink::TableFormat::Delta {
             self.changes
                 .deleted

@@ -122,6 +122,7 @@ impl Run<'_> {
         list: &[Value],
     ) -> Result<(), SyncError> {
         let rows: Vec<Value> = list.iter().map(|c| comment_row(c, &id)).collect();
+        self.keep_comment_files(&id, &rows);
         if self.format == crate::sink::TableFormat::Delta {
             self.changes.comments_read.insert(id);
         }

@@ -89,6 +89,8 @@ pub struct SyncReport {
     pub dependents: Option<super::dependents::DependentsReport>,
     /// What the webhook events this run consumed were and cost, when there were any.
     pub events: Option<super::events::EventsReport>,
+    /// What keeping Notion-hosted files did (so far, for a checkpoint), when the run keeps them.
+    pub files: Option<crate::files::keeper::FilesReport>,
 }
 
 /// The comments refresh of a run.

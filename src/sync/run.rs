@@ -266,6 +266,7 @@ async fn begin<'a>(
         files_run_id: segment.id.clone(),
         parquet: options.parquet.clone(),
     };
+    let files = super::files::keeper_for_run(client, lake, options).await?;
     let wanted = FixedTable::ALL
         .into_iter()
         .filter(|t| selected(options, *t));
@@ -317,6 +318,7 @@ async fn begin<'a>(
         event_pages: std::collections::BTreeSet::new(),
         forced_changes: std::collections::HashSet::new(),
         events_report: None,
+        files,
     };
     Ok((run, resume))
 }
@@ -406,6 +408,7 @@ impl Run<'_> {
             && !self.mode.restricted
             && self.checkpointed == 0
             && self.resumed.is_none();
+        self.settle_files(true).await?;
         let written = self.output.finish().await?;
         self.progress.bar.finish_and_clear();
         self.warnings.extend(written.warnings.iter().cloned());

@@ -84,6 +84,10 @@ impl Run<'_> {
                 .fixed_rows(FixedTable::Documents, vec![row])
                 .await?;
         }
+        if content.markdown.is_none() {
+            self.keep_content_files(&content.page_id, &content.blocks);
+        }
+        self.keep_comment_files(&content.page_id, &content.comments);
         if self.wants(FixedTable::Blocks) {
             self.output
                 .fixed_rows(FixedTable::Blocks, content.blocks)

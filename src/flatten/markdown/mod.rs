@@ -458,6 +458,14 @@ impl Renderer<'_> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
+        // A Notion-hosted file's link is its URL without the signature: stable across reads,
+        // and the `notion_key` of its row in the `files` table (which says where its bytes
+        // are kept); the signed URL would be dead an hour after the sync.
+        let url = if hosted {
+            crate::files::refs::notion_key(&url).to_string()
+        } else {
+            url
+        };
         let caption = self.rich(p.get("caption"));
         let label = if !caption.is_empty() {
             caption
@@ -472,12 +480,7 @@ impl Renderer<'_> {
             self.doc.links.push(LinkKind::Url, &url);
         }
         let bang = if rule == BlockRule::Image { "!" } else { "" };
-        let note = if hosted {
-            " (Notion-hosted link, expires)"
-        } else {
-            ""
-        };
-        format!("{bang}[{label}]({}){note}", url.replace(' ', "%20"))
+        format!("{bang}[{label}]({})", url.replace(' ', "%20"))
     }
 
     fn child_link(&mut self, block: &BlockNode) -> String {

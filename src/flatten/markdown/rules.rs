@@ -129,8 +129,12 @@ impl BlockRule {
             BlockRule::TableRow => "a row of its table, rendered by the table",
             BlockRule::Container => "children in reading order",
             BlockRule::Synced => "the original's children",
-            BlockRule::Image => "`![caption](url)`; Notion-hosted links marked as expiring",
-            BlockRule::Media => "`[caption or name](url)`; Notion-hosted links marked as expiring",
+            BlockRule::Image => {
+                "`![caption](url)`; a Notion-hosted file linked by its URL without the signature (the `files` table's `notion_key`)"
+            }
+            BlockRule::Media => {
+                "`[caption or name](url)`; a Notion-hosted file linked by its URL without the signature (the `files` table's `notion_key`)"
+            }
             BlockRule::Bookmark => "`[caption or url](url)`",
             BlockRule::ChildLink => "link to the page or database with its title",
             BlockRule::TableOfContents => "list of links to the document's headings",

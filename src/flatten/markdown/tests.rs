@@ -120,7 +120,7 @@ fn media_links_and_placeholders() {
     let doc = md(&[
         block(
             "image",
-            json!({"type": "file", "file": {"url": "https://s3.test/x.png"}, "caption": rt("Chart")}),
+            json!({"type": "file", "file": {"url": "https://s3.test/x.png?X-Amz-Signature=ab&X-Amz-Expires=3600"}, "caption": rt("Chart")}),
             vec![],
         ),
         block(
@@ -134,7 +134,7 @@ fn media_links_and_placeholders() {
     ]);
     assert_eq!(
         doc.markdown,
-        "![Chart](https://s3.test/x.png) (Notion-hosted link, expires)\n\n[https://x.test](https://x.test)\n\n[Sub](https://www.notion.so/idchild_page)\n\n<!-- notion block not rendered: unsupported: button -->\n\n<!-- notion block not rendered: brand_new_type -->\n"
+        "![Chart](https://s3.test/x.png)\n\n[https://x.test](https://x.test)\n\n[Sub](https://www.notion.so/idchild_page)\n\n<!-- notion block not rendered: unsupported: button -->\n\n<!-- notion block not rendered: brand_new_type -->\n"
     );
     assert_eq!(
         doc.placeholders,

@@ -246,6 +246,8 @@ impl Committer<'_> {
                 let mut ids: BTreeSet<String> = all_deleted().collect();
                 if dir == RICH_TEXT_TABLE {
                     ids.extend(self.rows_read_again.iter().cloned());
+                } else if dir == FixedTable::Files.name() {
+                    ids = self.changes.file_groups.iter().cloned().collect();
                 } else if group == "page_id" {
                     ids.extend(self.changes.crawled.iter().cloned());
                     if dir == FixedTable::Comments.name() {

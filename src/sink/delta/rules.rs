@@ -19,6 +19,9 @@ pub struct RunChanges {
     pub comments_read: HashSet<String>,
     /// Rows and pages deleted in Notion: (table, id), `pages` for a standalone page.
     pub deleted: Vec<(String, String)>,
+    /// The `files` table's groups the run read whole (a page's properties, content or
+    /// comments, a database): each holds exactly the run's references, none if it found none.
+    pub file_groups: HashSet<String>,
 }
 
 /// How a table's rows become current.
@@ -86,6 +89,10 @@ impl Rule {
             Some(FixedTable::Documents) => Rule::Groups {
                 keys: &["page_id"],
                 group: "page_id",
+            },
+            Some(FixedTable::Files) => Rule::Groups {
+                keys: &["ref_group", "ref_id"],
+                group: "ref_group",
             },
             Some(FixedTable::Users) => Rule::Whole { keys: &["id"] },
             Some(FixedTable::Tombstones) | None => Rule::Append,
