@@ -91,6 +91,7 @@ async fn main() {
             fanout: 4,
             comments: 0,
             seed: 7,
+            hosted_files: Vec::new(),
         })
     };
     case("demo", demo_workspace().0, ContentMode::Blocks, 20_000).await;

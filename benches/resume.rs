@@ -200,6 +200,7 @@ async fn main() {
         fanout: 3,
         comments: settings.pages,
         seed: 11,
+        hosted_files: Vec::new(),
     };
     let config = FakeConfig {
         rps: Some(settings.rps),

@@ -46,6 +46,7 @@ async fn main() {
                 fanout: 2,
                 comments: n,
                 seed: 7,
+                hosted_files: Vec::new(),
             }),
             format!("synthetic workspace of {n} pages"),
         ),

@@ -429,6 +429,14 @@ pub struct FakeNotionArgs {
     /// Comments spread over the synthetic workspace's pages.
     #[arg(long, default_value_t = 0)]
     pub synthetic_comments: usize,
+    /// Notion-hosted files of the synthetic workspace, each a row's cover (comma-separated
+    /// names; a size in the name sets the file's, e.g. scan-150MiB.bin; `slow` in the name
+    /// streams it at 1 MiB/s; `missing` answers 404).
+    #[arg(long, value_delimiter = ',')]
+    pub synthetic_files: Vec<String>,
+    /// How long the fake's signed file URLs hold, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub file_lifetime_secs: u64,
     /// Deliver webhook events of edits (`POST /__fake/edits`) to this receiver URL, signed
     /// with a verification token sent to it first.
     #[arg(long)]

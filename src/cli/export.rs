@@ -15,8 +15,9 @@ pub(super) async fn run_export(location: &str, out: &Path) -> Result<(), CliErro
         .await
         .map_err(|e: ExportError| CliError::Shell(e.to_string()))?;
     println!(
-        "exported {} pages to {}: {} written, {} unchanged, {} removed, {} left alone",
+        "exported {} pages and {} files they use to {}: {} written, {} unchanged, {} removed, {} left alone",
         report.pages,
+        report.assets,
         out.display(),
         report.written,
         report.unchanged,

@@ -23,6 +23,7 @@ pub(super) async fn run_fake(args: FakeNotionArgs) -> Result<(), CliError> {
             data_sources: args.synthetic_sources,
             pages: args.synthetic_pages,
             comments: args.synthetic_comments,
+            hosted_files: args.synthetic_files.clone(),
             ..SynthSpec::default()
         }),
         None => demo_workspace().0,
@@ -38,6 +39,7 @@ pub(super) async fn run_fake(args: FakeNotionArgs) -> Result<(), CliError> {
             ..FaultConfig::default()
         },
         query_cap: args.query_cap,
+        file_lifetime: Duration::from_secs(args.file_lifetime_secs.max(1)),
         ..FakeConfig::default()
     };
     let fake = FakeNotion::bind(ws, config, SocketAddr::new(args.host, args.port))

@@ -1,6 +1,6 @@
-//! YAML front matter of an exported page: title, id, url, last edit, and for a database row its
-//! properties by Notion name, each as a readable value (a formula's or rollup's result, a date's
-//! text, people's names, files' links). Keys and values are written as double-quoted scalars
+//! YAML front matter of an exported page: title, id, url, last edit, cover and icon, and for a
+//! database row its properties by Notion name, each as a readable value (a formula's or
+//! rollup's result, a date's text, people's names, files' links). Keys and values are written as double-quoted scalars
 //! and flow collections with every control character escaped, so no name or text can break
 //! the block, and every YAML reader (PyYAML, serde_yaml) reads back the same text.
 
@@ -153,7 +153,12 @@ pub(super) fn front_matter(d: &Doc) -> String {
     let mut out = String::from("---\n");
     out.push_str(&format!("title: {}\n", quoted(&d.page.title)));
     out.push_str(&format!("id: {}\n", quoted(&d.page.id)));
-    let optional = [("url", &d.url), ("last_edited_time", &d.last_edited_time)];
+    let optional = [
+        ("url", &d.url),
+        ("last_edited_time", &d.last_edited_time),
+        ("cover", &d.cover),
+        ("icon", &d.icon),
+    ];
     for (key, value) in optional {
         if let Some(v) = value {
             out.push_str(&format!("{key}: {}\n", quoted(v)));

@@ -2,11 +2,14 @@
 //! in a folder tree that follows the page hierarchy (a page's children in a folder named like
 //! it, a data source's rows in a folder named after it), with YAML front matter (title, id,
 //! url, last edit, and a database row's properties), stable slugged names, and links between
-//! exported pages rewritten to relative paths. A later export writes only the files whose
+//! exported pages rewritten to relative paths; the Notion-hosted files pages use (images,
+//! attachments, covers, icons, `files` properties) that the lake keeps are copied once each into
+//! `assets/` and linked relatively ([`assets`]). A later export writes only the files whose
 //! content changed and removes the files of pages that left the lake; a file it did not
 //! write, or one changed since it wrote it, is never overwritten nor removed (it is reported),
 //! and nothing is written through a symlink.
 
+mod assets;
 mod front;
 mod paths;
 mod write;
@@ -19,14 +22,17 @@ use serde_json::{Map, Value};
 
 use crate::sink::Lake;
 
+pub use assets::ASSETS_DIR;
 pub use paths::slug;
 pub use write::{Kept, MANIFEST};
 
 /// What an export did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExportReport {
-    /// Pages exported (files the export holds now).
+    /// Pages exported (Markdown files the export holds now).
     pub pages: usize,
+    /// Files the pages use, copied under `assets/` (one per content).
+    pub assets: usize,
     /// Files written because they were new or their content changed.
     pub written: usize,
     /// Files left as they were (same content).
@@ -103,6 +109,9 @@ pub(crate) struct Doc {
     pub(crate) page: PageInfo,
     pub(crate) url: Option<String>,
     pub(crate) last_edited_time: Option<String>,
+    /// The page's cover and icon (a URL, an emoji), as the `pages` table holds them.
+    pub(crate) cover: Option<String>,
+    pub(crate) icon: Option<String>,
     pub(crate) markdown: String,
     /// A database row's properties, by Notion property name.
     pub(crate) properties: Vec<(String, Value)>,
@@ -115,6 +124,8 @@ pub(crate) struct LakeView {
     pub(crate) pages: HashMap<String, PageInfo>,
     /// Data sources: id → (title, the page holding its database).
     pub(crate) sources: HashMap<String, (String, Option<String>)>,
+    /// The Notion-hosted files the lake keeps.
+    pub(crate) assets: assets::Assets,
 }
 
 async fn read_lake(lake: &Lake) -> Result<LakeView, ExportError> {
@@ -150,7 +161,7 @@ async fn read_lake(lake: &Lake) -> Result<LakeView, ExportError> {
     let mut docs = Vec::new();
     for r in json_rows(
         &ctx,
-        "SELECT page_id, url, CAST(last_edited_time AS VARCHAR) AS last_edited_time, markdown FROM documents ORDER BY page_id",
+        "SELECT d.page_id, d.url, CAST(d.last_edited_time AS VARCHAR) AS last_edited_time, d.markdown, p.cover, p.icon FROM documents d LEFT JOIN pages p ON d.page_id = p.id ORDER BY d.page_id",
     )
     .await?
     {
@@ -163,6 +174,8 @@ async fn read_lake(lake: &Lake) -> Result<LakeView, ExportError> {
             page: page.clone(),
             url: text(&r, "url"),
             last_edited_time: text(&r, "last_edited_time"),
+            cover: text(&r, "cover"),
+            icon: text(&r, "icon"),
             markdown: text(&r, "markdown").unwrap_or_default(),
             properties: Vec::new(),
         });
@@ -170,10 +183,12 @@ async fn read_lake(lake: &Lake) -> Result<LakeView, ExportError> {
     if has("properties") {
         front::attach_properties(&ctx, &tables, &mut docs).await?;
     }
+    let assets = assets::Assets::read(&ctx, has("files")).await?;
     Ok(LakeView {
         docs,
         pages,
         sources,
+        assets,
     })
 }
 
@@ -209,5 +224,5 @@ async fn read_sources(
 pub async fn export_markdown(lake: &Lake, out: &Path) -> Result<ExportReport, ExportError> {
     let view = read_lake(lake).await?;
     let files = paths::plan(&view);
-    write::apply(out, &files)
+    write::apply(lake, out, &files).await
 }

@@ -166,7 +166,7 @@ impl<'a> Tree<'a> {
 }
 
 /// `to` relative to the folder `from_dir`, with `/` separators.
-fn relative(from_dir: &[String], to: &[String]) -> String {
+pub(super) fn relative(from_dir: &[String], to: &[String]) -> String {
     let common = from_dir.iter().zip(to).take_while(|(a, b)| a == b).count();
     let mut parts: Vec<&str> = std::iter::repeat_n("..", from_dir.len() - common).collect();
     parts.extend(to[common..].iter().map(String::as_str));
@@ -203,15 +203,25 @@ fn rewrite_links(
     out
 }
 
-/// A file the export holds: its page, its path under the export's root, its content.
+/// What a file of the export holds.
+#[derive(Debug, Clone)]
+pub(crate) enum Planned {
+    /// A page's Markdown.
+    Text(String),
+    /// A file the lake keeps, copied as it is.
+    Asset(super::assets::Asset),
+}
+
+/// A file the export holds: its page (`assets` for a file pages use), its path under the
+/// export's root, its content.
 #[derive(Debug, Clone)]
 pub(crate) struct PlannedFile {
     pub(crate) page_id: String,
     pub(crate) path: PathBuf,
-    pub(crate) content: String,
+    pub(crate) content: Planned,
 }
 
-/// Every document's file and content.
+/// Every document's file and content, then the files they use.
 pub(crate) fn plan(view: &LakeView) -> Vec<PlannedFile> {
     let tree = Tree::new(view);
     let files: HashMap<String, Vec<String>> = view
@@ -219,7 +229,9 @@ pub(crate) fn plan(view: &LakeView) -> Vec<PlannedFile> {
         .iter()
         .map(|d| (d.page.id.replace('-', ""), tree.file(&d.page.id)))
         .collect();
-    view.docs
+    let mut used = std::collections::BTreeMap::new();
+    let mut planned: Vec<PlannedFile> = view
+        .docs
         .iter()
         .map(|d: &Doc| {
             let path = files
@@ -228,13 +240,29 @@ pub(crate) fn plan(view: &LakeView) -> Vec<PlannedFile> {
                 .unwrap_or_default();
             let dir = &path[..path.len().saturating_sub(1)];
             let body = rewrite_links(&d.markdown, dir, &files);
+            let body = view.assets.rewrite_markdown(&body, dir, &mut used);
+            let mut d = d.clone();
+            for field in [&mut d.cover, &mut d.icon].into_iter().flatten() {
+                let mut v = serde_json::Value::String(std::mem::take(field));
+                view.assets.rewrite_value(&mut v, dir, &mut used);
+                *field = v.as_str().unwrap_or_default().to_string();
+            }
+            for (_, value) in &mut d.properties {
+                view.assets.rewrite_value(value, dir, &mut used);
+            }
             PlannedFile {
                 page_id: d.page.id.clone(),
                 path: path.iter().collect(),
-                content: format!("{}{body}", front::front_matter(d)),
+                content: Planned::Text(format!("{}{body}", front::front_matter(&d))),
             }
         })
-        .collect()
+        .collect();
+    planned.extend(used.into_values().map(|asset| PlannedFile {
+        page_id: super::ASSETS_DIR.to_string(),
+        path: asset.path().iter().collect(),
+        content: Planned::Asset(asset),
+    }));
+    planned
 }
 
 #[cfg(test)]

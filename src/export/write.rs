@@ -6,7 +6,8 @@
 //!   alone and reported, and the export says so (the command exits non-zero);
 //! - nothing is written, read or removed through a symlink inside the export folder;
 //! - a file is written (to a temporary file, then renamed) only when its content changes, and
-//!   files of pages that left are removed with the folders they leave empty.
+//!   files of pages that left (and assets no page uses any more) are removed with the folders
+//!   they leave empty; files are compared by SHA-256, read in chunks (an asset may be large).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -16,8 +17,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::Digest;
 
-use super::paths::PlannedFile;
+use super::assets::copy_from_lake;
+use super::paths::{Planned, PlannedFile};
 use super::{ExportError, ExportReport};
+use crate::sink::Lake;
 
 /// The manifest's file name, in the export's root folder.
 pub const MANIFEST: &str = ".notionlake-export.json";
@@ -58,9 +61,9 @@ struct Written {
 }
 
 impl Written {
-    /// Whether `bytes` is what the export wrote.
-    fn wrote(&self, bytes: &[u8]) -> bool {
-        self.sha256.as_ref().is_none_or(|h| *h == digest(bytes))
+    /// Whether content of SHA-256 `sha256` is what the export wrote.
+    fn wrote(&self, sha256: &str) -> bool {
+        self.sha256.as_ref().is_none_or(|h| h == sha256)
     }
 }
 
@@ -109,7 +112,7 @@ fn digest(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ExportError {
+pub(super) fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ExportError {
     let path = path.to_path_buf();
     move |source| ExportError::Io {
         action,
@@ -155,13 +158,24 @@ fn through_symlink(out: &Path, rel: &Path) -> bool {
     false
 }
 
-/// The content of `path`, `None` when there is no file.
-fn read_existing(path: &Path) -> Result<Option<Vec<u8>>, ExportError> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io("reading", path)(e)),
+/// The SHA-256 of the file at `path` (read in chunks, whatever its size), `None` when there
+/// is no file.
+fn hash_existing(path: &Path) -> Result<Option<String>, ExportError> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io("reading", path)(e)),
+    };
+    let mut hash = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = std::io::Read::read(&mut file, &mut buf).map_err(io("reading", path))?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
     }
+    Ok(Some(hex::encode(hash.finalize())))
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder, so that a reader
@@ -212,13 +226,22 @@ fn remove_file_and_empty_dirs(out: &Path, path: &Path) -> Result<bool, ExportErr
     Ok(removed)
 }
 
-/// Brings the folder `out` to `files`, leaving alone (and reporting) every file the export
-/// does not own.
-pub(super) fn apply(out: &Path, files: &[PlannedFile]) -> Result<ExportReport, ExportError> {
+/// Brings the folder `out` to `files` (assets copied from `lake`), leaving alone (and
+/// reporting) every file the export does not own.
+pub(super) async fn apply(
+    lake: &Lake,
+    out: &Path,
+    files: &[PlannedFile],
+) -> Result<ExportReport, ExportError> {
     std::fs::create_dir_all(out).map_err(io("creating", out))?;
     let old = read_manifest(out)?;
+    let assets = files
+        .iter()
+        .filter(|f| matches!(f.content, Planned::Asset(_)))
+        .count();
     let mut report = ExportReport {
-        pages: files.len(),
+        pages: files.len() - assets,
+        assets,
         ..ExportReport::default()
     };
     let mut manifest = Manifest {
@@ -232,28 +255,34 @@ pub(super) fn apply(out: &Path, files: &[PlannedFile]) -> Result<ExportReport, E
             continue;
         }
         let path = out.join(&f.path);
-        let content = f.content.as_bytes();
+        let sha256 = match &f.content {
+            Planned::Text(text) => digest(text.as_bytes()),
+            Planned::Asset(asset) => asset.sha256.clone(),
+        };
         let ours = old.files.get(&rel);
-        match (read_existing(&path)?, ours) {
+        match (hash_existing(&path)?, ours) {
             (Some(_), None) => {
                 report.kept.push((f.path.clone(), Kept::NotWritten));
                 continue;
             }
-            (Some(bytes), Some(w)) if !w.wrote(&bytes) => {
+            (Some(have), Some(w)) if !w.wrote(&have) => {
                 report.kept.push((f.path.clone(), Kept::Changed));
                 // Still the export's record: later exports say the same of it.
                 manifest.files.insert(rel, w.clone());
                 continue;
             }
-            (Some(bytes), _) if bytes == content => report.unchanged += 1,
+            (Some(have), _) if have == sha256 => report.unchanged += 1,
             _ => {
-                write_atomic(&path, content)?;
+                match &f.content {
+                    Planned::Text(text) => write_atomic(&path, text.as_bytes())?,
+                    Planned::Asset(asset) => copy_from_lake(lake, asset, &path).await?,
+                }
                 report.written += 1;
             }
         }
         let written = Written {
             page: f.page_id.clone(),
-            sha256: Some(digest(content)),
+            sha256: Some(sha256),
         };
         manifest.files.insert(rel, written);
     }
@@ -269,9 +298,9 @@ pub(super) fn apply(out: &Path, files: &[PlannedFile]) -> Result<ExportReport, E
             report.kept.push((rel_path, Kept::Symlink));
             continue;
         }
-        match read_existing(&path)? {
+        match hash_existing(&path)? {
             None => {}
-            Some(bytes) if w.wrote(&bytes) => {
+            Some(have) if w.wrote(&have) => {
                 report.removed += usize::from(remove_file_and_empty_dirs(out, &path)?);
             }
             Some(_) => {
@@ -296,29 +325,37 @@ mod tests {
         PlannedFile {
             page_id: page.into(),
             path: PathBuf::from(path),
-            content: content.into(),
+            content: Planned::Text(content.into()),
         }
     }
 
     /// A format-1 manifest vouches for its files; a page that moved while its old file was
     /// changed by hand keeps both: the new file is the export's, the old one is left alone,
     /// export after export.
-    #[test]
-    fn moved_pages_and_old_manifests() {
+    #[tokio::test]
+    async fn moved_pages_and_old_manifests() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path();
+        let lake_dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(lake_dir.path().to_str().unwrap()).unwrap();
         std::fs::write(out.join("a.md"), "anything").unwrap();
         std::fs::write(out.join(MANIFEST), r#"{"version":1,"files":{"p1":"a.md"}}"#).unwrap();
-        let r = apply(out, &[planned("p1", "b.md", "new")]).unwrap();
+        let r = apply(&lake, out, &[planned("p1", "b.md", "new")])
+            .await
+            .unwrap();
         assert_eq!((r.written, r.removed, r.kept.len()), (1, 1, 0));
         assert!(!out.join("a.md").exists());
 
         std::fs::write(out.join("b.md"), "new, edited by hand").unwrap();
-        let r = apply(out, &[planned("p1", "c.md", "newer")]).unwrap();
+        let r = apply(&lake, out, &[planned("p1", "c.md", "newer")])
+            .await
+            .unwrap();
         assert_eq!((r.written, r.removed), (1, 0));
         assert_eq!(r.kept, vec![(PathBuf::from("b.md"), Kept::Changed)]);
         for _ in 0..2 {
-            let r = apply(out, &[planned("p1", "c.md", "newer")]).unwrap();
+            let r = apply(&lake, out, &[planned("p1", "c.md", "newer")])
+                .await
+                .unwrap();
             assert_eq!((r.written, r.unchanged), (0, 1), "c.md stays the export's");
             assert_eq!(r.kept, vec![(PathBuf::from("b.md"), Kept::Changed)]);
         }

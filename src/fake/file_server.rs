@@ -3,6 +3,8 @@
 //! - past `X-Amz-Date + X-Amz-Expires` (or without them): 403 with S3's XML error
 //!   (`AccessDenied`, "Request has expired");
 //! - a key with `missing` in its name: 404 with S3's XML error (`NoSuchKey`);
+//! - a key with `slow` in its name: its bytes at 1 MiB/s (a slow link, for tests that stop a
+//!   sync mid-download);
 //! - otherwise the file's bytes, streamed in 64 KiB chunks (never held whole, whatever the
 //!   size), with its `Content-Length` and a content type from its extension.
 //!
@@ -19,6 +21,9 @@ use axum::response::{IntoResponse, Response};
 
 /// Bytes per streamed chunk.
 const CHUNK: usize = 64 << 10;
+
+/// The pause before each chunk of a `slow` file: 16 chunks a second, 1 MiB/s.
+const SLOW_CHUNK_PAUSE: std::time::Duration = std::time::Duration::from_micros(62_500);
 
 /// `GET /__files/{*key}`.
 pub(super) async fn serve_file(Path(key): Path<String>, RawQuery(query): RawQuery) -> Response {
@@ -41,6 +46,11 @@ pub(super) async fn serve_file(Path(key): Path<String>, RawQuery(query): RawQuer
     }
     let size = size_of(&key);
     let mut state = seed(name_of(&key));
+    let pause = if key.contains("slow") {
+        SLOW_CHUNK_PAUSE
+    } else {
+        std::time::Duration::ZERO
+    };
     let chunks = futures::stream::unfold(0u64, move |sent| {
         let left = size - sent;
         let n = (left as usize).min(CHUNK);
@@ -48,7 +58,12 @@ pub(super) async fn serve_file(Path(key): Path<String>, RawQuery(query): RawQuer
             let bytes: Vec<u8> = (0..n).map(|_| next_byte(&mut state)).collect();
             Ok::<_, std::io::Error>(Bytes::from(bytes))
         });
-        std::future::ready(chunk.map(|c| (c, sent + n as u64)))
+        async move {
+            if !pause.is_zero() && chunk.is_some() {
+                tokio::time::sleep(pause).await;
+            }
+            chunk.map(|c| (c, sent + n as u64))
+        }
     });
     let mut resp = Body::from_stream(chunks).into_response();
     let headers = resp.headers_mut();

@@ -14,7 +14,7 @@ use super::workspace::{FParent, PropDef, Workspace, bold, link, mention_user, rt
 pub const PAGES_PER_SECTION: usize = 500;
 
 /// The size of a synthetic workspace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SynthSpec {
     /// Number of data sources (one database each).
     pub data_sources: usize,
@@ -30,6 +30,9 @@ pub struct SynthSpec {
     pub comments: usize,
     /// Seed of the generator.
     pub seed: u64,
+    /// Notion-hosted files (names as the fake's file host reads them: `scan-150MiB.bin`), each
+    /// the cover of one row, in row order across the data sources.
+    pub hosted_files: Vec<String>,
 }
 
 impl Default for SynthSpec {
@@ -42,6 +45,7 @@ impl Default for SynthSpec {
             fanout: 3,
             comments: 0,
             seed: 1,
+            hosted_files: Vec::new(),
         }
     }
 }
@@ -245,6 +249,17 @@ pub fn synthetic_workspace(spec: SynthSpec) -> Workspace {
         }
         previous_table = Some((db, ds_id, rows));
     }
+    let rows: Vec<String> = ws
+        .pages
+        .iter()
+        .filter(|p| matches!(p.parent, FParent::DataSource(_)))
+        .map(|p| p.id.clone())
+        .collect();
+    for (file, row) in spec.hosted_files.iter().zip(rows) {
+        if let Some(p) = ws.page_mut(&row) {
+            p.cover = json!({"type": "file", "file": {"url": format!("https://prod-files-secure.s3.us-west-2.amazonaws.com/synthetic/{file}?X-Amz-Expires=3600"), "expiry_time": "2026-01-01T01:00:00.000Z"}});
+        }
+    }
     let mut section = root.clone();
     for p in 0..spec.pages {
         if p % PAGES_PER_SECTION == 0 && spec.pages > PAGES_PER_SECTION {
@@ -303,8 +318,16 @@ mod tests {
             fanout: 3,
             comments: 5,
             seed: 9,
+            hosted_files: vec!["a.png".into(), "b-2KiB.bin".into()],
         });
         assert_eq!(ws.data_sources.len(), 2);
+        let covers: Vec<&str> = ws
+            .pages
+            .iter()
+            .filter_map(|p| p.cover.pointer("/file/url")?.as_str())
+            .collect();
+        assert_eq!(covers.len(), 2, "one row's cover per file");
+        assert!(covers[1].contains("/synthetic/b-2KiB.bin?"));
         assert!(ws.data_sources.values().all(|d| d.rows.len() == 30));
         assert_eq!(synth_schema().len(), 25);
         // 2 pages × (3 + 9) blocks, plus child_page and child_database blocks under the root.

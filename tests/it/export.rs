@@ -96,8 +96,9 @@ async fn export_formats(format: TableFormat) {
         again,
         ExportReport {
             pages: first.pages,
+            assets: first.assets,
             written: 0,
-            unchanged: first.pages,
+            unchanged: first.pages + first.assets,
             removed: 0,
             kept: Vec::new(),
         }

@@ -86,9 +86,16 @@ pub async fn content_rows(lake: &Lake, sql: &str) -> Vec<Value> {
     out
 }
 
+/// The origin every fake's file host is written as in [`unsigned_text`].
+pub const FAKE_FILE_HOST: &str = "https://files.fake.test/";
+
 /// `text` with each Notion-hosted file's signed URL cut before its query string: two reads of
-/// one file differ only there (Notion signs every read anew), as two reads of the fake do.
+/// one file differ only there (Notion signs every read anew), as two reads of the fake do; and
+/// the fake's file host (`http://<its address>/__files/`) written as [`FAKE_FILE_HOST`], since
+/// two fakes serve the same files at two addresses.
 pub fn unsigned_text(text: &str) -> String {
+    let text = neutral_file_host(text);
+    let text = text.as_str();
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find("?X-Amz-") {
@@ -103,12 +110,38 @@ pub fn unsigned_text(text: &str) -> String {
     out
 }
 
+/// `text` with every `http://<address>/__files/` written as [`FAKE_FILE_HOST`].
+fn neutral_file_host(text: &str) -> String {
+    const PATH: &str = "/__files/";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(PATH) {
+        let origin = rest[..at].rfind("http://").filter(|o| {
+            rest[o + 7..at]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']'))
+        });
+        match origin {
+            Some(o) => {
+                out.push_str(&rest[..o]);
+                out.push_str(FAKE_FILE_HOST);
+            }
+            None => out.push_str(&rest[..at + PATH.len()]),
+        }
+        rest = &rest[at + PATH.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// `v` with every Notion-hosted file unsigned ([`unsigned_text`]) and every `expiry_time`
 /// cleared, in JSON text held in a string too (a block's `raw` column): what two reads of the
 /// same Notion state agree on.
 pub fn unsigned(v: &mut Value) {
     match v {
-        Value::String(s) if s.contains("expiry_time") || s.contains("?X-Amz-") => {
+        Value::String(s)
+            if s.contains("expiry_time") || s.contains("?X-Amz-") || s.contains("/__files/") =>
+        {
             match serde_json::from_str::<Value>(s) {
                 Ok(mut inner) if inner.is_object() || inner.is_array() => {
                     unsigned(&mut inner);
@@ -244,8 +277,14 @@ pub async fn snapshot(lake: &Lake) -> std::collections::BTreeMap<String, Vec<Val
         let mut r = rows(&ctx, &format!("SELECT * FROM \"{}\"", t.name)).await;
         for row in &mut r {
             let o = row.as_object_mut().unwrap();
+            // `files`' first and last seen are the times of the runs that read a reference.
+            let run_times = t.name == "files";
             o.retain(|k, _| {
-                !k.starts_with("_synced") && !k.starts_with("_run") && k != "sync_date"
+                let about_the_run = k.starts_with("_synced")
+                    || k.starts_with("_run")
+                    || k == "sync_date"
+                    || (run_times && matches!(k.as_str(), "first_seen" | "last_seen"));
+                !about_the_run
             });
             unsigned(row);
         }

@@ -11,6 +11,7 @@ mod documents;
 mod export;
 mod fake_server;
 mod files;
+mod files_sync;
 mod freshness;
 mod golden;
 mod history;
