@@ -143,12 +143,37 @@ where
 }
 
 /// Removes what interrupted runs left under `files/_partial/`; returns how many objects.
-/// Called by a run holding the lake lock (no other run is storing files).
+/// Called by a run holding the lake lock (no other run is storing files). On a local disk a
+/// download cut off mid-way is a staging file the store does not list: the folder is emptied
+/// on disk. On S3 it is an unfinished multipart upload, which S3 keeps out of every listing
+/// and read; a bucket lifecycle rule (`AbortIncompleteMultipartUpload`) frees its parts.
 pub async fn remove_partials(lake: &Lake) -> Result<usize, SinkError> {
+    let mut removed = 0;
+    if let Some(dir) = lake.local_dir() {
+        let partial = dir.join(PARTIAL_DIR);
+        for entry in std::fs::read_dir(&partial).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let gone = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            match gone {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(SinkError::LocalFile {
+                        action: "removing the partial download",
+                        path: path.display().to_string(),
+                        source: e,
+                    });
+                }
+            }
+        }
+    }
     let prefix = lake.path(PARTIAL_DIR);
     let store = lake.store();
     let mut listing = store.list(Some(&prefix));
-    let mut removed = 0;
     while let Some(meta) = listing.next().await {
         let meta = meta.map_err(|source| SinkError::Store {
             action: "listing",

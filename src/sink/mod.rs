@@ -81,6 +81,16 @@ pub enum SinkError {
         /// The error.
         source: std::io::Error,
     },
+    /// A file of a lake on a local disk could not be changed.
+    #[error("{action} {path}: {source} (check the lake directory's permissions)")]
+    LocalFile {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
     /// A Delta Lake operation failed.
     #[error("Delta table {table}: {source}{}", delta_hint(.source))]
     Delta {
@@ -228,6 +238,13 @@ impl Lake {
             root: Path::from(""),
             url: format!("file://{}", dir.display()),
         })
+    }
+
+    /// The lake's directory, for a lake on a local disk.
+    pub fn local_dir(&self) -> Option<std::path::PathBuf> {
+        self.url
+            .strip_prefix("file://")
+            .map(std::path::PathBuf::from)
     }
 
     /// The location as a person gives it: the directory, or `s3://bucket/prefix`.

@@ -263,3 +263,281 @@ async fn missing_oversize_and_deferred_files_are_recorded_and_the_run_succeeds()
     assert!(fake.stats().total - before >= f.refresh_requests as u64);
     every_stored_file_hashes_to_its_row(&lake, &rows).await;
 }
+
+/// Every path under `dir` (relative, `/`-separated) with its bytes.
+fn export_files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// The link targets of a Markdown file: `](target)` and front-matter values that name assets.
+fn asset_links(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for piece in text.split("](").skip(1) {
+        out.push(piece[..piece.find(')').unwrap_or(piece.len())].to_string());
+    }
+    let front = text
+        .strip_prefix("---\n")
+        .and_then(|rest| rest.split("\n---\n").next())
+        .unwrap_or_default();
+    for piece in front.split('"').filter(|p| p.contains("assets/")) {
+        out.push(piece.to_string());
+    }
+    out.retain(|l| l.contains("assets/"));
+    out
+}
+
+/// export-md of the demo: every hosted image and attachment (documents' links, the Projects
+/// page's cover and icon, the deals' contracts) is a relative path to a file of the export
+/// whose bytes hash to the `files` table's SHA-256, one per content; no signed or hosted URL
+/// is left. When the cover leaves the page, the next export removes its file.
+#[tokio::test]
+async fn export_md_links_every_kept_file_relatively_and_removes_unused_ones() {
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    sync_with(&fake, &lake, &SyncOptions::default()).await;
+    let shas: BTreeSet<String> = files(&lake)
+        .await
+        .iter()
+        .map(|r| r["sha256"].as_str().unwrap().to_string())
+        .collect();
+    let out = dir.path().join("site");
+    let report = notionlake::export::export_markdown(&lake, &out)
+        .await
+        .unwrap();
+    let exported = export_files(&out);
+    let mut linked = BTreeSet::new();
+    for (path, bytes) in exported.iter().filter(|(p, _)| p.ends_with(".md")) {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(!text.contains("/__files/"), "{path}: a hosted URL is left");
+        assert!(!text.contains("X-Amz-"), "{path}: a signed URL is left");
+        let from = std::path::Path::new(path).parent().unwrap();
+        for link in asset_links(&text) {
+            let target = from.join(&link);
+            let mut parts: Vec<&str> = Vec::new();
+            for c in target.to_str().unwrap().split('/') {
+                match c {
+                    ".." => {
+                        parts.pop();
+                    }
+                    "" | "." => {}
+                    c => parts.push(c),
+                }
+            }
+            let rel = parts.join("/");
+            let bytes = exported
+                .get(&rel)
+                .unwrap_or_else(|| panic!("{path}: {link} names no exported file"));
+            let sha = hex::encode(sha2::Sha256::digest(bytes));
+            assert!(rel.starts_with(&format!("assets/{sha}")), "{rel}");
+            assert!(shas.contains(&sha), "{rel}: not a stored file");
+            linked.insert(rel);
+        }
+    }
+    let assets: BTreeSet<String> = exported
+        .keys()
+        .filter(|p| p.starts_with("assets/"))
+        .cloned()
+        .collect();
+    assert_eq!(linked, assets, "every asset is linked, every link an asset");
+    // The contracts, three media blocks, the cover and the icon.
+    assert_eq!(assets.len(), 11, "{assets:?}");
+    assert_eq!(report.assets, 11);
+    let projects = exported
+        .iter()
+        .find(|(p, _)| p.ends_with("/projects.md"))
+        .map(|(p, b)| (p.clone(), String::from_utf8_lossy(b).to_string()))
+        .expect("the Projects page");
+    let cover_line = projects
+        .1
+        .lines()
+        .find(|l| l.starts_with("cover: "))
+        .expect("a cover")
+        .to_string();
+    assert!(cover_line.contains("../assets/"), "{cover_line}");
+
+    // The cover removed in Notion: the next export removes its file, and only that.
+    let page = {
+        let ws = fake.workspace();
+        ws.pages
+            .iter()
+            .find(|p| p.cover.to_string().contains("projects-cover"))
+            .map(|p| p.id.clone())
+            .unwrap()
+    };
+    fake.workspace_mut()
+        .edit_page_now(&page, &ids.people["grace"], |p| p.cover = Value::Null);
+    sync_with(&fake, &lake, &SyncOptions::default()).await;
+    let again = notionlake::export::export_markdown(&lake, &out)
+        .await
+        .unwrap();
+    let after = export_files(&out);
+    let gone: Vec<&String> = assets.iter().filter(|a| !after.contains_key(*a)).collect();
+    assert_eq!(gone.len(), 1, "{gone:?}");
+    assert!(
+        gone[0].ends_with(".jpg"),
+        "the cover was the only jpg: {gone:?}"
+    );
+    assert_eq!((again.assets, again.removed), (10, 1), "{again:?}");
+    assert!(
+        files(&lake)
+            .await
+            .iter()
+            .all(|r| r["ref_id"] != "cover" || r["origin"] != "page_cover")
+    );
+}
+
+/// Every file under `dir`, recursively (relative paths), however the store names it.
+fn on_disk(dir: &std::path::Path) -> Vec<String> {
+    if !dir.exists() {
+        return Vec::new();
+    }
+    export_files(dir).into_keys().collect()
+}
+
+/// `kill -9` while a 24 MiB file streams in (the fake's file host serves `slow` files at
+/// 1 MiB/s): nothing partial is left as a stored file; the next run removes what the
+/// interrupted download left, downloads the file whole and records it.
+#[tokio::test]
+async fn kill_9_mid_download_leaves_nothing_partial_and_the_next_run_completes_it() {
+    let fake = crate::resume::Fake::start_with(&[
+        "--synthetic-rows",
+        "5",
+        "--synthetic-sources",
+        "1",
+        "--synthetic-pages",
+        "1",
+        "--synthetic-files",
+        "scan-slow-24MiB.bin,photo.png",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let lake_dir = dir.path().join("lake");
+    let mut child = fake.sync(&lake_dir, &[]).spawn().unwrap();
+    // Wait until the download has written some of its bytes.
+    let partial = lake_dir.join("files/_partial");
+    let started = std::time::Instant::now();
+    loop {
+        let written: u64 = on_disk(&partial)
+            .iter()
+            .filter_map(|f| std::fs::metadata(partial.join(f)).ok())
+            .map(|m| m.len())
+            .sum();
+        if written >= 2 << 20 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the download never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        on_disk(&lake_dir.join(CONTENT_DIR))
+            .iter()
+            .all(|f| std::fs::metadata(lake_dir.join(CONTENT_DIR).join(f))
+                .unwrap()
+                .len()
+                < 20 << 20),
+        "no partial file is stored"
+    );
+
+    fake.finish(&lake_dir, &[]);
+    assert_eq!(
+        on_disk(&partial),
+        Vec::<String>::new(),
+        "nothing partial left"
+    );
+    let lake = Lake::open(lake_dir.to_str().unwrap()).unwrap();
+    let rows = files(&lake).await;
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    assert!(rows.iter().all(|r| r["status"] == "stored"), "{rows:#?}");
+    assert!(rows.iter().any(|r| r["bytes"] == 24 << 20));
+    every_stored_file_hashes_to_its_row(&lake, &rows).await;
+    assert_eq!(stored_objects(&lake).await.len(), 2);
+}
+
+/// A file no reference uses any more stays through syncs; `vacuum` marks it and removes it
+/// once its retention has passed (with `--retain 0s`, at once), and keeps every used file.
+#[tokio::test]
+async fn vacuum_removes_unused_files_after_the_retention_and_no_sync_does() {
+    let (fake, ids) = demo_fake(FakeConfig::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    sync_with(&fake, &lake, &SyncOptions::default()).await;
+    let all = stored_objects(&lake).await;
+    let page = {
+        let ws = fake.workspace();
+        ws.pages
+            .iter()
+            .find(|p| p.cover.to_string().contains("projects-cover"))
+            .map(|p| p.id.clone())
+            .unwrap()
+    };
+    fake.workspace_mut()
+        .edit_page_now(&page, &ids.people["grace"], |p| p.cover = Value::Null);
+    sync_with(&fake, &lake, &SyncOptions::default()).await;
+    assert_eq!(
+        stored_objects(&lake).await,
+        all,
+        "a sync removes no stored file"
+    );
+    let used: BTreeSet<String> = files(&lake)
+        .await
+        .iter()
+        .map(|r| r["sha256"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(used.len(), all.len() - 1, "the cover is no longer used");
+
+    let vacuum = |retain: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_notionlake"))
+            .args([
+                "vacuum",
+                "--lake",
+                dir.path().to_str().unwrap(),
+                "--retain",
+                retain,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let said = vacuum("7d");
+    assert!(said.contains("0 removed"), "{said}");
+    assert!(said.contains("1 unused waiting"), "{said}");
+    assert_eq!(
+        stored_objects(&lake).await,
+        all,
+        "within the retention: kept"
+    );
+    let said = vacuum("0s");
+    assert!(said.contains("1 removed"), "{said}");
+    assert_eq!(
+        stored_objects(&lake).await,
+        used,
+        "only the unused file left"
+    );
+}

@@ -84,7 +84,7 @@ impl Fake {
     }
 
     /// A sync of `lake` (with `extra` flags), checkpointing often.
-    fn sync(&self, lake: &Path, extra: &[&str]) -> Command {
+    pub(crate) fn sync(&self, lake: &Path, extra: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.args([
             "sync",
@@ -108,7 +108,7 @@ impl Fake {
     }
 
     /// Runs a sync of `lake` to its end; panics with its errors unless it succeeds.
-    fn finish(&self, lake: &Path, extra: &[&str]) {
+    pub(crate) fn finish(&self, lake: &Path, extra: &[&str]) {
         let out = self
             .sync(lake, extra)
             .stderr(Stdio::piped())
