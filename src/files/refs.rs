@@ -102,10 +102,7 @@ pub struct FileRef {
     pub key: String,
 }
 
-/// The URL of a Notion-hosted file without its query string (its signature).
-pub fn notion_key(url: &str) -> &str {
-    url.split(['?', '#']).next().unwrap_or(url)
-}
+pub use crate::model::notion_key;
 
 /// A `{"type": "file", "file": {...}}` or custom emoji object as a reference.
 fn hosted(parent_id: &str, origin: Origin, object: &Value, name: Option<&str>) -> Option<FileRef> {

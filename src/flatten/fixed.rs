@@ -209,49 +209,59 @@ fn fixed_schema(table: FixedTable) -> SchemaRef {
             list("attachment_urls"),
         ],
         FixedTable::Tombstones => vec![s("table"), s("id"), s("reason")],
-        FixedTable::Documents => vec![
-            s("page_id"),
-            s("title"),
-            s("url"),
-            s("parent_type"),
-            s("parent_id"),
-            t("last_edited_time"),
-            s("markdown"),
-            s("content_source"),
-            s("text"),
-            i("word_count"),
-            i("block_count"),
-            s("headings"),
-            list("links_pages"),
-            list("links_databases"),
-            list("links_urls"),
-            i("placeholder_count"),
-            s("placeholders"),
-        ],
-        FixedTable::Files => vec![
-            s("ref_group"),
-            s("ref_id"),
-            s("parent_id"),
-            s("origin"),
-            s("property_id"),
-            s("block_id"),
-            s("comment_id"),
-            i("item_index"),
-            s("name"),
-            s("notion_key"),
-            s("status"),
-            s("reason"),
-            s("content_type"),
-            l("bytes"),
-            s("sha256"),
-            s("lake_path"),
-            t("first_seen"),
-            t("last_seen"),
-        ],
+        FixedTable::Documents => document_fields(),
+        FixedTable::Files => file_fields(),
     };
     fields.push(Field::new("_synced_at", ts_type(), false));
     fields.push(s("_run_id"));
     Arc::new(Schema::new(fields))
+}
+
+/// The columns of `documents`.
+fn document_fields() -> Vec<Field> {
+    vec![
+        s("page_id"),
+        s("title"),
+        s("url"),
+        s("parent_type"),
+        s("parent_id"),
+        t("last_edited_time"),
+        s("markdown"),
+        s("content_source"),
+        s("text"),
+        i("word_count"),
+        i("block_count"),
+        s("headings"),
+        list("links_pages"),
+        list("links_databases"),
+        list("links_urls"),
+        i("placeholder_count"),
+        s("placeholders"),
+    ]
+}
+
+/// The columns of `files`.
+fn file_fields() -> Vec<Field> {
+    vec![
+        s("ref_group"),
+        s("ref_id"),
+        s("parent_id"),
+        s("origin"),
+        s("property_id"),
+        s("block_id"),
+        s("comment_id"),
+        i("item_index"),
+        s("name"),
+        s("notion_key"),
+        s("status"),
+        s("reason"),
+        s("content_type"),
+        l("bytes"),
+        s("sha256"),
+        s("lake_path"),
+        t("first_seen"),
+        t("last_seen"),
+    ]
 }
 
 fn id_of(v: &Value, key: &str) -> Value {

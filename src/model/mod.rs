@@ -130,6 +130,12 @@ pub(crate) fn uuid_text(bits: u128) -> String {
     uuid::Uuid::from_u128(bits).hyphenated().to_string()
 }
 
+/// The URL of a Notion-hosted file without its query string (its signature): Notion signs the
+/// same object anew on every read, and this part stays.
+pub fn notion_key(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
+}
+
 /// [`normalize_id`] without an allocation when the id is already in canonical form (the dashed
 /// lowercase form Notion answers with, so the common case on hot paths).
 pub fn normalize_id_cow(id: &str) -> std::borrow::Cow<'_, str> {

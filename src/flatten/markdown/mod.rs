@@ -462,7 +462,7 @@ impl Renderer<'_> {
         // and the `notion_key` of its row in the `files` table (which says where its bytes
         // are kept); the signed URL would be dead an hour after the sync.
         let url = if hosted {
-            crate::files::refs::notion_key(&url).to_string()
+            crate::model::notion_key(&url).to_string()
         } else {
             url
         };
