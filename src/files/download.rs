@@ -56,8 +56,9 @@ pub enum Fetched {
 }
 
 /// The bytes downloads may still take, shared by every download of a run. A download reserves
-/// what it may take before it starts (at most the per-file limit) and gives back what it did
-/// not use, so downloads at once never take more than the budget together.
+/// what it will take before its body streams (the size the host announces, else the per-file
+/// limit) and gives back what it did not use, so downloads at once never take more than the
+/// budget together.
 #[derive(Debug)]
 pub struct Budget {
     left: std::sync::atomic::AtomicU64,
@@ -140,34 +141,6 @@ impl Downloader {
         let Ok(_slot) = self.slots.acquire().await else {
             return Ok(Fetched::Failed("the downloader was closed".into()));
         };
-        let reserved = budget.reserve(self.max_bytes);
-        if reserved == 0 {
-            return Ok(Fetched::Deferred);
-        }
-        let fetched = self.fetch_reserved(lake, url, reserved).await;
-        let used = match &fetched {
-            Ok(Fetched::Stored { stored, .. }) => stored.bytes.min(reserved),
-            _ => 0,
-        };
-        budget.give_back(reserved - used);
-        match fetched? {
-            // Within the file limit, past what was left of the budget.
-            Fetched::TooLarge { bytes } if reserved < self.max_bytes => {
-                match bytes.filter(|b| *b > self.max_bytes) {
-                    Some(b) => Ok(Fetched::TooLarge { bytes: Some(b) }),
-                    None => Ok(Fetched::Deferred),
-                }
-            }
-            other => Ok(other),
-        }
-    }
-
-    async fn fetch_reserved(
-        &self,
-        lake: &Lake,
-        url: &str,
-        limit: u64,
-    ) -> Result<Fetched, SinkError> {
         let resp = match self.http.get(url).send().await {
             Ok(r) => r,
             Err(e) => return Ok(Fetched::Failed(without_url(&e))),
@@ -176,9 +149,38 @@ impl Downloader {
         if !status.is_success() {
             return Ok(refusal(status, resp).await);
         }
-        if let Some(n) = resp.content_length().filter(|n| *n > limit) {
+        // The budget is reserved by the size the host announces (S3 always does), or by the
+        // file limit when it does not; a file that does not fit waits for the next run.
+        let size = resp.content_length();
+        if let Some(n) = size.filter(|n| *n > self.max_bytes) {
             return Ok(Fetched::TooLarge { bytes: Some(n) });
         }
+        let want = size.unwrap_or(self.max_bytes);
+        let reserved = budget.reserve(want);
+        if reserved < want && (size.is_some() || reserved == 0) {
+            budget.give_back(reserved);
+            return Ok(Fetched::Deferred);
+        }
+        let fetched = self.store(lake, resp, reserved).await;
+        let used = match &fetched {
+            Ok(Fetched::Stored { stored, .. }) => stored.bytes.min(reserved),
+            _ => 0,
+        };
+        budget.give_back(reserved - used);
+        match fetched? {
+            // Past what was left of the budget, within the file limit.
+            Fetched::TooLarge { .. } if reserved < self.max_bytes => Ok(Fetched::Deferred),
+            other => Ok(other),
+        }
+    }
+
+    /// Streams an answer's body into the store, at most `limit` bytes of it.
+    async fn store(
+        &self,
+        lake: &Lake,
+        resp: reqwest::Response,
+        limit: u64,
+    ) -> Result<Fetched, SinkError> {
         let content_type = resp
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -241,5 +243,23 @@ fn without_url(e: &reqwest::Error) -> String {
     match std::error::Error::source(e) {
         Some(cause) => format!("{kind}: {cause}"),
         None => kind.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reservations never exceed the budget together, and what is given back is free again.
+    #[test]
+    fn a_budget_is_shared_and_given_back() {
+        let budget = Budget::new(10);
+        assert_eq!(budget.reserve(4), 4);
+        assert_eq!(budget.reserve(4), 4);
+        assert_eq!(budget.reserve(4), 2, "only what is left");
+        assert_eq!(budget.reserve(1), 0);
+        budget.give_back(3);
+        assert_eq!(budget.left(), 3);
+        assert_eq!(Budget::unlimited().reserve(u64::MAX / 2), u64::MAX / 2);
     }
 }
