@@ -53,11 +53,18 @@ async fn export_formats(format: TableFormat) {
     sync_with(&fake, &lake, &options).await;
     let first = export_markdown(&lake, &out).await.unwrap();
     let before = files(&out);
+    // Every page, and the demo's 11 kept files (contracts, media, a cover, an icon) its pages use.
+    assert_eq!(first.assets, 11, "{format:?}");
     assert_eq!(
-        first.written, first.pages,
-        "{format:?}: a first export writes every page"
+        first.written,
+        first.pages + first.assets,
+        "{format:?}: a first export writes every page and every file they use"
     );
-    assert_eq!(before.len(), first.pages, "{format:?}: one file per page");
+    assert_eq!(
+        before.len(),
+        first.pages + first.assets,
+        "{format:?}: one file per page, one per kept file"
+    );
     assert!(first.pages > 100, "{format:?}: the demo's pages and rows");
 
     // The tree follows the hierarchy; names are slugs; links between pages are relative.
@@ -146,7 +153,7 @@ async fn export_formats(format: TableFormat) {
             .exists()
     );
     assert!(!out.join("acme-hq/meeting-notes/block-gallery").exists());
-    assert_eq!(files(&out).len(), first.pages - 1);
+    assert_eq!(files(&out).len(), first.pages - 1 + first.assets);
 }
 
 #[tokio::test]
@@ -211,7 +218,7 @@ async fn export_md_never_clobbers_a_file_it_does_not_own() {
     std::fs::write(out.join(&handbook), "mine").unwrap();
     let first = export_markdown(&lake, &out).await.unwrap();
     assert_eq!(first.kept, vec![(handbook.clone(), Kept::NotWritten)]);
-    assert_eq!(first.written, first.pages - 1);
+    assert_eq!(first.written, first.pages - 1 + first.assets);
     assert_eq!(
         std::fs::read_to_string(out.join(&handbook)).unwrap(),
         "mine"

@@ -264,6 +264,20 @@ async fn missing_oversize_and_deferred_files_are_recorded_and_the_run_succeeds()
     every_stored_file_hashes_to_its_row(&lake, &rows).await;
 }
 
+/// Removes the demo's Projects page cover in Notion (an edit the next sync reads).
+fn remove_projects_cover(fake: &FakeNotion, ids: &DemoIds) {
+    let page = {
+        let ws = fake.workspace();
+        ws.pages
+            .iter()
+            .find(|p| p.cover.to_string().contains("projects-cover"))
+            .map(|p| p.id.clone())
+            .expect("the Projects page's cover")
+    };
+    fake.workspace_mut()
+        .edit_page_now(&page, &ids.people["grace"], |p| p.cover = Value::Null);
+}
+
 /// Every path under `dir` (relative, `/`-separated) with its bytes.
 fn export_files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut out = std::collections::BTreeMap::new();
@@ -374,16 +388,7 @@ async fn export_md_links_every_kept_file_relatively_and_removes_unused_ones() {
     assert!(cover_line.contains("../assets/"), "{cover_line}");
 
     // The cover removed in Notion: the next export removes its file, and only that.
-    let page = {
-        let ws = fake.workspace();
-        ws.pages
-            .iter()
-            .find(|p| p.cover.to_string().contains("projects-cover"))
-            .map(|p| p.id.clone())
-            .unwrap()
-    };
-    fake.workspace_mut()
-        .edit_page_now(&page, &ids.people["grace"], |p| p.cover = Value::Null);
+    remove_projects_cover(&fake, &ids);
     sync_with(&fake, &lake, &SyncOptions::default()).await;
     let again = notionlake::export::export_markdown(&lake, &out)
         .await
@@ -484,16 +489,7 @@ async fn vacuum_removes_unused_files_after_the_retention_and_no_sync_does() {
     let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
     sync_with(&fake, &lake, &SyncOptions::default()).await;
     let all = stored_objects(&lake).await;
-    let page = {
-        let ws = fake.workspace();
-        ws.pages
-            .iter()
-            .find(|p| p.cover.to_string().contains("projects-cover"))
-            .map(|p| p.id.clone())
-            .unwrap()
-    };
-    fake.workspace_mut()
-        .edit_page_now(&page, &ids.people["grace"], |p| p.cover = Value::Null);
+    remove_projects_cover(&fake, &ids);
     sync_with(&fake, &lake, &SyncOptions::default()).await;
     assert_eq!(
         stored_objects(&lake).await,
