@@ -22,6 +22,8 @@
 //! - [`shell`]: SQL over the lake (DataFusion): history tables and latest views, the shell,
 //!   streamed printing, statement splitting.
 //! - [`export`]: the lake's documents as Markdown files for publishing (`export-md`).
+//! - [`dbt`]: the lake as a dbt package (`notionlake dbt`).
+//! - [`files`]: Notion-hosted files kept in the lake.
 //! - [`config`]: settings from flags, environment and a TOML file, validated once.
 //! - [`sync`]: a run as the data flows: discovery, one data source, page marks, the crawl and
 //!   its scheduler, the write side behind a bounded queue; inventory.
@@ -31,6 +33,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod dbt;
 pub mod export;
 pub mod fake;
 pub mod files;

@@ -127,6 +127,23 @@ pub enum Command {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// Write the lake as a dbt package: a source over every table, typed staging models,
+    /// relation bridges with relationships tests, example models.
+    #[command(
+        after_help = "Examples:\n  notionlake dbt --lake ./lake --out ./notion_dbt && cd notion_dbt && dbt build --profiles-dir .\n  notionlake dbt --lake s3://bucket/lake --out ./notion_dbt --adapter spark"
+    )]
+    Dbt {
+        /// Lake location: a directory or s3://bucket/prefix.
+        #[arg(long)]
+        lake: Option<String>,
+        /// The package's folder (created when missing); files you edited there are kept.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// The dbt adapter to read the lake with: duckdb (its delta plugin) or spark
+        /// (dbt-spark and dbt-databricks, delta.`<path>`).
+        #[arg(long, value_enum, default_value_t = crate::dbt::Adapter::Duckdb)]
+        adapter: crate::dbt::Adapter,
+    },
     /// Compact each Delta table's small files into large ones (same rows, fewer files).
     #[command(after_help = "Examples:\n  notionlake optimize --lake ./lake")]
     Optimize {

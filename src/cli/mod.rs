@@ -5,6 +5,7 @@
 
 mod args;
 mod auth;
+mod dbt;
 mod demo;
 mod export;
 mod fake;
@@ -142,6 +143,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         } => run_demo(lake, notion_version.clone(), *format, &file).await,
         Command::ExportMd { lake, out } => {
             run_export(&lake_location(lake.as_deref(), &file)?, out).await
+        }
+        Command::Dbt { lake, out, adapter } => {
+            dbt::run_dbt(&lake_location(lake.as_deref(), &file)?, out, *adapter).await
         }
         Command::Optimize { lake } => run_optimize(&lake_location(lake.as_deref(), &file)?).await,
         Command::Vacuum { lake, retain } => {

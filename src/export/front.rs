@@ -103,7 +103,7 @@ pub(super) async fn attach_properties(
 /// backslashes escaped, and every character YAML does not allow raw or reads as a line break
 /// written as an escape (C0 controls, DEL, C1 controls (U+0085 among them), U+2028, U+2029,
 /// U+FFFE, U+FFFF).
-pub(super) fn quoted(s: &str) -> String {
+pub(crate) fn quoted(s: &str) -> String {
     use std::fmt::Write;
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');

@@ -11,8 +11,8 @@
 
 mod assets;
 mod front;
-mod paths;
-mod write;
+pub(crate) mod paths;
+pub(crate) mod write;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,6 +25,8 @@ use crate::sink::Lake;
 pub use assets::ASSETS_DIR;
 pub use paths::slug;
 pub use write::{Kept, MANIFEST};
+
+pub(crate) use front::quoted;
 
 /// What an export did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -39,6 +41,10 @@ pub struct ExportReport {
     pub unchanged: usize,
     /// Files removed because their page left the lake or moved.
     pub removed: usize,
+    /// The files written (relative paths).
+    pub written_paths: Vec<PathBuf>,
+    /// The files removed (relative paths).
+    pub removed_paths: Vec<PathBuf>,
     /// Files in the way that the export left alone (relative paths), and why: it never
     /// overwrites nor removes a file it does not own.
     pub kept: Vec<(PathBuf, Kept)>,

@@ -121,8 +121,8 @@ pub(super) fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Erro
     }
 }
 
-fn read_manifest(out: &Path) -> Result<Manifest, ExportError> {
-    let path = out.join(MANIFEST);
+fn read_manifest(out: &Path, name: &str) -> Result<Manifest, ExportError> {
+    let path = out.join(name);
     if is_symlink(&path) {
         return Err(ExportError::Manifest {
             path,
@@ -233,8 +233,19 @@ pub(super) async fn apply(
     out: &Path,
     files: &[PlannedFile],
 ) -> Result<ExportReport, ExportError> {
+    apply_with_manifest(lake, out, files, MANIFEST).await
+}
+
+/// [`apply`], with the manifest named `manifest` (another generator of files, such as the dbt
+/// package, keeps its own).
+pub(crate) async fn apply_with_manifest(
+    lake: &Lake,
+    out: &Path,
+    files: &[PlannedFile],
+    manifest_name: &str,
+) -> Result<ExportReport, ExportError> {
     std::fs::create_dir_all(out).map_err(io("creating", out))?;
-    let old = read_manifest(out)?;
+    let old = read_manifest(out, manifest_name)?;
     let assets = files
         .iter()
         .filter(|f| matches!(f.content, Planned::Asset(_)))
@@ -278,6 +289,7 @@ pub(super) async fn apply(
                     Planned::Asset(asset) => copy_from_lake(lake, asset, &path).await?,
                 }
                 report.written += 1;
+                report.written_paths.push(f.path.clone());
             }
         }
         let written = Written {
@@ -301,7 +313,11 @@ pub(super) async fn apply(
         match hash_existing(&path)? {
             None => {}
             Some(have) if w.wrote(&have) => {
-                report.removed += usize::from(remove_file_and_empty_dirs(out, &path)?);
+                let removed = remove_file_and_empty_dirs(out, &path)?;
+                report.removed += usize::from(removed);
+                if removed {
+                    report.removed_paths.push(rel_path);
+                }
             }
             Some(_) => {
                 report.kept.push((rel_path, Kept::Changed));
@@ -310,10 +326,10 @@ pub(super) async fn apply(
         }
     }
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Manifest {
-        path: out.join(MANIFEST),
+        path: out.join(manifest_name),
         message: e.to_string(),
     })?;
-    write_atomic(&out.join(MANIFEST), &json)?;
+    write_atomic(&out.join(manifest_name), &json)?;
     Ok(report)
 }
 

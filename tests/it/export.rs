@@ -107,6 +107,8 @@ async fn export_formats(format: TableFormat) {
             written: 0,
             unchanged: first.pages + first.assets,
             removed: 0,
+            written_paths: Vec::new(),
+            removed_paths: Vec::new(),
             kept: Vec::new(),
         }
     );

@@ -164,7 +164,7 @@ pub fn unsigned(v: &mut Value) {
     }
 }
 
-fn venv_bin(name: &str) -> PathBuf {
+pub fn venv_bin(name: &str) -> PathBuf {
     let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
     let venv = std::env::var("NOTIONLAKE_VENV")
         .map(PathBuf::from)

@@ -5,6 +5,7 @@ mod bulk;
 mod cli;
 mod client;
 mod conformance;
+mod dbt;
 mod delta;
 mod dependents;
 mod documents;

@@ -71,7 +71,7 @@ fn properties() -> Vec<PropDef> {
     ]
 }
 
-fn workspace() -> Workspace {
+pub(crate) fn workspace() -> Workspace {
     let mut ws = Workspace::new("names", 14, chrono::Utc::now() - chrono::Duration::days(1));
     let u = ws.bot.id.clone();
     let root = ws.add_page(FParent::Workspace, "Root", &u);
