@@ -256,7 +256,12 @@ fn staging(
                     name.push('_');
                 }
             }
-            select.push(format!("    {} as {}", s.expr, adapter.quote(&name)));
+            let quoted = adapter.quote(&name);
+            if s.expr == quoted {
+                select.push(format!("    {quoted}"));
+            } else {
+                select.push(format!("    {} as {quoted}", s.expr));
+            }
             docs.push(json!({
                 "name": name,
                 "description": format!("\u{201c}{}\u{201d} ({}): {}", c.name, c.notion_type, s.note),

@@ -1,6 +1,8 @@
-//! YAML for the generated dbt files, written from JSON values in block style: every string a
-//! double-quoted scalar with every control character escaped (the same writer as export-md's
-//! front matter, which PyYAML reads back exactly), so no Notion name can break a file.
+//! YAML for the generated dbt files, written from JSON values in block style, as people write
+//! dbt's files: `name` first, then `description`, then the other keys; identifiers plain; every
+//! other string a double-quoted scalar with every control character escaped (the same writer
+//! as export-md's front matter, which PyYAML reads back exactly), so no Notion name can break
+//! a file.
 
 use serde_json::Value;
 
@@ -13,9 +15,38 @@ pub fn to_yaml(value: &Value) -> String {
     out
 }
 
+/// Words YAML 1.1 readers (PyYAML, dbt's) take for something other than a string.
+const SPECIAL: [&str; 12] = [
+    "true", "false", "yes", "no", "on", "off", "y", "n", "null", "none", "~", "",
+];
+
+/// `s` plain when it is an identifier no reader takes for anything else, else quoted.
+fn text(s: &str) -> String {
+    let plain = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '+')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+' | '.'))
+        && !SPECIAL.contains(&s.to_ascii_lowercase().as_str());
+    if plain { s.to_string() } else { quoted(s) }
+}
+
+/// A map's keys in the order dbt's files use: `name`, `description`, then the rest.
+fn ordered(o: &serde_json::Map<String, Value>) -> Vec<(&String, &Value)> {
+    let rank = |k: &str| match k {
+        "name" => 0,
+        "description" => 1,
+        _ => 2,
+    };
+    let mut pairs: Vec<(&String, &Value)> = o.iter().collect();
+    pairs.sort_by_key(|(k, _)| rank(k));
+    pairs
+}
+
 fn scalar(v: &Value) -> String {
     match v {
-        Value::String(s) => quoted(s),
+        Value::String(s) => text(s),
         Value::Null => "null".into(),
         Value::Array(a) if a.is_empty() => "[]".into(),
         Value::Object(o) if o.is_empty() => "{}".into(),
@@ -31,12 +62,12 @@ fn block(v: &Value, indent: usize, out: &mut String) {
     let pad = " ".repeat(indent);
     match v {
         Value::Object(o) if !o.is_empty() => {
-            for (k, v) in o {
+            for (k, v) in ordered(o) {
                 if is_block(v) {
-                    out.push_str(&format!("{pad}{}:\n", quoted(k)));
+                    out.push_str(&format!("{pad}{}:\n", text(k)));
                     block(v, indent + 2, out);
                 } else {
-                    out.push_str(&format!("{pad}{}: {}\n", quoted(k), scalar(v)));
+                    out.push_str(&format!("{pad}{}: {}\n", text(k), scalar(v)));
                 }
             }
         }
@@ -71,10 +102,18 @@ mod tests {
                 {"name": "b", "tests": ["unique", {"relationships": {"to": "ref('x')", "field": "_id"}}]}
             ]}],
             "empty": {},
-            "flag": true
+            "flag": true,
+            "on": "yes",
+            "+materialized": "view",
         });
         let text = to_yaml(&v);
         let back: Value = serde_yaml::from_str(&text).unwrap();
         assert_eq!(back, v, "{text}");
+        assert!(text.contains("  - name: notion\n"), "{text}");
+        assert!(
+            text.contains("\"on\": \"yes\""),
+            "YAML 1.1 booleans stay strings: {text}"
+        );
+        assert!(text.contains("+materialized: view"));
     }
 }
