@@ -29,13 +29,5 @@ pub(super) async fn run_dbt(location: &str, out: &Path, adapter: Adapter) -> Res
         report.removed,
         report.kept.len()
     );
-    for (path, why) in &report.kept {
-        eprintln!("left alone: {} ({})", path.display(), why.describe());
-    }
-    if !report.kept.is_empty() {
-        return Err(CliError::ExportKept {
-            kept: report.kept.len(),
-        });
-    }
-    Ok(())
+    super::export::left_alone(&report)
 }

@@ -24,6 +24,12 @@ pub(super) async fn run_export(location: &str, out: &Path) -> Result<(), CliErro
         report.removed,
         report.kept.len()
     );
+    left_alone(&report)
+}
+
+/// Names each file a generator of files (`export-md`, `dbt`) left alone, and fails when there
+/// is one (exit 1: the user should look at them).
+pub(super) fn left_alone(report: &crate::export::ExportReport) -> Result<(), CliError> {
     for (path, why) in &report.kept {
         eprintln!("left alone: {} ({})", path.display(), why.describe());
     }
