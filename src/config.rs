@@ -42,6 +42,16 @@ pub enum ConfigError {
         /// What is wrong and what is expected.
         message: String,
     },
+    /// A `[[connection]]` entry is wrong.
+    #[error("connection {connection}: invalid {field}: {message}")]
+    Connection {
+        /// The connection's name (or its position).
+        connection: String,
+        /// The field.
+        field: &'static str,
+        /// What is wrong and what is expected.
+        message: String,
+    },
     /// No token was given.
     #[error(
         "no Notion token: set NOTION_TOKEN to an internal integration token (https://www.notion.so/my-integrations), sign in with `notionlake auth login`, or run `notionlake demo` to try the tool without an account"
@@ -68,6 +78,9 @@ pub struct FileConfig {
     pub max_attempts: Option<u32>,
     /// Where the lake lives (a directory or `s3://bucket/prefix`).
     pub lake: Option<String>,
+    /// Workspace connections that `sync --all` runs (`[[connection]]`).
+    #[serde(default)]
+    pub connection: Vec<crate::fleet::ConnectionEntry>,
 }
 
 impl FileConfig {

@@ -24,6 +24,7 @@
 //! - [`export`]: the lake's documents as Markdown files for publishing (`export-md`).
 //! - [`dbt`]: the lake as a dbt package (`notionlake dbt`).
 //! - [`files`]: Notion-hosted files kept in the lake.
+//! - [`fleet`]: many workspace connections from one config.
 //! - [`config`]: settings from flags, environment and a TOML file, validated once.
 //! - [`sync`]: a run as the data flows: discovery, one data source, page marks, the crawl and
 //!   its scheduler, the write side behind a bounded queue; inventory.
@@ -38,6 +39,7 @@ pub mod export;
 pub mod fake;
 pub mod files;
 pub mod flatten;
+pub mod fleet;
 pub mod model;
 pub mod notion;
 pub mod shell;

@@ -28,7 +28,7 @@ Examples:
   NOTION_TOKEN=ntn_… notionlake sync --lake ./lake  # extract your workspace
   notionlake fake-notion --port 7700                # run the fake Notion server")]
 pub struct Cli {
-    /// Optional TOML config file (keys: api_base, notion_version, rps, burst, timeout_secs, max_attempts, lake).
+    /// Optional TOML config file (keys: api_base, notion_version, rps, burst, timeout_secs, max_attempts, lake, and [[connection]] entries for sync --all).
     #[arg(long, global = true, env = "NOTIONLAKE_CONFIG")]
     pub config: Option<PathBuf>,
     /// Log format on stderr.
@@ -111,6 +111,15 @@ pub enum Command {
         /// A lake keeps its format; another one is refused.
         #[arg(long, value_enum)]
         format: Option<crate::sink::TableFormat>,
+        /// Sync every [[connection]] of the config file (each its own token, lake and limits).
+        #[arg(long, conflicts_with_all = ["connections", "lake", "inventory"])]
+        all: bool,
+        /// Sync this [[connection]] of the config file (repeatable).
+        #[arg(long = "connection", value_name = "NAME", conflicts_with_all = ["lake", "inventory"])]
+        connections: Vec<String>,
+        /// Connections synced at once with --all or --connection.
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
     },
     /// Write the lake's documents as Markdown files: one per page, in folders that follow the
     /// page hierarchy, with YAML front matter; a later run writes only what changed and removes

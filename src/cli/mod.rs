@@ -9,6 +9,7 @@ mod dbt;
 mod demo;
 mod export;
 mod fake;
+mod fleet;
 mod maintain;
 mod print;
 mod sql;
@@ -54,6 +55,14 @@ pub enum CliError {
     /// A SQL statement or shell command failed (exit 1).
     #[error("{0}")]
     Shell(String),
+    /// Some connections of a `sync --all` failed (exit 1).
+    #[error("{} of {total} connections failed: {}", failed.len(), failed.join(", "))]
+    Connections {
+        /// The failed connections' names.
+        failed: Vec<String>,
+        /// How many ran.
+        total: usize,
+    },
     /// The export left files alone that were in its way (exit 1).
     #[error(
         "{kept} files in the export folder were left alone (listed above): the export never overwrites or removes a file it did not write, or one changed since; move them away (or keep your changes elsewhere) and export again"
@@ -96,11 +105,35 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let file = load_file(&cli)?;
     match &cli.command {
         Command::Sync {
+            all,
+            connections,
+            parallel,
+            conn,
+            select,
+            format,
+            ..
+        } if *all || !connections.is_empty() => {
+            let names = if *all {
+                Vec::new()
+            } else {
+                connections.clone()
+            };
+            let fleet = fleet::Fleet {
+                config: cli.config.as_deref(),
+                file: &file,
+                flags: conn.into(),
+                names,
+                parallel: *parallel,
+            };
+            fleet.run(select, *format).await
+        }
+        Command::Sync {
             conn,
             lake,
             inventory,
             select,
             format,
+            ..
         } => {
             let settings = Settings::resolve(&conn.into(), &file)?;
             let client = settings.client()?;

@@ -149,10 +149,12 @@ impl Keeper {
             self.downloader.clone(),
             Arc::clone(&self.budget),
         );
-        self.tasks.spawn(async move {
+        let download = async move {
             let fetched = downloader.fetch_within(&lake, &url, &budget).await;
             (key, fetched)
-        });
+        };
+        self.tasks
+            .spawn(tracing::Instrument::in_current_span(download));
     }
 
     /// Waits for every download started, and records how each ended.

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use tracing::Instrument;
 
 use serde_json::Value;
 use tokio::task::{JoinError, JoinSet};
@@ -186,17 +187,24 @@ impl CrawlJobs {
             if let Some(id) = self.to_retrieve.pop() {
                 let client = self.crawler.client.clone();
                 self.retrieving_now.insert(id.clone());
-                self.jobs.spawn(async move {
-                    let page = client.retrieve_page(&id).await;
-                    Done::Retrieved(id, page)
-                });
+                // Spawned work stays in the run's span (a connection's name, with --all).
+                self.jobs.spawn(
+                    async move {
+                        let page = client.retrieve_page(&id).await;
+                        Done::Retrieved(id, page)
+                    }
+                    .in_current_span(),
+                );
             } else if let Some((id, head)) = self.queue.pop() {
                 let crawler = Arc::clone(&self.crawler);
                 self.crawling.insert(id.clone(), head);
-                self.jobs.spawn(async move {
-                    let content = crawler.crawl_page(&id).await;
-                    Done::Crawled(id, head, content)
-                });
+                self.jobs.spawn(
+                    async move {
+                        let content = crawler.crawl_page(&id).await;
+                        Done::Crawled(id, head, content)
+                    }
+                    .in_current_span(),
+                );
             } else {
                 break;
             }

@@ -172,7 +172,9 @@ impl Output {
         let side = WriteSide::new(destination, fixed);
         Output {
             queue: Some(queue),
-            task: Some(tokio::spawn(side.run(inbox))),
+            task: Some(tokio::spawn(tracing::Instrument::in_current_span(
+                side.run(inbox),
+            ))),
             next_slot: 0,
         }
     }

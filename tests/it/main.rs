@@ -13,6 +13,7 @@ mod export;
 mod fake_server;
 mod files;
 mod files_sync;
+mod fleet;
 mod freshness;
 mod golden;
 mod history;
