@@ -322,9 +322,16 @@ pub fn render(rich_text: &Value, ctx: &Context<'_>, links: &mut Links) -> (Strin
                 toks.push(Tok::Open(m));
                 open.push(m);
             }
-            // Code spans side by side are one span (two would merge their backtick fences).
+            // Code spans side by side are one span (two would merge their backtick fences). A
+            // `!` right before a link would make it an image: it is escaped.
             match (toks.last_mut(), tok) {
                 (Some(Tok::Code(before)), Tok::Code(code)) => before.push_str(&code),
+                (Some(Tok::Md(before)), Tok::Md(md))
+                    if before.ends_with('!') && md.starts_with('[') =>
+                {
+                    before.insert(before.len() - 1, '\\');
+                    toks.push(Tok::Md(md));
+                }
                 (_, tok) => toks.push(tok),
             }
         }
@@ -528,6 +535,20 @@ mod tests {
             "**bold** plain"
         );
         assert_eq!(md(vec![text("x`y", false, false, true)]), "``x`y``");
+    }
+
+    /// Regression (found by the readback proptest): text ending in `!` before a link made
+    /// the link an image.
+    #[test]
+    fn a_bang_before_a_link_stays_text() {
+        let mut link = text("go", false, false, false);
+        link["href"] = json!("https://x.test/a");
+        link["text"]["link"] = json!({"url": "https://x.test/a"});
+        assert_eq!(
+            md(vec![text("Look!", false, false, false), link]),
+            "Look\\![go](https://x.test/a)"
+        );
+        assert_eq!(md(vec![text("Look!", false, false, false)]), "Look!");
     }
 
     #[test]
