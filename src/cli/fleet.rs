@@ -7,7 +7,7 @@ use std::path::Path;
 use super::print::print_report;
 use super::*;
 use crate::config::ConnectionArgs;
-use crate::fleet::{Outcome, check_file_mode, connections, sync_connections};
+use crate::fleet::{Ended, Outcome, check_file_mode, connections, sync_connections};
 
 /// What a fleet run is asked.
 pub(super) struct Fleet<'a> {
@@ -77,22 +77,28 @@ fn summarize(outcomes: &[Outcome]) -> Result<Vec<String>, CliError> {
     let mut failed = Vec::new();
     for o in outcomes {
         writeln!(out, "== connection {} ({})", o.name, o.lake).map_err(stdout_error)?;
-        match &o.result {
-            Ok(report) => print_report(&mut out, report, &o.lake).map_err(stdout_error)?,
-            Err(e) => writeln!(out, "error: {e}").map_err(stdout_error)?,
+        match &o.ended {
+            Ended::Synced(report) => {
+                print_report(&mut out, report, &o.lake).map_err(stdout_error)?
+            }
+            Ended::RunningElsewhere(why) => {
+                writeln!(out, "skipped: {why}").map_err(stdout_error)?
+            }
+            Ended::Failed(e) => writeln!(out, "error: {e}").map_err(stdout_error)?,
         }
     }
     writeln!(out, "connections:").map_err(stdout_error)?;
     for o in outcomes {
-        let line = match &o.result {
-            Ok(r) => {
+        let line = match &o.ended {
+            Ended::Synced(r) => {
                 let rows: usize = r.tables.iter().map(|t| t.rows).sum();
                 format!(
                     "ok      {rows} rows, {} requests ({} rate-limited)",
                     r.requests.total_requests, r.requests.rate_limited
                 )
             }
-            Err(e) => {
+            Ended::RunningElsewhere(why) => format!("skipped {why}"),
+            Ended::Failed(e) => {
                 failed.push(o.name.clone());
                 format!("failed  {e}")
             }

@@ -6,4 +6,4 @@ pub mod connections;
 pub mod run;
 
 pub use connections::{Connection, ConnectionEntry, check_file_mode, connections};
-pub use run::{Outcome, sync_connections};
+pub use run::{Ended, Outcome, sync_connections};

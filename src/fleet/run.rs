@@ -1,7 +1,9 @@
 //! Syncing several connections at once: at most `parallel` at a time, each an ordinary sync of
 //! its own lake with its own client, inside a tracing span that carries its name (so every log
 //! line, in text or JSON, says which connection it is about). A connection that fails (a
-//! revoked token, an unreachable bucket) is an outcome like the others.
+//! revoked token, an unreachable bucket) is an outcome like the others; one whose lake another
+//! process is syncing (its lock is held: another machine of the fleet) is skipped at once as
+//! running elsewhere. The lake locks are the fleet's only coordination.
 
 use std::time::{Duration, Instant};
 
@@ -10,25 +12,38 @@ use tracing::Instrument;
 
 use super::Connection;
 use crate::sink::Lake;
-use crate::sync::{SyncOptions, SyncReport, sync_workspace};
+use crate::state::lock::LockError;
+use crate::sync::{SyncError, SyncOptions, SyncReport, sync_workspace};
 
 /// How one connection's run ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// Synced: its report.
+    Synced(Box<SyncReport>),
+    /// Another process holds its lake's lock (another machine of the fleet is syncing it): it
+    /// was skipped at once, which is no failure.
+    RunningElsewhere(String),
+    /// It failed: the error as the user reads it.
+    Failed(String),
+}
+
+/// One connection's run.
 #[derive(Debug)]
 pub struct Outcome {
     /// The connection.
     pub name: String,
     /// Its lake.
     pub lake: String,
-    /// Its run's report, or the error that ended it (as the user reads it).
-    pub result: Result<SyncReport, String>,
+    /// How it ended.
+    pub ended: Ended,
     /// How long it took.
     pub duration: Duration,
 }
 
 impl Outcome {
-    /// Whether the run succeeded.
-    pub fn succeeded(&self) -> bool {
-        self.result.is_ok()
+    /// Whether the run failed.
+    pub fn failed(&self) -> bool {
+        matches!(self.ended, Ended::Failed(_))
     }
 }
 
@@ -56,18 +71,29 @@ async fn sync_one(connection: Connection, options: &SyncOptions) -> Outcome {
     let result = async {
         let client = connection.settings.client().map_err(|e| e.to_string())?;
         let lake = Lake::open(&connection.lake).map_err(|e| e.to_string())?;
-        sync_workspace(&client, &lake, options)
-            .await
-            .map_err(|e| e.to_string())
+        Ok::<_, String>(sync_workspace(&client, &lake, options).await)
     }
     .await;
-    if let Err(e) = &result {
+    let ended = match result {
+        Ok(Ok(report)) => Ended::Synced(Box::new(report)),
+        Ok(Err(SyncError::Locked(LockError::Held(holder)))) => {
+            let elsewhere = format!(
+                "running elsewhere (run {} on {} pid {})",
+                holder.run_id, holder.host, holder.pid
+            );
+            tracing::info!("{elsewhere}: skipped");
+            Ended::RunningElsewhere(elsewhere)
+        }
+        Ok(Err(e)) => Ended::Failed(e.to_string()),
+        Err(e) => Ended::Failed(e),
+    };
+    if let Ended::Failed(e) = &ended {
         tracing::error!("{e}");
     }
     Outcome {
         name: connection.name,
         lake: connection.lake,
-        result,
+        ended,
         duration: started.elapsed(),
     }
 }

@@ -115,3 +115,77 @@ async fn sync_all_runs_every_connection_and_names_the_one_that_failed() {
         "the refused connection wrote no table"
     );
 }
+
+/// A connection whose lake another process is syncing (its lock is held, as by another machine
+/// of the fleet) is skipped at once as running elsewhere, without failing the run; the others
+/// are synced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lake_locked_elsewhere_is_skipped_not_failed() {
+    let (acme, _) = demo_fake(FakeConfig::unlimited()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = |n: &str| dir.path().join(n).display().to_string();
+    let busy = Lake::open(&lake("busy")).unwrap();
+    let held = notionlake::state::lock::LakeLock::acquire(
+        &busy,
+        "run-on-another-pod",
+        std::time::Duration::from_secs(600),
+    )
+    .await
+    .unwrap();
+    let config = dir.path().join("notionlake.toml");
+    let entry = |name: &str| {
+        format!(
+            "[[connection]]\nname = \"{name}\"\ntoken_env = \"NL_TEST_TOKEN\"\nlake = \"{}\"\napi_base = \"{}\"\n",
+            lake(name),
+            acme.url()
+        )
+    };
+    std::fs::write(
+        &config,
+        format!(
+            "rps = 1000\nburst = 100\n{}{}",
+            entry("free"),
+            entry("busy")
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_notionlake"))
+            .args(["sync", "--all", "--config"])
+            .arg(&config)
+            .env("NL_TEST_TOKEN", DEMO_TOKEN)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let busy_line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("busy "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        busy_line.contains("skipped running elsewhere (run run-on-another-pod"),
+        "{busy_line}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "skipped at once, not after the lock's validity"
+    );
+    assert!(Lake::open(&lake("free")).is_ok());
+    assert!(
+        dir.path().join("free/_notionlake/registry.json").exists(),
+        "the free connection was synced"
+    );
+    assert!(
+        !dir.path().join("busy/_notionlake/registry.json").exists(),
+        "the busy lake was not touched"
+    );
+    held.release().await.unwrap();
+}
