@@ -120,6 +120,11 @@ pub enum Command {
         /// Connections synced at once with --all or --connection.
         #[arg(long, default_value_t = 4)]
         parallel: usize,
+        /// With --all or --connection: a JSON file, rewritten atomically after each
+        /// connection's run, with each one's last success, outcome, rows, requests, 429s,
+        /// duration and lag (for schedulers and monitors).
+        #[arg(long, value_name = "PATH")]
+        status_file: Option<std::path::PathBuf>,
     },
     /// Write the lake's documents as Markdown files: one per page, in folders that follow the
     /// page hierarchy, with YAML front matter; a later run writes only what changed and removes

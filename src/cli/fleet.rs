@@ -21,6 +21,8 @@ pub(super) struct Fleet<'a> {
     pub names: Vec<String>,
     /// Connections at once.
     pub parallel: usize,
+    /// The status file to keep, if any.
+    pub status_file: Option<std::path::PathBuf>,
 }
 
 impl Fleet<'_> {
@@ -47,7 +49,14 @@ impl Fleet<'_> {
             ..select.options()
         };
         loop {
-            let outcomes = sync_connections(list.clone(), &options, self.parallel).await;
+            let record = |o: &Outcome| {
+                if let Some(path) = &self.status_file
+                    && let Err(e) = crate::fleet::status::record(path, o, chrono::Utc::now())
+                {
+                    tracing::warn!("could not write the status file {}: {e}", path.display());
+                }
+            };
+            let outcomes = sync_connections(list.clone(), &options, self.parallel, &record).await;
             let failed = summarize(&outcomes)?;
             let Some(every) = select.watch else {
                 return match failed.is_empty() {

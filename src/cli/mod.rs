@@ -108,6 +108,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             all,
             connections,
             parallel,
+            status_file,
             conn,
             select,
             format,
@@ -124,6 +125,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 flags: conn.into(),
                 names,
                 parallel: *parallel,
+                status_file: status_file.clone(),
             };
             fleet.run(select, *format).await
         }

@@ -1,9 +1,11 @@
 //! Many workspaces from one deployment: [`connections`] reads and checks the config file's
-//! `[[connection]]` list, and [`run`] syncs them concurrently, each with its own client (and
-//! rate limiter), lake, lock, state and summary, one failing without stopping the others.
+//! `[[connection]]` list, [`run`] syncs them concurrently, each with its own client (and rate
+//! limiter), lake, lock, state and summary, one failing without stopping the others, and
+//! [`status`] keeps the file schedulers read.
 
 pub mod connections;
 pub mod run;
+pub mod status;
 
 pub use connections::{Connection, ConnectionEntry, check_file_mode, connections};
 pub use run::{Ended, Outcome, sync_connections};

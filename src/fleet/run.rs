@@ -47,16 +47,22 @@ impl Outcome {
     }
 }
 
-/// Syncs every connection with `options`, at most `parallel` at once; the outcomes in the
-/// connections' order.
+/// Syncs every connection with `options`, at most `parallel` at once, calling `done` with each
+/// outcome as it ends; the outcomes in the connections' order.
 pub async fn sync_connections(
     connections: Vec<Connection>,
     options: &SyncOptions,
     parallel: usize,
+    done: &(dyn Fn(&Outcome) + Sync),
 ) -> Vec<Outcome> {
     let runs = connections.into_iter().enumerate().map(|(i, c)| {
         let span = tracing::info_span!("connection", connection = %c.name);
-        async move { (i, sync_one(c, options).await) }.instrument(span)
+        async move {
+            let outcome = sync_one(c, options).await;
+            done(&outcome);
+            (i, outcome)
+        }
+        .instrument(span)
     });
     let mut done: Vec<(usize, Outcome)> = futures::stream::iter(runs)
         .buffer_unordered(parallel.max(1))

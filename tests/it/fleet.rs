@@ -149,11 +149,15 @@ async fn a_lake_locked_elsewhere_is_skipped_not_failed() {
         ),
     )
     .unwrap();
+    let status = dir.path().join("status.json");
+    let status_path = status.clone();
     let started = std::time::Instant::now();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_notionlake"))
             .args(["sync", "--all", "--config"])
             .arg(&config)
+            .arg("--status-file")
+            .arg(&status)
             .env("NL_TEST_TOKEN", DEMO_TOKEN)
             .output()
             .unwrap()
@@ -187,5 +191,16 @@ async fn a_lake_locked_elsewhere_is_skipped_not_failed() {
         !dir.path().join("busy/_notionlake/registry.json").exists(),
         "the busy lake was not touched"
     );
+    // The status file: one entry per connection, as schedulers read it.
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&status_path).unwrap()).unwrap();
+    let free = &doc["connections"]["free"];
+    assert_eq!(free["outcome"], "ok", "{doc}");
+    assert!(free["rows"].as_u64().unwrap() > 0 && free["requests"].as_u64().unwrap() > 0);
+    assert!(free["lag_secs"].as_i64().unwrap() <= 5, "{doc}");
+    assert!(free["last_success"].is_string());
+    let busy = &doc["connections"]["busy"];
+    assert_eq!(busy["outcome"], "running_elsewhere", "{doc}");
+    assert!(busy["last_success"].is_null());
     held.release().await.unwrap();
 }
