@@ -5,40 +5,10 @@
 //! credential file (`credentials`, checked for its mode as ssh checks a key's).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::Deserialize;
-
-use crate::config::{ConfigError, ConnectionArgs, FileConfig, Settings};
+use crate::config::{ConfigError, ConnectionArgs, ConnectionEntry, FileConfig, Settings};
 use crate::notion::SecretString;
-
-/// One `[[connection]]` entry as written in the file.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectionEntry {
-    /// Its name (letters, digits, `-` and `_`): in logs, summaries and `--connection`.
-    pub name: Option<String>,
-    /// The environment variable holding its integration token.
-    pub token_env: Option<String>,
-    /// Its OAuth credential file (from `notionlake auth login --connection NAME`).
-    pub credentials: Option<PathBuf>,
-    /// A token written into the file: refused (secrets never sit in the config).
-    pub token: Option<toml::Value>,
-    /// Its lake: a directory or `s3://bucket/prefix`.
-    pub lake: Option<String>,
-    /// Base URL of the Notion API (overrides the file's).
-    pub api_base: Option<String>,
-    /// Notion-Version (overrides the file's).
-    pub notion_version: Option<String>,
-    /// Average requests per second of this connection (overrides the file's).
-    pub rps: Option<f64>,
-    /// Burst of its token bucket (overrides the file's).
-    pub burst: Option<u32>,
-    /// Per-request timeout in seconds (overrides the file's).
-    pub timeout_secs: Option<f64>,
-    /// Attempts per request (overrides the file's).
-    pub max_attempts: Option<u32>,
-}
 
 /// A connection checked and ready to run.
 #[derive(Debug, Clone)]

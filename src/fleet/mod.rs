@@ -7,5 +7,5 @@ pub mod connections;
 pub mod run;
 pub mod status;
 
-pub use connections::{Connection, ConnectionEntry, check_file_mode, connections};
+pub use connections::{Connection, check_file_mode, connections};
 pub use run::{Ended, Outcome, sync_connections};
