@@ -86,9 +86,19 @@ pub(super) fn print_report(
         writeln!(out, "  {s:<22} skipped (capability missing)")?;
     }
     let r = &report.requests;
+    let reasons = if r.rate_limit_reasons.is_empty() {
+        String::new()
+    } else {
+        let by: Vec<String> = r
+            .rate_limit_reasons
+            .iter()
+            .map(|(reason, n)| format!("{n} {reason}"))
+            .collect();
+        format!(": {}", by.join(", "))
+    };
     writeln!(
         out,
-        "requests: {} ({} retries, {} rate-limited, {} bytes received)",
+        "requests: {} ({} retries, {} rate-limited{reasons}, {} bytes received)",
         r.total_requests, r.retries, r.rate_limited, r.bytes_received
     )?;
     if let Some(c) = &report.comments_refresh {

@@ -26,8 +26,25 @@ pub(super) fn request_id() -> String {
 
 /// A Notion error object response.
 pub(super) fn error(status: u16, code: &str, message: impl Into<String>) -> Response {
+    error_with(status, code, message, None)
+}
+
+/// Which of Notion's two limits a 429 of the fake's own limiter reports (its limiter is one
+/// connection's).
+pub(super) const CONNECTION_LIMIT_REASON: &str = "public_api_request_rate_limit";
+
+/// An error answer with Notion's `additional_data` (a 429's `rate_limit_reason`).
+pub(super) fn error_with(
+    status: u16,
+    code: &str,
+    message: impl Into<String>,
+    additional_data: Option<serde_json::Value>,
+) -> Response {
     let rid = request_id();
-    let body = json!({"object": "error", "status": status, "code": code, "message": message.into(), "request_id": rid});
+    let mut body = json!({"object": "error", "status": status, "code": code, "message": message.into(), "request_id": rid});
+    if let Some(extra) = additional_data {
+        body["additional_data"] = extra;
+    }
     let mut resp = (
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         Json(body),
@@ -192,10 +209,11 @@ pub(super) async fn gate_inner(
     {
         state.stats_mut().rate_limited += 1;
         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-        let mut resp = error(
+        let mut resp = error_with(
             429,
             "rate_limited",
             "You have been rate limited. Please try again in a few minutes.",
+            Some(json!({"rate_limit_reason": CONNECTION_LIMIT_REASON})),
         );
         resp.headers_mut()
             .insert("retry-after", HeaderValue::from(secs));

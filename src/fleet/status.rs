@@ -31,6 +31,9 @@ pub struct ConnectionStatus {
     pub requests: u64,
     /// Of them, answered 429.
     pub rate_limited: u64,
+    /// Those 429s by the limit Notion named (connection or workspace).
+    #[serde(default)]
+    pub rate_limit_reasons: BTreeMap<String, u64>,
     /// Its last run's duration in seconds.
     pub duration_secs: f64,
     /// Seconds from the last success to this entry's writing (`null`: never succeeded).
@@ -66,12 +69,19 @@ pub fn record(path: &Path, outcome: &Outcome, now: DateTime<Utc>) -> std::io::Re
     ) = match &outcome.ended {
         Ended::Synced(r) => {
             entry.last_success = Some(now);
+            entry.rate_limit_reasons = r.requests.rate_limit_reasons.clone();
             let rows = r.tables.iter().map(|t| t.rows).sum();
             let q = &r.requests;
             ("ok".into(), None, rows, q.total_requests, q.rate_limited)
         }
-        Ended::RunningElsewhere(why) => ("running_elsewhere".into(), Some(why.clone()), 0, 0, 0),
-        Ended::Failed(e) => ("failed".into(), Some(e.clone()), 0, 0, 0),
+        Ended::RunningElsewhere(why) => {
+            entry.rate_limit_reasons.clear();
+            ("running_elsewhere".into(), Some(why.clone()), 0, 0, 0)
+        }
+        Ended::Failed(e) => {
+            entry.rate_limit_reasons.clear();
+            ("failed".into(), Some(e.clone()), 0, 0, 0)
+        }
     };
     doc.updated_at = Some(now);
     for status in doc.connections.values_mut() {

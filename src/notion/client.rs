@@ -301,6 +301,12 @@ impl NotionClient {
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(body) if body.get("object").and_then(Value::as_str) == Some("error") => {
                 let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
+                if status == 429 {
+                    let reason = body
+                        .pointer("/additional_data/rate_limit_reason")
+                        .and_then(Value::as_str);
+                    inner.stats.record_rate_limit_reason(reason);
+                }
                 Err(NotionError::Api(Box::new(ApiError {
                     endpoint: req.endpoint.to_string(),
                     status,

@@ -11,6 +11,7 @@ use serde::Serialize;
 #[derive(Debug, Default)]
 pub struct ClientStats {
     requests: Mutex<BTreeMap<String, u64>>,
+    rate_limit_reasons: Mutex<BTreeMap<String, u64>>,
     retries: AtomicU64,
     rate_limited: AtomicU64,
     overloaded: AtomicU64,
@@ -31,6 +32,10 @@ pub struct StatsSnapshot {
     pub retries: u64,
     /// 429 `rate_limited` responses received.
     pub rate_limited: u64,
+    /// Those 429s by the limit Notion names (`additional_data.rate_limit_reason`:
+    /// `public_api_request_rate_limit` for the connection's, `public_api_space_request_rate_limit`
+    /// for the workspace's; `unspecified` when the answer names none).
+    pub rate_limit_reasons: BTreeMap<String, u64>,
     /// 529 `service_overload` responses received.
     pub overloaded: u64,
     /// 5xx responses other than 529.
@@ -59,6 +64,14 @@ impl ClientStats {
         };
     }
 
+    /// Counts a 429 under the limit it names.
+    pub(crate) fn record_rate_limit_reason(&self, reason: Option<&str>) {
+        if let Ok(mut m) = self.rate_limit_reasons.lock() {
+            *m.entry(reason.unwrap_or("unspecified").to_string())
+                .or_default() += 1;
+        }
+    }
+
     pub(crate) fn record_transport_error(&self) {
         self.transport_errors.fetch_add(1, Ordering::Relaxed);
     }
@@ -83,6 +96,11 @@ impl ClientStats {
             requests,
             retries: self.retries.load(Ordering::Relaxed),
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            rate_limit_reasons: self
+                .rate_limit_reasons
+                .lock()
+                .map(|m| m.clone())
+                .unwrap_or_default(),
             overloaded: self.overloaded.load(Ordering::Relaxed),
             server_errors: self.server_errors.load(Ordering::Relaxed),
             transport_errors: self.transport_errors.load(Ordering::Relaxed),

@@ -143,6 +143,15 @@ async fn rate_limited_requests_wait_for_retry_after_on_a_paused_clock() {
     // Each 429 was followed by a wait of Retry-After (1 s) before the retry.
     assert!(stats.rate_limited >= 3, "{stats:?}");
     assert_eq!(stats.rate_limited, fake_stats.rate_limited);
+    // Every 429 names the limit it hit: the fake's limiter is the connection's.
+    assert_eq!(
+        stats.rate_limit_reasons,
+        [(
+            "public_api_request_rate_limit".to_string(),
+            stats.rate_limited
+        )]
+        .into()
+    );
     assert_eq!(stats.retries, stats.rate_limited);
     assert_eq!(fake_stats.count("GET /v1/users/me"), 4 + stats.rate_limited);
     let waited = virtual_start.elapsed();
