@@ -532,6 +532,11 @@ pub enum AuthAction {
         /// Where to store the credentials.
         #[arg(long, env = "NOTIONLAKE_CREDENTIALS")]
         credentials: Option<PathBuf>,
+        /// Log in for this [[connection]] of the config file: the credentials go to
+        /// <config dir>/notionlake/connections/NAME.json (unless --credentials says where), and
+        /// the entry to add is printed.
+        #[arg(long, value_name = "NAME")]
+        connection: Option<String>,
     },
     /// Show the workspace and bot of the current token, and whether it is valid.
     Status {

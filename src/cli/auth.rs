@@ -28,6 +28,7 @@ async fn login(action: &AuthAction) -> Result<(), CliError> {
         redirect_port,
         manual,
         credentials,
+        connection,
     } = action
     else {
         return Ok(());
@@ -88,7 +89,11 @@ async fn login(action: &AuthAction) -> Result<(), CliError> {
         workspace_name: field("/bot/workspace_name"),
         bot_id: field("/id"),
     };
-    let path = credentials.clone().unwrap_or_else(default_credentials_path);
+    let path = match (credentials, connection) {
+        (Some(path), _) => path.clone(),
+        (None, Some(name)) => crate::fleet::connections::credentials_path(name)?,
+        (None, None) => default_credentials_path(),
+    };
     save_credentials(&path, &creds)?;
     println!(
         "logged in to workspace {} (bot {}); credentials in {}",
@@ -96,6 +101,12 @@ async fn login(action: &AuthAction) -> Result<(), CliError> {
         creds.bot_id.as_deref().unwrap_or("?"),
         path.display()
     );
+    if let Some(name) = connection {
+        println!(
+            "add to the config file:\n[[connection]]\nname = \"{name}\"\ncredentials = {}\nlake = \"…\"",
+            toml::Value::String(path.display().to_string())
+        );
+    }
     Ok(())
 }
 

@@ -44,6 +44,25 @@ fn too_open(_path: &Path, _secret: bool) -> Option<u32> {
     None
 }
 
+/// Whether `name` can name a connection: letters, digits, `-` and `_`.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+}
+
+/// Where `auth login --connection NAME` keeps the connection's OAuth credentials:
+/// `<config dir>/notionlake/connections/NAME.json`.
+pub fn credentials_path(name: &str) -> Result<std::path::PathBuf, ConfigError> {
+    if !valid_name(name) {
+        return Err(invalid(name, "name", "use letters, digits, - and _ only"));
+    }
+    let default = crate::notion::oauth::default_credentials_path();
+    let dir = default.parent().unwrap_or(Path::new("."));
+    Ok(dir.join("connections").join(format!("{name}.json")))
+}
+
 /// Checks the config file's own mode (it says which tokens and lakes a run uses: nobody else
 /// may change it).
 pub fn check_file_mode(path: &Path) -> Result<(), ConfigError> {
@@ -112,10 +131,7 @@ fn check(
         .clone()
         .filter(|n| !n.is_empty())
         .ok_or_else(|| invalid(label, "name", "every connection needs a name"))?;
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
-    {
+    if !valid_name(&name) {
         return Err(invalid(label, "name", "use letters, digits, - and _ only"));
     }
     if entry.token.is_some() {

@@ -268,13 +268,14 @@ fn status_then_logout_revokes_and_deletes() {
     );
 }
 
-// Multi-threaded: the fake must keep serving while this thread waits for the child.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn manual_login_accepts_the_pasted_redirect_url() {
+/// `auth login --manual` with `args`, the browser's part played here: approve, and paste the
+/// address Notion redirects to (nothing listens there). Its output.
+async fn manual_login(
+    fake: &notionlake::fake::FakeNotion,
+    args: &[&str],
+    env: &[(&str, &std::path::Path)],
+) -> std::process::Output {
     use std::io::{BufRead, BufReader, Write};
-    let fake = oauth_fake(1000).await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("credentials.json");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_notionlake"))
         .args([
             "auth",
@@ -284,9 +285,9 @@ async fn manual_login_accepts_the_pasted_redirect_url() {
             "cid-123",
             "--api-base",
             &fake.url(),
-            "--credentials",
-            path.to_str().unwrap(),
         ])
+        .args(args)
+        .envs(env.iter().copied())
         .env("NOTION_CLIENT_SECRET", SECRET)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -303,7 +304,6 @@ async fn manual_login_accepts_the_pasted_redirect_url() {
         }
         seen.push_str(&url);
     }
-    // The browser: approve, and copy the address Notion redirects to (nothing listens there).
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -314,13 +314,67 @@ async fn manual_login_accepts_the_pasted_redirect_url() {
         .to_string();
     writeln!(child.stdin.take().unwrap(), "{location}").unwrap();
     let out = child.wait_with_output().unwrap();
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
     assert!(
         out.status.success(),
-        "{}",
+        "{}\n{rest}",
         String::from_utf8_lossy(&out.stdout)
     );
+    out
+}
+
+// Multi-threaded: the fake must keep serving while this thread waits for the child.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_login_accepts_the_pasted_redirect_url() {
+    let fake = oauth_fake(1000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("credentials.json");
+    let out = manual_login(&fake, &["--credentials", path.to_str().unwrap()], &[]).await;
     assert!(String::from_utf8_lossy(&out.stdout).contains("logged in to workspace Acme Robotics"));
     assert!(load_credentials(&path).unwrap().refresh_token.is_some());
+}
+
+/// `auth login --connection NAME` keeps the connection's credentials in its own file (mode
+/// 0600, under the config directory) and prints the `[[connection]]` entry that uses it, which
+/// the config's checks accept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_for_a_connection_keeps_its_own_credentials_and_prints_its_entry() {
+    let fake = oauth_fake(1000).await;
+    let home = tempfile::tempdir().unwrap();
+    let out = manual_login(
+        &fake,
+        &["--connection", "acme"],
+        &[("XDG_CONFIG_HOME", home.path())],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let path = home.path().join("notionlake/connections/acme.json");
+    assert!(
+        load_credentials(&path).unwrap().refresh_token.is_some(),
+        "{stdout}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let entry = &stdout[stdout.find("[[connection]]").expect("the entry")..];
+    let entry = entry.replace("\"…\"", "\"./lake\"");
+    let file: notionlake::config::FileConfig = toml::from_str(&entry).unwrap();
+    let checked = notionlake::fleet::connections(
+        &file,
+        &notionlake::config::ConnectionArgs::default(),
+        &[],
+        |_| None,
+    )
+    .unwrap();
+    assert_eq!(checked[0].name, "acme");
+    assert_eq!(
+        checked[0].settings.credentials.as_deref(),
+        Some(path.as_path())
+    );
 }
 
 /// Regression: the refresh request had no timeout, so a token endpoint that never answered
