@@ -278,26 +278,13 @@ fn remove_projects_cover(fake: &FakeNotion, ids: &DemoIds) {
         .edit_page_now(&page, &ids.people["grace"], |p| p.cover = Value::Null);
 }
 
-/// Every path under `dir` (relative, `/`-separated) with its bytes.
+/// Every file under `dir` (relative, `/`-separated) with its bytes: export-md's own test
+/// helper, its paths as text.
 fn export_files(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p
-                    .strip_prefix(dir)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
+    crate::export::files(dir)
+        .into_iter()
+        .map(|(p, b)| (p.to_string_lossy().replace('\\', "/"), b))
+        .collect()
 }
 
 /// The link targets of a Markdown file: `](target)` and front-matter values that name assets.
