@@ -180,18 +180,25 @@ pub async fn remove_partials(lake: &Lake) -> Result<usize, SinkError> {
             path: prefix.to_string(),
             source,
         })?;
-        match store.delete(&meta.location).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => removed += 1,
-            Err(source) => {
-                return Err(SinkError::Store {
-                    action: "removing",
-                    path: meta.location.to_string(),
-                    source,
-                });
-            }
-        }
+        remove_object(lake, &meta.location).await?;
+        removed += 1;
     }
     Ok(removed)
+}
+
+/// Removes the object at `location` of `lake`'s store; one already gone is no error.
+pub(super) async fn remove_object(
+    lake: &Lake,
+    location: &object_store::path::Path,
+) -> Result<(), SinkError> {
+    match lake.store().delete(location).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(source) => Err(SinkError::Store {
+            action: "removing",
+            path: location.to_string(),
+            source,
+        }),
+    }
 }
 
 #[cfg(test)]

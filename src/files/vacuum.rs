@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, HashSet};
 
 use futures::StreamExt;
-use object_store::ObjectStoreExt;
 use serde::{Deserialize, Serialize};
 
 use super::store::CONTENT_DIR;
@@ -71,16 +70,7 @@ pub async fn vacuum_files(
             .checked_add_signed(retain)
             .is_some_and(|end| end <= now)
         {
-            match store.delete(&meta.location).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(source) => {
-                    return Err(SinkError::Store {
-                        action: "removing",
-                        path: meta.location.to_string(),
-                        source,
-                    });
-                }
-            }
+            super::store::remove_object(lake, &meta.location).await?;
             marks.since.remove(&sha256);
             done.removed += 1;
             done.bytes += meta.size;
