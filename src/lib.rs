@@ -31,7 +31,9 @@
 //! - [`webhooks`]: Notion's webhook deliveries — signatures, the verification token, the
 //!   receiver, and the accepted events the lake keeps for the next sync.
 //! - [`cli`]: the command-line interface (clap types, one file per subcommand, printing).
+//! - [`build_info`]: the version, build commit and Notion versions `--version` prints.
 
+pub mod build_info;
 pub mod cli;
 pub mod config;
 pub mod dbt;

@@ -1,8 +1,7 @@
 //! The `notionlake` binary: parse arguments, set up logging, run the library, map errors to
 //! exit codes (2 bad settings, 1 anything else).
 
-use clap::Parser;
-use notionlake::cli::{Cli, LogFormat, run};
+use notionlake::cli::{LogFormat, parse, run};
 use tracing_subscriber::EnvFilter;
 
 /// jemalloc rather than the system allocator. A sync decodes and frees millions of small JSON
@@ -35,7 +34,7 @@ fn init_tracing(format: LogFormat, verbose: u8) {
 
 #[tokio::main]
 async fn main() {
-    let cli = Cli::parse();
+    let cli = parse();
     init_tracing(cli.log_format, cli.verbose);
     if let Err(e) = run(cli).await {
         eprintln!("error: {e}");

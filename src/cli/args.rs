@@ -40,6 +40,10 @@ pub struct Cli {
     /// The command.
     #[command(subcommand)]
     pub command: Command,
+    /// The sync flags the command line (or the environment) gave, by clap id: they win over a
+    /// connection's own sync options. Filled by [`super::parse`].
+    #[arg(skip)]
+    pub explicit_sync_flags: std::collections::BTreeSet<String>,
 }
 
 /// Connection flags shared by commands that talk to Notion.
@@ -125,6 +129,11 @@ pub enum Command {
         /// duration and lag (for schedulers and monitors).
         #[arg(long, value_name = "PATH")]
         status_file: Option<std::path::PathBuf>,
+        /// Skip a lake whose last complete run, by any process, started less than this long
+        /// ago (e.g. 10m): machines running the same connections then sync each once per
+        /// round. With --watch and --all or --connection: half the interval unless given.
+        #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+        skip_synced_within: Option<std::time::Duration>,
     },
     /// Write the lake's documents as Markdown files: one per page, in folders that follow the
     /// page hierarchy, with YAML front matter; a later run writes only what changed and removes
@@ -232,6 +241,39 @@ pub enum Command {
         #[command(subcommand)]
         action: WebhooksAction,
     },
+    /// The config file: check it.
+    Config {
+        /// What to do.
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Print a shell completion script (bash, zsh, fish, powershell or elvish).
+    #[command(
+        after_help = "Examples:\n  notionlake completions bash > ~/.local/share/bash-completion/completions/notionlake\n  notionlake completions zsh > ~/.zfunc/_notionlake\n  notionlake completions fish > ~/.config/fish/completions/notionlake.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or with --out write one page per command into a directory.
+    #[command(
+        after_help = "Examples:\n  notionlake man | man -l -\n  notionlake man --out /usr/local/share/man/man1"
+    )]
+    Man {
+        /// Write notionlake.1 and notionlake-<command>.1 into this directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// What `notionlake config` does.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ConfigAction {
+    /// Validate the config file (--config FILE or NOTIONLAKE_CONFIG) without a request or a
+    /// write: unknown keys (with the key meant), values, connections and their sync options,
+    /// the file's mode; then print the effective settings and where each comes from.
+    Check,
 }
 
 /// Which tables and which part of the workspace a sync extracts.
@@ -427,15 +469,25 @@ pub struct FakeNotionArgs {
     /// Bearer token the fake accepts.
     #[arg(long, default_value = DEMO_TOKEN)]
     pub token: String,
-    /// Token-bucket rate in requests per second.
+    /// Each connection's (token's) token-bucket rate in requests per second.
     #[arg(long, default_value_t = 3.0)]
     pub rps: f64,
-    /// Token-bucket burst.
+    /// Each connection's token-bucket burst.
     #[arg(long, default_value_t = 3)]
     pub burst: u32,
-    /// Turn rate limiting off.
+    /// Turn the connection limit off.
     #[arg(long)]
     pub no_rate_limit: bool,
+    /// The workspace's limit, shared by every token, in requests per second (off by default).
+    #[arg(long)]
+    pub workspace_rps: Option<f64>,
+    /// The workspace bucket's burst.
+    #[arg(long, default_value_t = 4)]
+    pub workspace_burst: u32,
+    /// More tokens the fake accepts, each its own connection (its own limit) to the same
+    /// workspace.
+    #[arg(long = "extra-token")]
+    pub extra_tokens: Vec<String>,
     /// Latency added to every response, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,

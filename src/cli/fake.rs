@@ -29,9 +29,13 @@ pub(super) async fn run_fake(args: FakeNotionArgs) -> Result<(), CliError> {
         None => demo_workspace().0,
     };
     let config = FakeConfig {
-        tokens: vec![args.token.clone()],
+        tokens: std::iter::once(args.token.clone())
+            .chain(args.extra_tokens.iter().cloned())
+            .collect(),
         rps: (!args.no_rate_limit).then_some(args.rps),
         burst: args.burst,
+        workspace_rps: args.workspace_rps,
+        workspace_burst: args.workspace_burst,
         latency: Duration::from_millis(args.latency_ms),
         faults: FaultConfig {
             rate: args.fault_rate,

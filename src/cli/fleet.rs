@@ -4,10 +4,11 @@
 
 use std::path::Path;
 
+use super::connection_sync::connection_flags;
 use super::print::print_report;
 use super::*;
 use crate::config::ConnectionArgs;
-use crate::fleet::{Ended, Outcome, check_file_mode, connections, sync_connections};
+use crate::fleet::{Budgets, Ended, Outcome, check_file_mode, connections, sync_connections};
 
 /// What a fleet run is asked.
 pub(super) struct Fleet<'a> {
@@ -23,6 +24,10 @@ pub(super) struct Fleet<'a> {
     pub parallel: usize,
     /// The status file to keep, if any.
     pub status_file: Option<std::path::PathBuf>,
+    /// The sync flags the command line gave (they win over a connection's own).
+    pub explicit: &'a std::collections::BTreeSet<String>,
+    /// `--skip-synced-within`, if given.
+    pub skip_synced_within: Option<std::time::Duration>,
 }
 
 impl Fleet<'_> {
@@ -42,12 +47,25 @@ impl Fleet<'_> {
         let list = connections(self.file, &self.flags, &self.names, |v| {
             std::env::var(v).ok()
         })?;
+        // Every connection's options before any request: a bad sync table fails the run here.
         let stop = super::sync::stop_on_signals(select.stop_grace);
-        let options = crate::sync::SyncOptions {
-            format,
-            stop: Some(stop.clone()),
-            ..select.options()
-        };
+        let skip = self
+            .skip_synced_within
+            .or_else(|| select.watch.map(|every| every / 2));
+        let runs = list
+            .into_iter()
+            .map(|c| {
+                let flags = connection_flags(&c.name, &c.sync, select, self.explicit)?;
+                let options = crate::sync::SyncOptions {
+                    format,
+                    stop: Some(stop.clone()),
+                    skip_synced_within: skip,
+                    ..flags.options()
+                };
+                Ok((c, options))
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        let budgets = Budgets::default();
         loop {
             let record = |o: &Outcome| {
                 if let Some(path) = &self.status_file
@@ -56,7 +74,7 @@ impl Fleet<'_> {
                     tracing::warn!("could not write the status file {}: {e}", path.display());
                 }
             };
-            let outcomes = sync_connections(list.clone(), &options, self.parallel, &record).await;
+            let outcomes = sync_connections(runs.clone(), self.parallel, &budgets, &record).await;
             let failed = summarize(&outcomes)?;
             let Some(every) = select.watch else {
                 return match failed.is_empty() {
@@ -90,7 +108,7 @@ fn summarize(outcomes: &[Outcome]) -> Result<Vec<String>, CliError> {
             Ended::Synced(report) => {
                 print_report(&mut out, report, &o.lake).map_err(stdout_error)?
             }
-            Ended::RunningElsewhere(why) => {
+            Ended::RunningElsewhere(why) | Ended::SyncedRecently(why) => {
                 writeln!(out, "skipped: {why}").map_err(stdout_error)?
             }
             Ended::Failed(e) => writeln!(out, "error: {e}").map_err(stdout_error)?,
@@ -106,7 +124,9 @@ fn summarize(outcomes: &[Outcome]) -> Result<Vec<String>, CliError> {
                     r.requests.total_requests, r.requests.rate_limited
                 )
             }
-            Ended::RunningElsewhere(why) => format!("skipped {why}"),
+            Ended::RunningElsewhere(why) | Ended::SyncedRecently(why) => {
+                format!("skipped {why}")
+            }
             Ended::Failed(e) => {
                 failed.push(o.name.clone());
                 format!("failed  {e}")
@@ -120,5 +140,42 @@ fn summarize(outcomes: &[Outcome]) -> Result<Vec<String>, CliError> {
         )
         .map_err(stdout_error)?;
     }
+    print_workspaces(&mut out, outcomes).map_err(stdout_error)?;
     Ok(failed)
+}
+
+/// One line per workspace the connections belong to: which share it, and the rate they share
+/// once Notion refused a higher one.
+fn print_workspaces(out: &mut impl std::io::Write, outcomes: &[Outcome]) -> std::io::Result<()> {
+    let mut by_workspace: std::collections::BTreeMap<
+        &str,
+        (Vec<&str>, &crate::notion::BudgetView),
+    > = std::collections::BTreeMap::new();
+    for o in outcomes {
+        if let Some(w) = &o.workspace {
+            let entry = by_workspace
+                .entry(w.workspace_id.as_str())
+                .or_insert_with(|| (Vec::new(), w));
+            entry.0.push(&o.name);
+            // The latest view of the shared budget: the one with the most decreases.
+            if w.decreases > entry.1.decreases {
+                entry.1 = w;
+            }
+        }
+    }
+    if by_workspace.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "workspaces:")?;
+    for (id, (names, view)) in by_workspace {
+        let limit = match view.rate {
+            Some(rate) => format!(
+                "shared limit met {} times, now {rate:.2} requests/s",
+                view.decreases
+            ),
+            None => "shared limit never met".to_string(),
+        };
+        writeln!(out, "  {id}  {}: {limit}", names.join(", "))?;
+    }
+    Ok(())
 }

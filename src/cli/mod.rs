@@ -5,12 +5,16 @@
 
 mod args;
 mod auth;
+mod completions;
+mod config_check;
+mod connection_sync;
 mod dbt;
 mod demo;
 mod export;
 mod fake;
 mod fleet;
 mod maintain;
+mod parse;
 mod print;
 mod sql;
 mod sync;
@@ -22,6 +26,7 @@ use demo::run_demo;
 use export::run_export;
 use fake::run_fake;
 use maintain::{run_optimize, run_vacuum};
+pub use parse::parse;
 use sql::run_sql;
 use sync::{run_inventory, run_sync};
 
@@ -102,13 +107,20 @@ fn load_file(cli: &Cli) -> Result<FileConfig, CliError> {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
-    let file = load_file(&cli)?;
+    // Commands about the tool itself, or about the config file, do not load it first.
+    let file = match &cli.command {
+        Command::Config { .. } | Command::Completions { .. } | Command::Man { .. } => {
+            FileConfig::default()
+        }
+        _ => load_file(&cli)?,
+    };
     match &cli.command {
         Command::Sync {
             all,
             connections,
             parallel,
             status_file,
+            skip_synced_within,
             conn,
             select,
             format,
@@ -126,6 +138,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 names,
                 parallel: *parallel,
                 status_file: status_file.clone(),
+                explicit: &cli.explicit_sync_flags,
+                skip_synced_within: *skip_synced_within,
             };
             fleet.run(select, *format).await
         }
@@ -135,6 +149,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             inventory,
             select,
             format,
+            skip_synced_within,
             ..
         } => {
             let settings = Settings::resolve(&conn.into(), &file)?;
@@ -148,6 +163,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let options = crate::sync::SyncOptions {
                 format: *format,
                 stop: Some(stop.clone()),
+                skip_synced_within: *skip_synced_within,
                 ..select.options()
             };
             let Some(every) = select.watch else {
@@ -189,6 +205,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::FakeNotion(args) => run_fake(args.clone()).await,
         Command::Auth { action } => run_auth(action, &file).await,
         Command::Webhooks { action } => webhooks::run_webhooks(action, &file).await,
+        Command::Config {
+            action: ConfigAction::Check,
+        } => config_check::run_config_check(cli.config.as_deref()),
+        Command::Completions { shell } => completions::print_completions(*shell),
+        Command::Man { out } => completions::man(out.as_deref()),
         Command::Sql {
             lake,
             commands,

@@ -21,7 +21,13 @@ pub(super) async fn run_sync(
     lake: &Lake,
     options: &SyncOptions,
 ) -> Result<(), CliError> {
-    let report = sync_workspace(client, lake, options).await?;
+    let report = match sync_workspace(client, lake, options).await {
+        Err(e @ SyncError::RecentlySynced { .. }) => {
+            println!("skipped: {e}");
+            return Ok(());
+        }
+        other => other?,
+    };
     print_report(&mut std::io::stdout().lock(), &report, lake.url()).map_err(stdout_error)
 }
 

@@ -1,6 +1,7 @@
 //! YAML front matter of an exported page: title, id, url, last edit, cover and icon, and for a
 //! database row its properties by Notion name, each as a readable value (a formula's or
-//! rollup's result, a date's text, people's names, files' links). Keys and values are written as double-quoted scalars
+//! rollup's result, a date's text, people's names, related pages' titles and links, files'
+//! links). Keys and values are written as double-quoted scalars
 //! and flow collections with every control character escaped, so no name or text can break
 //! the block, and every YAML reader (PyYAML, serde_yaml) reads back the same text.
 
@@ -9,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use datafusion::prelude::SessionContext;
 use serde_json::{Map, Value};
 
-use super::{Doc, ExportError, json_rows, text};
+use super::{Doc, ExportError, PropValue, json_rows, text};
 use crate::shell::{RegisteredTable, literal};
 
 /// A column value as a reader of the front matter wants it.
@@ -38,6 +39,74 @@ fn readable(v: &Value) -> Value {
     }
 }
 
+/// Every user's name by id, when the lake has the users table.
+async fn user_names(
+    ctx: &SessionContext,
+    tables: &[RegisteredTable],
+) -> Result<HashMap<String, String>, ExportError> {
+    if !tables.iter().any(|t| t.name == "users") {
+        return Ok(HashMap::new());
+    }
+    Ok(json_rows(ctx, "SELECT id, name FROM users")
+        .await?
+        .into_iter()
+        .filter_map(|r| Some((text(&r, "id")?, text(&r, "name")?)))
+        .collect())
+}
+
+/// A column value of a property of type `kind` as the front matter shows it: related pages
+/// kept by id (to be written as titles and links), people and the created-by and
+/// edited-by users by name (from the users table when the value carries none), the rest
+/// [`readable`].
+fn property_value(kind: &str, value: &Value, users: &HashMap<String, String>) -> PropValue {
+    let name_of = |v: &Value| -> Value {
+        let id = v.get("id").and_then(Value::as_str).or(v.as_str());
+        match v.get("name").filter(|n| !n.is_null()) {
+            Some(name) => name.clone(),
+            None => id
+                .and_then(|id| users.get(id))
+                .map_or(v.clone(), |n| Value::String(n.clone())),
+        }
+    };
+    match (kind, value) {
+        ("relation", Value::Array(ids)) => PropValue::Pages(
+            ids.iter()
+                .filter_map(|id| id.as_str().map(str::to_string))
+                .collect(),
+        ),
+        ("people", Value::Array(people)) => {
+            PropValue::Value(Value::Array(people.iter().map(name_of).collect()))
+        }
+        ("created_by" | "last_edited_by", v) if !v.is_null() => PropValue::Value(name_of(v)),
+        (_, v) => PropValue::Value(readable(v)),
+    }
+}
+
+/// Related pages as the front matter shows them: each page's title, and a relative link from
+/// the folder `dir` when the export holds it (`link_of` gives it).
+pub(super) fn related_pages(
+    ids: &[String],
+    title_of: impl Fn(&str) -> Option<String>,
+    link_of: impl Fn(&str) -> Option<String>,
+) -> Value {
+    Value::Array(
+        ids.iter()
+            .map(|id| {
+                let mut o = Map::new();
+                match title_of(id) {
+                    Some(title) => o.insert("title".into(), Value::String(title)),
+                    // A page the integration cannot see: its id is all the lake knows.
+                    None => o.insert("id".into(), Value::String(id.clone())),
+                };
+                if let Some(link) = link_of(id) {
+                    o.insert("link".into(), Value::String(link));
+                }
+                Value::Object(o)
+            })
+            .collect(),
+    )
+}
+
 /// Fills the properties of the documents that are database rows, from their data source's
 /// typed table and the `properties` table's names.
 pub(super) async fn attach_properties(
@@ -45,6 +114,7 @@ pub(super) async fn attach_properties(
     tables: &[RegisteredTable],
     docs: &mut [Doc],
 ) -> Result<(), ExportError> {
+    let users = user_names(ctx, tables).await?;
     let mut by_source: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, d) in docs.iter().enumerate() {
         if let Some(s) = &d.page.data_source_id {
@@ -91,7 +161,9 @@ pub(super) async fn attach_properties(
                 .filter(|p| text(p, "type").as_deref() != Some("title"))
                 .filter_map(|p| {
                     let (name, column) = (text(p, "name")?, text(p, "column")?);
-                    Some((name, row.get(&column).map_or(Value::Null, readable)))
+                    let kind = text(p, "type").unwrap_or_default();
+                    let value = row.get(&column).unwrap_or(&Value::Null);
+                    Some((name, property_value(&kind, value, &users)))
                 })
                 .collect();
         }
@@ -167,7 +239,11 @@ pub(super) fn front_matter(d: &Doc) -> String {
     if !d.properties.is_empty() {
         out.push_str("properties:\n");
         for (name, value) in &d.properties {
-            out.push_str(&format!("  {}: {}\n", quoted(name), flow(value)));
+            let value = match value {
+                PropValue::Value(v) => flow(v),
+                PropValue::Pages(ids) => flow(&related_pages(ids, |_| None, |_| None)),
+            };
+            out.push_str(&format!("  {}: {}\n", quoted(name), value));
         }
     }
     out.push_str("---\n\n");
@@ -196,7 +272,7 @@ mod tests {
             },
             properties: vec![(
                 nasty.clone(),
-                serde_json::json!({"k": [nasty.clone(), 1.5, null, true]}),
+                PropValue::Value(serde_json::json!({"k": [nasty.clone(), 1.5, null, true]})),
             )],
             ..Doc::default()
         };

@@ -120,7 +120,17 @@ pub(crate) struct Doc {
     pub(crate) icon: Option<String>,
     pub(crate) markdown: String,
     /// A database row's properties, by Notion property name.
-    pub(crate) properties: Vec<(String, Value)>,
+    pub(crate) properties: Vec<(String, PropValue)>,
+}
+
+/// A property value of an exported row.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum PropValue {
+    /// A readable value (a formula's result, a date's text, people's names…).
+    Value(Value),
+    /// Related pages, by id: written as their titles, with relative links to those the export
+    /// holds, once its paths are planned.
+    Pages(Vec<String>),
 }
 
 /// What the lake holds for an export.

@@ -248,7 +248,16 @@ pub(crate) fn plan(view: &LakeView) -> Vec<PlannedFile> {
                 *field = v.as_str().unwrap_or_default().to_string();
             }
             for (_, value) in &mut d.properties {
-                view.assets.rewrite_value(value, dir, &mut used);
+                match value {
+                    super::PropValue::Value(v) => view.assets.rewrite_value(v, dir, &mut used),
+                    super::PropValue::Pages(ids) => {
+                        *value = super::PropValue::Value(front::related_pages(
+                            ids,
+                            |id| view.pages.get(id).map(|p| p.title.clone()),
+                            |id| files.get(&id.replace('-', "")).map(|to| relative(dir, to)),
+                        ))
+                    }
+                }
             }
             PlannedFile {
                 page_id: d.page.id.clone(),

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use super::query::{self, Invalid};
 use super::workspace::Workspace;
 use crate::notion::NotionVersion;
+use crate::notion::workspace_budget::{CONNECTION_LIMIT_REASON, WORKSPACE_LIMIT_REASON};
 
 use super::state::{FakeState, FaultKind};
 
@@ -28,10 +29,6 @@ pub(super) fn request_id() -> String {
 pub(super) fn error(status: u16, code: &str, message: impl Into<String>) -> Response {
     error_with(status, code, message, None)
 }
-
-/// Which of Notion's two limits a 429 of the fake's own limiter reports (its limiter is one
-/// connection's).
-pub(super) const CONNECTION_LIMIT_REASON: &str = "public_api_request_rate_limit";
 
 /// An error answer with Notion's `additional_data` (a 429's `rate_limit_reason`).
 pub(super) fn error_with(
@@ -204,20 +201,20 @@ pub(super) async fn gate_inner(
             }
         },
     };
-    if let Some(limiter) = &state.limiter
+    let token = token.unwrap_or_default().to_string();
+    if let Some(limiter) = state.connection_limiter(&token)
         && let Err(wait) = limiter.try_acquire()
     {
         state.stats_mut().rate_limited += 1;
-        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-        let mut resp = error_with(
-            429,
-            "rate_limited",
-            "You have been rate limited. Please try again in a few minutes.",
-            Some(json!({"rate_limit_reason": CONNECTION_LIMIT_REASON})),
-        );
-        resp.headers_mut()
-            .insert("retry-after", HeaderValue::from(secs));
-        return Err(resp);
+        return Err(rate_limited(wait, CONNECTION_LIMIT_REASON));
+    }
+    if let Some(limiter) = &state.workspace_limiter
+        && let Err(wait) = limiter.try_acquire()
+    {
+        let mut stats = state.stats_mut();
+        stats.rate_limited += 1;
+        stats.workspace_rate_limited += 1;
+        return Err(rate_limited(wait, WORKSPACE_LIMIT_REASON));
     }
     if let Some(fault) = draw_fault(state) {
         state.stats_mut().faults += 1;
@@ -228,6 +225,20 @@ pub(super) async fn gate_inner(
     }
     req.extensions_mut().insert(version);
     Ok(())
+}
+
+/// Notion's 429: the reason names which limit refused, `Retry-After` says when to try again.
+fn rate_limited(wait: std::time::Duration, reason: &str) -> Response {
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let mut resp = error_with(
+        429,
+        "rate_limited",
+        "You have been rate limited. Please try again in a few minutes.",
+        Some(json!({"rate_limit_reason": reason})),
+    );
+    resp.headers_mut()
+        .insert("retry-after", HeaderValue::from(secs));
+    resp
 }
 
 pub(super) fn draw_fault(state: &FakeState) -> Option<FaultKind> {

@@ -62,10 +62,16 @@ impl Default for FaultConfig {
 pub struct FakeConfig {
     /// Bearer tokens accepted.
     pub tokens: Vec<String>,
-    /// Token-bucket rate (requests/s); `None` turns rate limiting off.
+    /// Each connection's (bearer token's) token-bucket rate (requests/s); `None` turns the
+    /// connection limit off.
     pub rps: Option<f64>,
-    /// Token-bucket burst.
+    /// Each connection's token-bucket burst.
     pub burst: u32,
+    /// The workspace's token-bucket rate, shared by every token (requests/s): Notion's second
+    /// limit, whose 429s name `public_api_space_request_rate_limit`. `None`: no such limit.
+    pub workspace_rps: Option<f64>,
+    /// The workspace bucket's burst.
+    pub workspace_burst: u32,
     /// Latency added to every response.
     pub latency: Duration,
     /// Fault injection.
@@ -96,6 +102,8 @@ impl Default for FakeConfig {
             tokens: vec![DEMO_TOKEN.to_string()],
             rps: Some(3.0),
             burst: 3,
+            workspace_rps: None,
+            workspace_burst: 4,
             latency: Duration::ZERO,
             faults: FaultConfig::default(),
             query_cap: 10_000,
@@ -130,8 +138,10 @@ pub struct FakeStats {
     pub statuses: BTreeMap<u16, u64>,
     /// Requests by `Notion-Version` header value (`missing` when absent).
     pub versions: BTreeMap<String, u64>,
-    /// 429s served by the token bucket.
+    /// 429s served by a token bucket (a connection's or the workspace's).
     pub rate_limited: u64,
+    /// Of those, the ones the workspace's bucket refused.
+    pub workspace_rate_limited: u64,
     /// Faults injected.
     pub faults: u64,
     /// Downloads from the file host (`/__files/…`, not API requests), by HTTP status.
@@ -150,7 +160,10 @@ impl FakeStats {
 pub struct FakeState {
     pub(super) workspace: RwLock<Workspace>,
     pub(super) config: FakeConfig,
-    pub(super) limiter: Option<RateLimiter>,
+    /// One connection limiter per bearer token, made on its first request.
+    pub(super) limiters: Mutex<std::collections::HashMap<String, Arc<RateLimiter>>>,
+    /// The limiter every token shares.
+    pub(super) workspace_limiter: Option<RateLimiter>,
     pub(super) rng: Mutex<StdRng>,
     pub(super) stats: Mutex<FakeStats>,
     pub(super) cursors_seen: std::sync::atomic::AtomicU64,
@@ -163,9 +176,12 @@ pub struct FakeState {
 impl FakeState {
     /// State for a workspace and a configuration.
     pub fn new(workspace: Workspace, config: FakeConfig) -> Result<Arc<Self>, String> {
-        let limiter = config
-            .rps
-            .map(|rps| RateLimiter::new(rps, config.burst))
+        if let Some(rps) = config.rps {
+            RateLimiter::new(rps, config.burst)?;
+        }
+        let workspace_limiter = config
+            .workspace_rps
+            .map(|rps| RateLimiter::new(rps, config.workspace_burst))
             .transpose()?;
         let identity = super::oauth::WorkspaceIdentity {
             id: workspace.id.clone(),
@@ -176,7 +192,8 @@ impl FakeState {
         Ok(Arc::new(FakeState {
             workspace: RwLock::new(workspace),
             rng: Mutex::new(StdRng::seed_from_u64(config.faults.seed)),
-            limiter,
+            limiters: Mutex::new(std::collections::HashMap::new()),
+            workspace_limiter,
             config,
             stats: Mutex::new(FakeStats::default()),
             cursors_seen: std::sync::atomic::AtomicU64::new(0),
@@ -225,6 +242,18 @@ impl FakeState {
     /// True for a static token, or an OAuth access token with requests left (counting this one).
     pub(super) fn accept_token(&self, token: &str) -> bool {
         self.config.tokens.iter().any(|k| k == token) || self.oauth.accept(token)
+    }
+
+    /// The connection limiter of a bearer token, if the connection limit is on.
+    pub(super) fn connection_limiter(&self, token: &str) -> Option<Arc<RateLimiter>> {
+        let rps = self.config.rps?;
+        let mut all = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = all.get(token) {
+            return Some(l.clone());
+        }
+        let limiter = Arc::new(RateLimiter::new(rps, self.config.burst).ok()?);
+        all.insert(token.to_string(), limiter.clone());
+        Some(limiter)
     }
 
     pub(super) fn ws(&self) -> RwLockReadGuard<'_, Workspace> {

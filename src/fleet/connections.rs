@@ -19,12 +19,15 @@ pub struct Connection {
     pub settings: Settings,
     /// Its lake.
     pub lake: String,
+    /// Its own sync options as written (the sync flags' long names; read by the command line's
+    /// definitions).
+    pub sync: toml::Table,
 }
 
-fn invalid(connection: &str, field: &'static str, message: impl Into<String>) -> ConfigError {
+fn invalid(connection: &str, field: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::Connection {
         connection: connection.to_string(),
-        field,
+        field: field.into(),
         message: message.into(),
     }
 }
@@ -225,6 +228,7 @@ fn check(
         name,
         settings,
         lake,
+        sync: entry.sync.clone().unwrap_or_default(),
     })
 }
 

@@ -1,6 +1,7 @@
 //! What schedulers and monitors read: `--status-file <path>`, a JSON document with one entry per
-//! connection (last success, last run's outcome, rows, requests, 429s, duration, and the lag
-//! since the last success), rewritten atomically (a temporary file renamed over it) after each
+//! connection (last success, last run's outcome, rows, requests, 429s by reason, its workspace
+//! and the rate that workspace's connections share, duration, and the lag since the last
+//! success), rewritten atomically (a temporary file renamed over it) after each
 //! connection's run. Entries of connections this run did not touch are kept.
 
 use std::collections::BTreeMap;
@@ -21,8 +22,8 @@ pub struct ConnectionStatus {
     pub last_success: Option<DateTime<Utc>>,
     /// When its last run ended.
     pub last_run: Option<DateTime<Utc>>,
-    /// `ok`, `running_elsewhere` or `failed`.
-    pub outcome: String,
+    /// How the last run ended.
+    pub outcome: RunOutcome,
     /// The error or the skip's reason.
     pub message: Option<String>,
     /// Rows its last run wrote to the data-source tables.
@@ -34,10 +35,32 @@ pub struct ConnectionStatus {
     /// Those 429s by the limit Notion named (connection or workspace).
     #[serde(default)]
     pub rate_limit_reasons: BTreeMap<String, u64>,
+    /// The workspace its token belongs to, once known.
+    #[serde(default)]
+    pub workspace_id: Option<String>,
+    /// The rate (requests/s) its workspace's connections share, once Notion refused a higher
+    /// one (`null`: never refused).
+    #[serde(default)]
+    pub workspace_rps: Option<f64>,
     /// Its last run's duration in seconds.
     pub duration_secs: f64,
     /// Seconds from the last success to this entry's writing (`null`: never succeeded).
     pub lag_secs: Option<i64>,
+}
+
+/// How a connection's last run ended, as the file spells it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// Synced.
+    #[default]
+    Ok,
+    /// Skipped: another process held its lake.
+    RunningElsewhere,
+    /// Skipped: its lake was synced within the skip window.
+    SyncedRecently,
+    /// Failed.
+    Failed,
 }
 
 /// The whole file.
@@ -60,6 +83,10 @@ pub fn record(path: &Path, outcome: &Outcome, now: DateTime<Utc>) -> std::io::Re
     entry.lake = outcome.lake.clone();
     entry.last_run = Some(now);
     entry.duration_secs = outcome.duration.as_secs_f64();
+    if let Some(w) = &outcome.workspace {
+        entry.workspace_id = Some(w.workspace_id.clone());
+        entry.workspace_rps = w.rate;
+    }
     (
         entry.outcome,
         entry.message,
@@ -72,15 +99,19 @@ pub fn record(path: &Path, outcome: &Outcome, now: DateTime<Utc>) -> std::io::Re
             entry.rate_limit_reasons = r.requests.rate_limit_reasons.clone();
             let rows = r.tables.iter().map(|t| t.rows).sum();
             let q = &r.requests;
-            ("ok".into(), None, rows, q.total_requests, q.rate_limited)
+            (RunOutcome::Ok, None, rows, q.total_requests, q.rate_limited)
         }
         Ended::RunningElsewhere(why) => {
             entry.rate_limit_reasons.clear();
-            ("running_elsewhere".into(), Some(why.clone()), 0, 0, 0)
+            (RunOutcome::RunningElsewhere, Some(why.clone()), 0, 0, 0)
+        }
+        Ended::SyncedRecently(why) => {
+            entry.rate_limit_reasons.clear();
+            (RunOutcome::SyncedRecently, Some(why.clone()), 0, 0, 0)
         }
         Ended::Failed(e) => {
             entry.rate_limit_reasons.clear();
-            ("failed".into(), Some(e.clone()), 0, 0, 0)
+            (RunOutcome::Failed, Some(e.clone()), 0, 0, 0)
         }
     };
     doc.updated_at = Some(now);
@@ -113,21 +144,28 @@ mod tests {
             name: name.into(),
             lake: format!("./{name}"),
             ended: Ended::Failed("401".into()),
+            workspace: None,
             duration: Duration::from_secs(2),
         };
         let skipped = Outcome {
             name: "b".into(),
             lake: "./b".into(),
             ended: Ended::RunningElsewhere("running elsewhere".into()),
+            workspace: None,
             duration: Duration::ZERO,
         };
         record(&path, &failed("a"), t0).unwrap();
         record(&path, &skipped, t0 + chrono::Duration::seconds(5)).unwrap();
         let doc: StatusDoc = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(doc.connections.len(), 2, "both entries");
-        assert_eq!(doc.connections["a"].outcome, "failed");
+        assert_eq!(doc.connections["a"].outcome, RunOutcome::Failed);
         assert_eq!(doc.connections["a"].lag_secs, None, "never succeeded");
-        assert_eq!(doc.connections["b"].outcome, "running_elsewhere");
+        assert_eq!(doc.connections["b"].outcome, RunOutcome::RunningElsewhere);
+        let text = String::from_utf8(std::fs::read(&path).unwrap()).unwrap();
+        assert!(
+            text.contains("\"outcome\": \"running_elsewhere\""),
+            "{text}"
+        );
         assert_eq!(doc.connections["a"].message.as_deref(), Some("401"));
     }
 }

@@ -19,6 +19,7 @@ use super::rate_limit::RateLimiter;
 use super::retry::{RetryConfig, parse_retry_after};
 use super::stats::{ClientStats, StatsSnapshot};
 use super::version::NotionVersion;
+use super::workspace_budget::{LimitReason, WorkspaceBudget};
 
 /// The public Notion API.
 pub const DEFAULT_API_BASE: &str = "https://api.notion.com";
@@ -115,6 +116,8 @@ struct Inner {
     auth: Arc<dyn TokenProvider>,
     limiter: RateLimiter,
     stats: ClientStats,
+    /// The budget shared with the other connections of the same workspace, once known.
+    workspace: std::sync::OnceLock<Arc<WorkspaceBudget>>,
 }
 
 /// A Notion API client. Cheap to clone; clones share the rate limiter and the counters.
@@ -163,6 +166,7 @@ impl NotionClient {
                 auth,
                 limiter,
                 stats: ClientStats::default(),
+                workspace: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -175,6 +179,17 @@ impl NotionClient {
     /// The configured page size of paginated requests.
     pub fn page_size(&self) -> u32 {
         self.inner.config.page_size
+    }
+
+    /// Paces this client's requests by the budget of its workspace as well as by its own limit
+    /// (the first budget given holds; clones share it).
+    pub fn share_workspace_budget(&self, budget: Arc<WorkspaceBudget>) {
+        let _ = self.inner.workspace.set(budget);
+    }
+
+    /// The workspace budget this client shares, if any.
+    pub fn workspace_budget(&self) -> Option<&Arc<WorkspaceBudget>> {
+        self.inner.workspace.get()
     }
 
     /// A copy of the per-run counters.
@@ -257,6 +272,9 @@ impl NotionClient {
             url.query_pairs_mut().extend_pairs(req.query.iter());
         }
         inner.limiter.acquire().await;
+        if let Some(budget) = inner.workspace.get() {
+            budget.acquire().await;
+        }
         inner.stats.record_request(req.endpoint);
         let mut builder = inner
             .http
@@ -296,6 +314,9 @@ impl NotionClient {
         inner.stats.record_status(status);
 
         if (200..300).contains(&status) {
+            if let Some(budget) = inner.workspace.get() {
+                budget.on_success();
+            }
             return Ok(bytes);
         }
         match serde_json::from_slice::<Value>(&bytes) {
@@ -306,6 +327,11 @@ impl NotionClient {
                         .pointer("/additional_data/rate_limit_reason")
                         .and_then(Value::as_str);
                     inner.stats.record_rate_limit_reason(reason);
+                    if LimitReason::parse(reason) == LimitReason::Workspace
+                        && let Some(budget) = inner.workspace.get()
+                    {
+                        budget.on_limited();
+                    }
                 }
                 Err(NotionError::Api(Box::new(ApiError {
                     endpoint: req.endpoint.to_string(),

@@ -3,7 +3,8 @@
 //!
 //! Layout: [`client`] (the send path), [`auth`] (token providers), [`rate_limit`] (governor),
 //! [`retry`] (policy), [`pagination`] (cursor → stream), [`endpoints`] (one method per endpoint),
-//! [`version`] (what differs per `Notion-Version`), [`error`], [`stats`] (per-run counters).
+//! [`version`] (what differs per `Notion-Version`), [`error`], [`stats`] (per-run counters),
+//! [`workspace_budget`] (the limit a workspace's connections share).
 
 pub mod auth;
 pub mod client;
@@ -15,6 +16,7 @@ pub mod rate_limit;
 pub mod retry;
 pub mod stats;
 pub mod version;
+pub mod workspace_budget;
 
 /// Items a compound filter (`and`/`or`) holds at most: Notion caps every array of a request
 /// body at 100 elements.
@@ -28,3 +30,4 @@ pub use pagination::{ListPage, RawRow, decode_row};
 pub use retry::RetryConfig;
 pub use stats::StatsSnapshot;
 pub use version::NotionVersion;
+pub use workspace_budget::{BudgetView, WorkspaceBudget};

@@ -337,6 +337,8 @@ impl Run<'_> {
     pub(super) fn record(&self, written: &Written, status: RunStatus) -> SyncReport {
         SyncReport {
             run_id: self.run_id.clone(),
+            notionlake_version: crate::build_info::VERSION,
+            notionlake_commit: crate::build_info::GIT_COMMIT,
             segment: self.segment.id.clone(),
             status,
             mode: if self.mode.full {

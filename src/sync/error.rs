@@ -26,6 +26,15 @@ pub enum SyncError {
     /// Another sync holds the lake.
     #[error(transparent)]
     Locked(#[from] crate::state::lock::LockError),
+    /// The lake's last complete run is recent enough (`skip_synced_within`): this one was
+    /// skipped, which is no failure.
+    #[error("synced recently: run {run} started {started_at}")]
+    RecentlySynced {
+        /// The last complete run.
+        run: String,
+        /// When it started.
+        started_at: chrono::DateTime<chrono::Utc>,
+    },
     /// A run restricted to roots or databases while an interrupted run of the whole workspace
     /// waits to be resumed.
     #[error(

@@ -54,6 +54,11 @@ pub struct SyncOptions {
     pub stop: Option<super::checkpoint::StopSignal>,
     /// Whether and within which limits Notion-hosted files are kept in the lake.
     pub files: crate::files::FilesOptions,
+    /// Skip the run (with [`crate::sync::SyncError::RecentlySynced`]) when the lake's last
+    /// complete run, by any process, started less than this long ago and no interrupted run
+    /// waits: machines running the same connections then sync each once per round. Checked
+    /// under the lake lock, so two processes never both take the same round.
+    pub skip_synced_within: Option<std::time::Duration>,
 }
 
 /// Which unedited pages an incremental sync reads the comments of again: Notion does not move a
@@ -140,6 +145,7 @@ impl Default for SyncOptions {
             checkpoint_every: super::checkpoint::DEFAULT_CHECKPOINT_EVERY,
             stop: None,
             files: crate::files::FilesOptions::default(),
+            skip_synced_within: None,
         }
     }
 }

@@ -50,6 +50,10 @@ pub enum RunStatus {
 pub struct SyncReport {
     /// Run id (its rows carry it).
     pub run_id: String,
+    /// The notionlake version that wrote the run.
+    pub notionlake_version: &'static str,
+    /// The git commit that version was built from (`unknown` outside a checkout).
+    pub notionlake_commit: &'static str,
     /// The segment this record is of: its files and commits carry its id (the run's own id
     /// until the run's first checkpoint).
     pub segment: String,

@@ -184,6 +184,21 @@ async fn load_state(lake: &Lake, marks_in_memory: usize) -> Result<SyncState, Sy
     Ok(state)
 }
 
+/// [`SyncError::RecentlySynced`] when the options skip a lake synced this recently and the
+/// lake's last complete run is that recent, with no interrupted run to take up.
+fn recently_synced(
+    options: &SyncOptions,
+    state: &SyncState,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<SyncError> {
+    let within = chrono::Duration::from_std(options.skip_synced_within?).ok()?;
+    let last = state.last_run.as_ref()?;
+    (state.resume.is_none() && now - last.started_at < within).then(|| SyncError::RecentlySynced {
+        run: last.run_id.clone(),
+        started_at: last.started_at,
+    })
+}
+
 /// Full or incremental, from the options and the previous run.
 fn decide_mode(
     options: &SyncOptions,
@@ -219,6 +234,9 @@ async fn begin<'a>(
     let format = format_for_run(lake, options.format).await?;
     let registry = registry_for_run(lake, options.ascii_names).await?;
     let mut state = load_state(lake, options.marks_in_memory).await?;
+    if let Some(recent) = recently_synced(options, &state, now) {
+        return Err(recent);
+    }
     let orphans = remove_uncommitted(lake, format).await?;
     if orphans > 0 {
         tracing::warn!(

@@ -31,6 +31,20 @@ pub(crate) fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
+/// A relative path with its `..` steps taken.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// The front matter of an exported file, parsed as YAML.
 fn front_matter(bytes: &[u8]) -> serde_yaml::Value {
     let text = std::str::from_utf8(bytes).unwrap();
@@ -96,6 +110,33 @@ async fn export_formats(format: TableFormat) {
     let props = &front_matter(deal.1)["properties"];
     assert!(props["Stage"].as_str().is_some(), "{format:?}: {props:?}");
     assert!(props["Amount"].as_f64().is_some(), "{format:?}: {props:?}");
+    // Its company shows by title, linked relatively to the company's exported page; people
+    // and the created-by user by name, not by id.
+    let deal_dir = deal.0.parent().unwrap();
+    let company = &props["Company"][0];
+    let title = company["title"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{props:?}"));
+    let link = company["link"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{props:?}"));
+    let target = before
+        .iter()
+        .find(|(p, _)| normalize(&deal_dir.join(link)) == **p)
+        .unwrap_or_else(|| panic!("{format:?}: {link} from {deal_dir:?} is no exported file"));
+    assert!(target.0.starts_with("acme-hq/crm/companies"), "{target:?}");
+    assert_eq!(front_matter(target.1)["title"].as_str(), Some(title));
+    let shown = std::str::from_utf8(deal.1).unwrap();
+    assert!(
+        !shown.contains(&front_matter(target.1)["id"].as_str().unwrap().to_string()),
+        "no raw page id of the company: {shown}"
+    );
+    let named = |v: &serde_yaml::Value| {
+        v.as_str()
+            .is_some_and(|n| !n.is_empty() && uuid::Uuid::parse_str(n).is_err())
+    };
+    assert!(named(&props["Owner"][0]), "{props:?}");
+    assert!(named(&props["Created by"]), "{props:?}");
 
     // Nothing changed: nothing is written.
     let again = export_markdown(&lake, &out).await.unwrap();

@@ -3,6 +3,8 @@
 //! order of precedence, then validated into a [`ClientConfig`]. Nothing downstream reads flags or
 //! the environment.
 
+pub mod check;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +36,14 @@ pub enum ConfigError {
         /// The parser's message (line and column included).
         message: String,
     },
+    /// A key of the config file is wrong, at a known place.
+    #[error("{}", .problem.render(.path))]
+    Placed {
+        /// The file.
+        path: PathBuf,
+        /// The key, its line and what is wrong.
+        problem: check::Problem,
+    },
     /// A value is out of range or malformed.
     #[error("invalid setting {name}: {message}")]
     Invalid {
@@ -48,7 +58,7 @@ pub enum ConfigError {
         /// The connection's name (or its position).
         connection: String,
         /// The field.
-        field: &'static str,
+        field: String,
         /// What is wrong and what is expected.
         message: String,
     },
@@ -109,6 +119,9 @@ pub struct ConnectionEntry {
     pub timeout_secs: Option<f64>,
     /// Attempts per request (overrides the file's).
     pub max_attempts: Option<u32>,
+    /// Its own sync options: the sync flags' long names with `_` for `-` (`comments = "all"`,
+    /// `files = "none"`); a flag on the command line wins.
+    pub sync: Option<toml::Table>,
 }
 
 impl FileConfig {
@@ -118,9 +131,15 @@ impl FileConfig {
             path: path.to_path_buf(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
+        toml::from_str(&text).map_err(|e| match check::unknown_key(&text, &e) {
+            Some(problem) => ConfigError::Placed {
+                path: path.to_path_buf(),
+                problem,
+            },
+            None => ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            },
         })
     }
 }
@@ -343,6 +362,10 @@ mod tests {
         std::fs::write(&path, "rsp = 3\n").unwrap();
         let err = FileConfig::load(&path).unwrap_err().to_string();
         assert!(err.contains("rsp"), "{err}");
+        assert!(
+            err.contains(":1: rsp:") && err.contains("did you mean `rps`?"),
+            "{err}"
+        );
         std::fs::write(&path, "rps = 2.5\nlake = \"./lake\"\n").unwrap();
         let cfg = FileConfig::load(&path).unwrap();
         assert_eq!(cfg.rps, Some(2.5));
