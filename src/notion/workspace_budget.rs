@@ -1,10 +1,10 @@
 //! Notion's second limit: every connection of one workspace shares a request budget scaled to
 //! the workspace's plan, which Notion does not publish. A [`WorkspaceBudget`] is that budget as
 //! the connections of one process learn it: unlimited until Notion answers 429 with the
-//! workspace reason, then a pacer whose rate is cut to a fraction of what was being sent
-//! (multiplicative decrease) and recovers by steps in time (additive increase): quickly back to
-//! the rate that was last refused, then slowly past it, so that 429s stay rare and the budget
-//! stays used. A 429 with the connection reason leaves the budget alone: it only backs off the
+//! workspace reason, then a pacer whose rate is cut to 85% of what was being sent
+//! (multiplicative decrease) and recovers by steps in time (additive increase): in 30 s back to
+//! 95% of the rate that was last refused, then slowly past it, faster the longer no 429 comes,
+//! so that 429s stay rare and the budget stays used. A 429 with the connection reason leaves the budget alone: it only backs off the
 //! connection that got it (its retry waits `Retry-After`).
 
 use std::collections::VecDeque;
@@ -41,9 +41,12 @@ impl LimitReason {
 }
 
 /// The share of the sending rate kept after a workspace 429.
-const DECREASE: f64 = 0.8;
-/// Seconds to climb from the decreased rate back to the rate that was refused.
-const RECOVER_SECS: f64 = 20.0;
+const DECREASE: f64 = 0.85;
+/// The share of the refused sending rate the climb returns to quickly: the limit lies a little
+/// under the rate that met it.
+const CEILING: f64 = 0.95;
+/// Seconds to climb from the decreased rate back to that ceiling.
+const RECOVER_SECS: f64 = 30.0;
 /// Past the refused rate, the rate grows by this share of it per second at first...
 const PROBE_PER_SEC: f64 = 0.001;
 /// ...and that growth doubles every this many seconds without a 429 (the workspace's limit may
@@ -63,8 +66,10 @@ const FLOOR: f64 = 0.2;
 struct State {
     /// The pacing rate; `None` until the first workspace 429.
     rate: Option<f64>,
-    /// The rate last refused.
+    /// The rate the climb after a 429 returns to (a share of the rate refused).
     ceiling: f64,
+    /// Requests/s the rate climbs by each second below the ceiling.
+    climb: f64,
     /// The next free sending slot.
     next: Instant,
     /// When the rate was last cut.
@@ -108,6 +113,7 @@ impl WorkspaceBudget {
             state: Mutex::new(State {
                 rate: None,
                 ceiling: 0.0,
+                climb: 0.0,
                 next: now,
                 decreased_at: None,
                 adjusted_at: now,
@@ -173,7 +179,7 @@ impl WorkspaceBudget {
             return;
         }
         let step = if rate < s.ceiling {
-            s.ceiling * (1.0 - DECREASE) / RECOVER_SECS
+            s.climb
         } else {
             let since = *s.above_since.get_or_insert(now);
             let doublings = (now - since).as_secs_f64() / PROBE_DOUBLING_SECS;
@@ -198,8 +204,10 @@ impl WorkspaceBudget {
             .clamp(MIN_SPAN, WINDOW.as_secs_f64());
         let measured = s.sent.len() as f64 / span;
         let sending = s.rate.map_or(measured, |r| r.min(measured.max(FLOOR)));
-        s.ceiling = sending.max(FLOOR);
-        s.rate = Some((sending * DECREASE).max(FLOOR));
+        let rate = (sending * DECREASE).max(FLOOR);
+        s.ceiling = (sending * CEILING).max(FLOOR);
+        s.climb = (s.ceiling - rate).max(0.0) / RECOVER_SECS;
+        s.rate = Some(rate);
         s.decreased_at = Some(now);
         s.adjusted_at = now;
         s.above_since = None;
@@ -240,12 +248,12 @@ mod tests {
         tokio::time::advance(Duration::from_secs(2)).await;
         b.on_limited();
         let cut = b.view().rate.unwrap();
-        // 10 requests over the 2 s measured: 5/s, cut to 4/s.
-        assert!((cut - 4.0).abs() < 0.01, "{cut}");
+        // 10 requests over the 2 s measured: 5/s, cut to 4.25/s.
+        assert!((cut - 4.25).abs() < 0.01, "{cut}");
         // A second 429 within the hold does not cut again.
         b.on_limited();
         assert_eq!(b.view().decreases, 1);
-        // Paced now: 8 requests at 4/s take about 2 s.
+        // Paced now: 9 requests at 4.25/s take about 1.9 s.
         let start = Instant::now();
         for _ in 0..9 {
             b.acquire().await;
@@ -277,9 +285,9 @@ mod tests {
                 b.view().rate.unwrap() - before
             }
         };
-        // Back from 4/s to the refused 5/s within about 20 s...
-        let back = climb(20).await;
-        assert!((0.9..=1.1).contains(&back), "{back}");
+        // Back from 4.25/s to 95% of the refused 5/s within about 30 s...
+        let back = climb(30).await;
+        assert!((0.45..=0.55).contains(&back), "{back}");
         // ...then slowly past it, faster the longer no 429 comes.
         let first = climb(30).await;
         let second = climb(30).await;
