@@ -110,6 +110,9 @@ pub enum Command {
         /// What to extract.
         #[command(flatten)]
         select: Box<SelectFlags>,
+        /// Event-driven runs (with --watch).
+        #[command(flatten)]
+        events: EventFlags,
         /// Table format of a new lake: delta (the default: tables whose rows are the current
         /// state, with history) or parquet (files appended by each run, latest state as views).
         /// A lake keeps its format; another one is refused.
@@ -554,7 +557,51 @@ pub enum WebhooksAction {
         /// How long `--arm` accepts the verification request (e.g. 15m).
         #[arg(long, default_value = "15m", value_parser = humantime::parse_duration, requires = "arm")]
         arm_for: std::time::Duration,
+        /// Also sync the lake in this process: once at start, then soon after each burst of
+        /// events the receiver stores, and at the --watch interval (default 1h) as the safety
+        /// net. The receiver keeps answering while a run goes on; one lake lock still keeps
+        /// runs (of this and any other process) apart.
+        #[arg(long)]
+        sync: bool,
+        /// With --sync: connection settings.
+        #[command(flatten)]
+        conn: ConnectionFlags,
+        /// With --sync: what to extract.
+        #[command(flatten)]
+        select: Box<SelectFlags>,
+        /// With --sync: the debounce of event-driven runs.
+        #[command(flatten)]
+        events: EventFlags,
     },
+}
+
+/// Event-driven runs of a watch loop.
+#[derive(Debug, Clone, Args)]
+pub struct EventFlags {
+    /// With --watch: also sync soon after new webhook event batches (from `webhooks serve`)
+    /// land in the lake, debounced; the interval stays the safety net.
+    #[arg(long)]
+    pub on_events: bool,
+    /// Start an event-driven run once no new batch has landed for this long.
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    pub events_quiet: Duration,
+    /// ...or at the latest this long after the first new batch.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    pub events_max_wait: Duration,
+    /// Time between two listings of the lake's events (one LIST on S3).
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub events_poll: Duration,
+}
+
+impl EventFlags {
+    /// The trigger's options.
+    pub(super) fn options(&self) -> crate::sync::trigger::TriggerOptions {
+        crate::sync::trigger::TriggerOptions {
+            poll: self.events_poll.max(Duration::from_millis(100)),
+            quiet: self.events_quiet,
+            max_wait: self.events_max_wait.max(self.events_quiet),
+        }
+    }
 }
 
 /// `auth` actions.

@@ -150,6 +150,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             select,
             format,
             skip_synced_within,
+            events,
             ..
         } => {
             let settings = Settings::resolve(&conn.into(), &file)?;
@@ -166,26 +167,17 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 skip_synced_within: *skip_synced_within,
                 ..select.options()
             };
-            let Some(every) = select.watch else {
-                return run_sync(&client, &lake, &options).await;
-            };
-            // Poll until stopped: a run in progress checkpoints and the loop ends with it; a
-            // stop between runs ends the loop at once.
-            loop {
-                match run_sync(&client, &lake, &options).await {
-                    Err(CliError::Sync(SyncError::Stopped { .. })) | Ok(())
-                        if stop.is_stopped() =>
-                    {
-                        return Ok(());
-                    }
-                    Err(e) => eprintln!("error: {e} (retrying at the next interval)"),
-                    Ok(()) => {}
+            if events.on_events && select.watch.is_none() {
+                return Err(ConfigError::Invalid {
+                    name: "on-events",
+                    message: "event-driven runs are runs of a watch loop: add --watch with the safety-net interval (e.g. --watch 1h)".into(),
                 }
-                tokio::select! {
-                    _ = tokio::time::sleep(every) => {}
-                    () = stop.clone().stopped() => return Ok(()),
-                }
+                .into());
             }
+            let trigger = events
+                .on_events
+                .then(|| crate::sync::trigger::EventTrigger::new(lake.clone(), events.options()));
+            sync::run_sync_or_watch(&client, &lake, &options, select.watch, &stop, trigger).await
         }
         Command::Demo {
             lake,

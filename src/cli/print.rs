@@ -114,6 +114,9 @@ pub(super) fn print_report(
             "webhook events: {} in {} batch(es) ({} repeated deliveries), {} pages and {} blocks read, {} skipped, {} requests",
             e.events, e.batches, e.duplicates, e.pages, e.blocks, e.skipped, e.requests
         )?;
+        if let Some(latency) = &e.latency {
+            writeln!(out, "webhook events {latency}")?;
+        }
     }
     if let Some(d) = &report.dependents {
         writeln!(

@@ -31,6 +31,53 @@ pub(super) async fn run_sync(
     print_report(&mut std::io::stdout().lock(), &report, lake.url()).map_err(stdout_error)
 }
 
+/// Syncs once, or with `watch` again at each interval until `stop` (a run in progress
+/// checkpoints and the loop ends with it; a stop between runs ends the loop at once); with a
+/// `trigger`, also soon after new webhook event batches land. Runs never overlap. A failed run
+/// of the loop is reported and retried at the next wake.
+pub(super) async fn run_sync_or_watch(
+    client: &NotionClient,
+    lake: &Lake,
+    options: &SyncOptions,
+    watch: Option<std::time::Duration>,
+    stop: &crate::sync::StopSignal,
+    mut trigger: Option<crate::sync::trigger::EventTrigger>,
+) -> Result<(), CliError> {
+    let Some(every) = watch else {
+        return run_sync(client, lake, options).await;
+    };
+    loop {
+        if let Some(t) = trigger.as_mut() {
+            t.run_starts().await;
+        }
+        match run_sync(client, lake, options).await {
+            Err(CliError::Sync(SyncError::Stopped { .. })) | Ok(()) if stop.is_stopped() => {
+                return Ok(());
+            }
+            Err(e) => eprintln!("error: {e} (retrying at the next wake)"),
+            Ok(()) => {}
+        }
+        let deadline = tokio::time::Instant::now() + every;
+        let wake = async {
+            match trigger.as_mut() {
+                Some(t) => t.wait(deadline).await,
+                None => {
+                    tokio::time::sleep_until(deadline).await;
+                    crate::sync::trigger::Wake::Interval
+                }
+            }
+        };
+        tokio::select! {
+            woke = wake => {
+                if let crate::sync::trigger::Wake::Events(n) = woke {
+                    eprintln!("syncing: {n} new webhook event batches");
+                }
+            }
+            () = stop.clone().stopped() => return Ok(()),
+        }
+    }
+}
+
 /// A stop signal the process's SIGTERM and SIGINT flip; a second signal, or `grace` after the
 /// first, ends the process at once.
 pub(super) fn stop_on_signals(grace: std::time::Duration) -> crate::sync::StopSignal {

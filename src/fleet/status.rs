@@ -42,6 +42,10 @@ pub struct ConnectionStatus {
     /// one (`null`: never refused).
     #[serde(default)]
     pub workspace_rps: Option<f64>,
+    /// For the webhook events its last run applied: the time from each change in Notion to
+    /// the run's commit (median and maximum, in milliseconds).
+    #[serde(default)]
+    pub event_latency: Option<crate::sync::latency::EventLatency>,
     /// Its last run's duration in seconds.
     pub duration_secs: f64,
     /// Seconds from the last success to this entry's writing (`null`: never succeeded).
@@ -97,6 +101,7 @@ pub fn record(path: &Path, outcome: &Outcome, now: DateTime<Utc>) -> std::io::Re
         Ended::Synced(r) => {
             entry.last_success = Some(now);
             entry.rate_limit_reasons = r.requests.rate_limit_reasons.clone();
+            entry.event_latency = r.events.as_ref().and_then(|e| e.latency.clone());
             let rows = r.tables.iter().map(|t| t.rows).sum();
             let q = &r.requests;
             (RunOutcome::Ok, None, rows, q.total_requests, q.rate_limited)

@@ -49,6 +49,11 @@ pub struct EventsReport {
     /// Requests the events' work took (the in-place reads and retrievals; comment reads are
     /// counted when done, after the crawl).
     pub requests: usize,
+    /// From each event's change in Notion to the run's commit.
+    pub latency: Option<super::latency::EventLatency>,
+    /// When each distinct event's change happened (its `timestamp`).
+    #[serde(skip)]
+    pub(super) happened: Vec<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What the events ask of one page.
@@ -81,6 +86,8 @@ struct Plan {
     /// Event ids read, for deduplication (16 bytes each).
     ids: HashSet<u128>,
     events: usize,
+    /// When each distinct event's change happened.
+    happened: Vec<chrono::DateTime<chrono::Utc>>,
     duplicates: usize,
     /// Events that ask no work, and events that name no UUID (stored by a receiver that did not
     /// check): never turned into a request.
@@ -99,6 +106,9 @@ impl Plan {
             return;
         }
         self.events += 1;
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&e.timestamp) {
+            self.happened.push(t.to_utc());
+        }
         match e.kind() {
             EventKind::PageContent => {
                 let work = self.pages.entry(page).or_default();
@@ -186,6 +196,7 @@ impl Run<'_> {
             events: plan.events,
             duplicates: plan.duplicates,
             skipped: plan.skipped,
+            happened: plan.happened,
             ..EventsReport::default()
         };
         let pages = plan.pages;

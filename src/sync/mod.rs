@@ -9,6 +9,8 @@
 //! - `pages`: page marks (what changed since the last run), `pages` rows, tombstones;
 //! - [`events`]: webhook events read first and turned into work (`in_place`: a page's updated
 //!   blocks read again without its whole tree);
+//!   [`latency`] measures how long they took to reach the lake; [`trigger`] starts a watch
+//!   loop's next run soon after new event batches land;
 //! - [`dependents`]: rows whose rollups or formulas read a changed row, read again;
 //! - `refresh`: comments of unedited pages read again (`--comments-refresh`), spread over
 //!   runs within a budget by [`refresh_plan`];
@@ -35,6 +37,7 @@ mod files;
 mod in_place;
 pub mod inventory;
 mod jobs;
+pub mod latency;
 mod markdown_api;
 pub mod options;
 mod output;
@@ -45,6 +48,7 @@ pub mod report;
 pub mod run;
 mod schedule;
 pub mod split;
+pub mod trigger;
 
 pub use checkpoint::{
     DEFAULT_CHECKPOINT_EVERY, DEFAULT_STOP_GRACE, EXIT_STOPPED, Resumed, StopHandle, StopSignal,

@@ -430,6 +430,11 @@ impl Run<'_> {
         let written = self.output.finish().await?;
         self.progress.bar.finish_and_clear();
         self.warnings.extend(written.warnings.iter().cloned());
+        // The events' data is in the files written; the commit follows at once.
+        if let Some(events) = self.events_report.as_mut() {
+            events.latency =
+                super::latency::EventLatency::measure(&events.happened, chrono::Utc::now());
+        }
         let record = self.record(&written, RunStatus::Complete);
         let in_use = std::mem::take(&mut self.events_in_use);
         self.state.consumed_events.extend(in_use);

@@ -23,6 +23,7 @@ mod markdown_api;
 mod names;
 mod oauth;
 mod quiet;
+mod realtime;
 mod receiver;
 mod resume;
 mod shell;
