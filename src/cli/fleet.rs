@@ -30,6 +30,47 @@ pub(super) struct Fleet<'a> {
     pub skip_synced_within: Option<std::time::Duration>,
 }
 
+/// `sync --all` or `sync --connection NAME…` as the command line asks.
+pub(super) async fn run_from(cli: &Cli, file: &FileConfig) -> Result<(), CliError> {
+    let Command::Sync {
+        all,
+        connections,
+        parallel,
+        status_file,
+        skip_synced_within,
+        conn,
+        select,
+        format,
+        events,
+        ..
+    } = &cli.command
+    else {
+        return Ok(());
+    };
+    if events.on_events {
+        return Err(ConfigError::Invalid {
+            name: "on-events",
+            message: "event-driven runs watch one lake: use them with sync --lake or webhooks serve --sync; --all and --connection poll with --watch".into(),
+        }
+        .into());
+    }
+    let fleet = Fleet {
+        config: cli.config.as_deref(),
+        file,
+        flags: conn.into(),
+        names: if *all {
+            Vec::new()
+        } else {
+            connections.clone()
+        },
+        parallel: *parallel,
+        status_file: status_file.clone(),
+        explicit: &cli.explicit_sync_flags,
+        skip_synced_within: *skip_synced_within,
+    };
+    fleet.run(select, *format).await
+}
+
 impl Fleet<'_> {
     /// Checks every connection, then syncs them (every interval with `--watch`).
     pub(super) async fn run(

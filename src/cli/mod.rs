@@ -116,33 +116,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     };
     match &cli.command {
         Command::Sync {
-            all,
-            connections,
-            parallel,
-            status_file,
-            skip_synced_within,
-            conn,
-            select,
-            format,
-            ..
-        } if *all || !connections.is_empty() => {
-            let names = if *all {
-                Vec::new()
-            } else {
-                connections.clone()
-            };
-            let fleet = fleet::Fleet {
-                config: cli.config.as_deref(),
-                file: &file,
-                flags: conn.into(),
-                names,
-                parallel: *parallel,
-                status_file: status_file.clone(),
-                explicit: &cli.explicit_sync_flags,
-                skip_synced_within: *skip_synced_within,
-            };
-            fleet.run(select, *format).await
-        }
+            all, connections, ..
+        } if *all || !connections.is_empty() => fleet::run_from(&cli, &file).await,
         Command::Sync {
             conn,
             lake,

@@ -363,7 +363,7 @@ mod tests {
         let err = FileConfig::load(&path).unwrap_err().to_string();
         assert!(err.contains("rsp"), "{err}");
         assert!(
-            err.contains(":1: rsp:") && err.contains("did you mean `rps`?"),
+            err.contains("line 1: key `rsp`") && err.contains("did you mean `rps`?"),
             "{err}"
         );
         std::fs::write(&path, "rps = 2.5\nlake = \"./lake\"\n").unwrap();

@@ -1,7 +1,8 @@
 //! The fake's webhook deliveries, the way Notion delivers: a subscription first sends its
 //! verification token to the receiver; afterwards each edit's event waits [`Subscription::delay`],
 //! `page.content_updated` events of one page in that window are aggregated into one (their
-//! updated blocks together), the window's events are delivered in shuffled order, each signed
+//! updated blocks together; with [`Subscription::delay_jitter`], each event waits on its own
+//! for a random delay in a range instead), the window's events are delivered in shuffled order, each signed
 //! (`X-Notion-Signature`), and an attempt answered other than 2xx (or not answered) is retried
 //! with the next `attempt_number`, up to 8 attempts.
 
@@ -27,6 +28,9 @@ pub struct Subscription {
     pub verification_token: crate::notion::SecretString,
     /// How long events wait (and aggregate) before delivery.
     pub delay: Duration,
+    /// When not zero, each event waits on its own, `delay` plus a random share of this (no
+    /// aggregation): deliveries spread over a range of delays, as Notion's do.
+    pub delay_jitter: Duration,
     /// Deliver a window's events in shuffled order.
     pub shuffle: bool,
     /// Wait before attempt 2, 3…; the last entry repeats.
@@ -43,6 +47,7 @@ impl Subscription {
             url: url.to_string(),
             verification_token: crate::notion::SecretString::new(verification_token),
             delay: Duration::from_millis(100),
+            delay_jitter: Duration::ZERO,
             shuffle: true,
             retry_delays: [100, 200, 400, 800, 1600]
                 .map(Duration::from_millis)
@@ -166,6 +171,17 @@ async fn run(
     let sub = Arc::new(sub);
     let mut rng = rand::rngs::StdRng::seed_from_u64(sub.seed);
     while let Some(first) = inbox.recv().await {
+        if !sub.delay_jitter.is_zero() {
+            use rand::Rng;
+            let wait = sub.delay + sub.delay_jitter.mul_f64(rng.random::<f64>());
+            bump(&stats, |s| s.events += 1);
+            let (sub, http, stats) = (Arc::clone(&sub), http.clone(), Arc::clone(&stats));
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                deliver(sub, http, first, stats).await;
+            });
+            continue;
+        }
         tokio::time::sleep(sub.delay).await;
         let mut window = vec![first];
         while let Ok(next) = inbox.try_recv() {
