@@ -71,10 +71,7 @@ async fn sync(mode: &str, url: &str) {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    let args = support::args();
     match args.first().map(String::as_str) {
         Some("serve") => return support::serve(synthetic_workspace(spec())).await,
         Some("sync") => return sync(&args[1], &args[2]).await,

@@ -286,10 +286,7 @@ async fn bench_shared(me: &std::path::Path, secs: u64) {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    let args = support::args();
     match args.first().map(String::as_str) {
         Some("serve") => return serve(&args[1], args[2].parse().expect("count")).await,
         Some("fleet") => {

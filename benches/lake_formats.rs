@@ -138,10 +138,7 @@ fn run_sync(me: &std::path::Path, format: &str, url: &str, dir: &std::path::Path
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    let args = support::args();
     match args.first().map(String::as_str) {
         Some("serve") => {
             return serve(

@@ -132,10 +132,7 @@ async fn sync(mode: Mode, url: &str) {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    let args = support::args();
     match args.first().map(String::as_str) {
         Some("serve") => {
             let mode = Mode::parse(&args[1]).expect("mode");

@@ -47,3 +47,11 @@ pub fn status_kib(key: &str) -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// The bench's own arguments: those after the binary's name, without cargo's flags (`--bench`).
+pub fn args() -> Vec<String> {
+    std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect()
+}

@@ -46,11 +46,12 @@ pub(super) async fn run_sync_or_watch(
     let Some(every) = watch else {
         return run_sync(client, lake, options).await;
     };
+    let mut options = options.clone();
     loop {
         if let Some(t) = trigger.as_mut() {
             t.run_starts().await;
         }
-        match run_sync(client, lake, options).await {
+        match run_sync(client, lake, &options).await {
             Err(CliError::Sync(SyncError::Stopped { .. })) | Ok(()) if stop.is_stopped() => {
                 return Ok(());
             }
@@ -69,9 +70,13 @@ pub(super) async fn run_sync_or_watch(
         };
         tokio::select! {
             woke = wake => {
-                if let crate::sync::trigger::Wake::Events(n) = woke {
-                    eprintln!("syncing: {n} new webhook event batches");
-                }
+                options.trigger = match woke {
+                    crate::sync::trigger::Wake::Events(n) => {
+                        eprintln!("syncing: {n} new webhook event batches");
+                        crate::sync::RunTrigger::Events
+                    }
+                    crate::sync::trigger::Wake::Interval => crate::sync::RunTrigger::Scheduled,
+                };
             }
             () = stop.clone().stopped() => return Ok(()),
         }

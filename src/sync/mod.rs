@@ -59,8 +59,8 @@ pub use error::SyncError;
 pub use events::EventsReport;
 pub use inventory::{DataSourceSummary, Inventory, inventory};
 pub use options::{
-    CommentsRefresh, DEFAULT_FULL_EVERY, DEFAULT_MAX_DEPTH, MAX_IN_FLIGHT_PAGES, Selection,
-    SyncOptions, TITLES_IN_MEMORY,
+    CommentsRefresh, DEFAULT_FULL_EVERY, DEFAULT_MAX_DEPTH, MAX_IN_FLIGHT_PAGES, RunTrigger,
+    Selection, SyncOptions, TITLES_IN_MEMORY,
 };
 pub use output::{BATCH_ROWS, WRITE_QUEUE};
 pub use report::{FixedReport, RunStatus, SyncReport, TableReport};

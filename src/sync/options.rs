@@ -59,6 +59,20 @@ pub struct SyncOptions {
     /// waits: machines running the same connections then sync each once per round. Checked
     /// under the lake lock, so two processes never both take the same round.
     pub skip_synced_within: Option<std::time::Duration>,
+    /// What started the run: a scheduled run counts toward `full_every`; a run started by
+    /// webhook events (between the scheduled ones) never becomes a full refresh and does not
+    /// count.
+    pub trigger: RunTrigger,
+}
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RunTrigger {
+    /// A run of the schedule: the command line, cron, or a watch loop's interval.
+    #[default]
+    Scheduled,
+    /// A watch loop's run started soon after webhook events landed.
+    Events,
 }
 
 /// Which unedited pages an incremental sync reads the comments of again: Notion does not move a
@@ -146,6 +160,7 @@ impl Default for SyncOptions {
             stop: None,
             files: crate::files::FilesOptions::default(),
             skip_synced_within: None,
+            trigger: RunTrigger::Scheduled,
         }
     }
 }

@@ -206,9 +206,10 @@ fn decide_mode(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Mode {
     let selection = &options.selection;
+    let scheduled = options.trigger == super::options::RunTrigger::Scheduled;
     let full = options.full_refresh
         || state.last_run.is_none()
-        || (options.full_every > 0 && state.runs_since_full + 1 >= options.full_every);
+        || (scheduled && options.full_every > 0 && state.runs_since_full + 1 >= options.full_every);
     Mode {
         full,
         cursor: if full {
@@ -445,10 +446,10 @@ impl Run<'_> {
                 started_at: self.mode.started_at,
                 full: self.mode.full,
             });
-            self.state.runs_since_full = if self.mode.full {
-                0
-            } else {
-                self.state.runs_since_full + 1
+            self.state.runs_since_full = match (self.mode.full, self.options.trigger) {
+                (true, _) => 0,
+                (false, super::options::RunTrigger::Scheduled) => self.state.runs_since_full + 1,
+                (false, super::options::RunTrigger::Events) => self.state.runs_since_full,
             };
         }
         self.commit_segment(&written, &record).await?;
@@ -472,5 +473,34 @@ impl Run<'_> {
             rich_text_files: summary.rich_text,
             ..record
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_started_by_events_are_never_the_scheduled_full_refresh() {
+        let now = chrono::Utc::now();
+        let state = SyncState {
+            last_run: Some(RunMark {
+                run_id: "r".into(),
+                started_at: now - chrono::Duration::minutes(5),
+                full: false,
+            }),
+            runs_since_full: 23,
+            ..SyncState::default()
+        };
+        let scheduled = SyncOptions {
+            full_every: 24,
+            ..SyncOptions::default()
+        };
+        assert!(decide_mode(&scheduled, &state, now).full, "the 24th run");
+        let events = SyncOptions {
+            trigger: super::super::RunTrigger::Events,
+            ..scheduled
+        };
+        assert!(!decide_mode(&events, &state, now).full);
     }
 }

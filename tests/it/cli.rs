@@ -333,6 +333,16 @@ fn the_man_page_lists_every_subcommand() {
     assert!(dir.path().join("notionlake-sync.1").exists());
 }
 
+/// `notionlake config check --config <path>`, with extra environment variables.
+fn config_check(path: &std::path::Path, env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = bin();
+    cmd.args(["config", "check", "--config"]).arg(path);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
 /// `config check`: a typo'd key fails, naming the file, the key and its line, with the key
 /// meant; a good file prints the effective settings with their sources, the token hidden.
 #[test]
@@ -344,11 +354,7 @@ fn config_check_places_a_typo_and_shows_the_effective_settings() {
         "lake = \"./lake\"\nburst = 4\nnotion_verison = \"2022-06-28\"\n",
     )
     .unwrap();
-    let out = bin()
-        .args(["config", "check", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = config_check(&path, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(&path.display().to_string()), "{stderr}");
@@ -364,12 +370,7 @@ fn config_check_places_a_typo_and_shows_the_effective_settings() {
         "lake = \"./lake\"\nburst = 4\nnotion_version = \"2022-06-28\"\n",
     )
     .unwrap();
-    let out = bin()
-        .args(["config", "check", "--config"])
-        .arg(&path)
-        .env("NOTION_TOKEN", "ntn_secret_value_0000")
-        .output()
-        .unwrap();
+    let out = config_check(&path, &[("NOTION_TOKEN", "ntn_secret_value_0000")]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -395,11 +396,7 @@ fn config_check_places_a_typo_and_shows_the_effective_settings() {
         "[[connection]]\nname = \"acme\"\ntoken_env = \"HOME\"\nlake = \"./a\"\n[connection.sync]\ncomments = \"most\"\n",
     )
     .unwrap();
-    let out = bin()
-        .args(["config", "check", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = config_check(&path, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
