@@ -10,6 +10,12 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The git commit the binary was built from, or `unknown`.
 pub const GIT_COMMIT: &str = env!("NOTIONLAKE_GIT_COMMIT");
 
+/// [`long_version`], built once for the life of the process (clap keeps a `&'static str`).
+pub fn long_version_static() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(long_version)
+}
+
 /// The long version text: version, commit, and the Notion API versions (the default marked).
 pub fn long_version() -> String {
     let versions: Vec<String> = NotionVersion::ALL

@@ -17,8 +17,7 @@ pub(super) fn print_completions(shell: clap_complete::Shell) -> Result<(), CliEr
 
 /// Prints the man page, or writes one page per command into `out`.
 pub(super) fn man(out: Option<&Path>) -> Result<(), CliError> {
-    let long: &'static str = Box::leak(crate::build_info::long_version().into_boxed_str());
-    let command = Cli::command().long_version(long);
+    let command = Cli::command().long_version(crate::build_info::long_version_static());
     let io = |context: String| move |source| CliError::Io { context, source };
     match out {
         None => clap_mangen::Man::new(command)

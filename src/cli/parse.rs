@@ -11,10 +11,9 @@ use super::Cli;
 /// Parses the process's command line (with the long `--version` text), recording which sync
 /// flags it gave explicitly.
 pub fn parse() -> Cli {
-    // The long version is built at run time from the Notion versions' one list; clap keeps
-    // it for the life of the process.
-    let long: &'static str = Box::leak(crate::build_info::long_version().into_boxed_str());
-    let matches = Cli::command().long_version(long).get_matches();
+    let matches = Cli::command()
+        .long_version(crate::build_info::long_version_static())
+        .get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Some(("sync", sync)) = matches.subcommand() {
         cli.explicit_sync_flags = explicit_ids(sync);
